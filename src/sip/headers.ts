@@ -1,0 +1,225 @@
+/**
+ * Header names, compact forms and the small grammars (params, name-addr, Via,
+ * CSeq) that routing needs. Everything here works on strings already cut out
+ * of a message; nothing allocates unless asked for a value.
+ */
+import { SipParseError } from './errors.js';
+
+const COMPACT: Record<string, string> = {
+  i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
+  f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via', o: 'event', r: 'refer-to',
+  u: 'allow-events', b: 'referred-by', x: 'session-expires', y: 'identity', a: 'accept-contact',
+  j: 'reject-contact', d: 'request-disposition',
+};
+
+/** Canonical spelling used when we create a header ourselves. */
+const CANONICAL: Record<string, string> = {
+  'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', via: 'Via',
+  'max-forwards': 'Max-Forwards', 'record-route': 'Record-Route', 'content-length': 'Content-Length',
+  'content-type': 'Content-Type', 'user-agent': 'User-Agent', 'min-expires': 'Min-Expires',
+  'proxy-authenticate': 'Proxy-Authenticate', 'proxy-authorization': 'Proxy-Authorization',
+  'proxy-require': 'Proxy-Require',
+};
+
+/** Lower-case full name for any spelling or compact form of a header name. */
+export function headerKey(name: string): string {
+  const lower = name.toLowerCase();
+  if (lower.length === 1) return COMPACT[lower] ?? lower;
+  return lower;
+}
+
+export function canonicalName(key: string): string {
+  const known = CANONICAL[key];
+  if (known) return known;
+  return key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/** Headers whose value is a comma-separated list (RFC 3261 §7.3.1) and may be split. */
+const LIST_HEADERS = new Set([
+  'via', 'route', 'record-route', 'contact', 'allow', 'supported', 'require', 'proxy-require',
+  'unsupported', 'accept', 'accept-encoding', 'accept-language', 'allow-events', 'path',
+  'service-route', 'content-encoding', 'in-reply-to', 'alert-info', 'call-info', 'error-info',
+  'warning',
+]);
+
+export function isListHeader(key: string): boolean {
+  return LIST_HEADERS.has(key);
+}
+
+/**
+ * Splits a list header value at top-level commas: commas inside quoted strings
+ * or <...> are part of the element (a display name or URI may hold them).
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let inQuote = false;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (inQuote) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inQuote = false;
+    } else if (c === 34) inQuote = true;
+    else if (c === 60 /* < */) inAngle = true;
+    else if (c === 62 /* > */) inAngle = false;
+    else if (c === 44 /* , */ && !inAngle) {
+      const part = value.slice(start, i).trim();
+      if (part) out.push(part);
+      start = i + 1;
+    }
+  }
+  if (inQuote) throw new SipParseError(400, 'Unterminated quoted string');
+  const last = value.slice(start).trim();
+  if (last) out.push(last);
+  return out;
+}
+
+export type Params = Map<string, string | null>;
+
+/**
+ * Parses `;a=b;c;d="q"` starting at `from`. Names are lower-cased (RFC 3261
+ * compares parameter names case-insensitively); quoted values are unquoted.
+ */
+export function parseParams(text: string, from = 0): Params {
+  const params: Params = new Map();
+  let i = from;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && (text[i] === ';' || text[i] === ' ' || text[i] === '\t')) i++;
+    if (i >= n) break;
+    let j = i;
+    while (j < n && text[j] !== '=' && text[j] !== ';') j++;
+    const name = text.slice(i, j).trim().toLowerCase();
+    if (!name) throw new SipParseError(400, 'Empty parameter name');
+    if (j < n && text[j] === '=') {
+      j++;
+      while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
+      if (text[j] === '"') {
+        const { value, end } = readQuoted(text, j);
+        params.set(name, value);
+        i = end;
+      } else {
+        let k = j;
+        while (k < n && text[k] !== ';') k++;
+        params.set(name, text.slice(j, k).trim());
+        i = k;
+      }
+    } else {
+      params.set(name, null);
+      i = j;
+    }
+  }
+  return params;
+}
+
+export function formatParams(params: Params): string {
+  let s = '';
+  for (const [k, v] of params) s += v === null ? `;${k}` : `;${k}=${v}`;
+  return s;
+}
+
+/** Reads a quoted string starting at the opening quote; handles backslash escapes. */
+export function readQuoted(text: string, start: number): { value: string; end: number } {
+  let out = '';
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\') {
+      if (i + 1 >= text.length) break;
+      out += text[++i];
+    } else if (c === '"') return { value: out, end: i + 1 };
+    else out += c;
+  }
+  throw new SipParseError(400, 'Unterminated quoted string');
+}
+
+export function quote(s: string): string {
+  return '"' + s.replace(/(["\\])/g, '\\$1') + '"';
+}
+
+/** From, To, Contact, Route, Record-Route: `"Name" <uri>;params` or `uri;params`. */
+export interface NameAddr {
+  displayName?: string;
+  uri: string;
+  params: Params;
+  /** True when the URI was written inside <...>. */
+  angle: boolean;
+}
+
+export function parseNameAddr(value: string): NameAddr {
+  const v = value.trim();
+  if (v === '*') return { uri: '*', params: new Map(), angle: false };
+  let displayName: string | undefined;
+  let i = 0;
+  if (v[0] === '"') {
+    const q = readQuoted(v, 0);
+    displayName = q.value;
+    i = q.end;
+  }
+  const lt = v.indexOf('<', i);
+  if (lt >= 0) {
+    const gt = v.indexOf('>', lt);
+    if (gt < 0) throw new SipParseError(400, 'Missing ">" in name-addr');
+    if (displayName === undefined) {
+      const dn = v.slice(i, lt).trim();
+      if (dn) displayName = dn;
+    }
+    const uri = v.slice(lt + 1, gt).trim();
+    if (!uri) throw new SipParseError(400, 'Empty URI in name-addr');
+    return { displayName, uri, params: parseParams(v, gt + 1), angle: true };
+  }
+  if (displayName !== undefined) throw new SipParseError(400, 'Display name without <URI>');
+  // addr-spec: parameters after the URI belong to the header, not the URI.
+  const semi = v.indexOf(';');
+  const uri = (semi < 0 ? v : v.slice(0, semi)).trim();
+  if (!uri || /\s/.test(uri)) throw new SipParseError(400, `Malformed address "${v.slice(0, 60)}"`);
+  return { uri, params: semi < 0 ? new Map() : parseParams(v, semi), angle: false };
+}
+
+export function formatNameAddr(na: NameAddr): string {
+  const dn = na.displayName !== undefined ? quote(na.displayName) + ' ' : '';
+  return `${dn}<${na.uri}>${formatParams(na.params)}`;
+}
+
+export interface Via {
+  protocol: string;
+  transport: string;
+  host: string;
+  port?: number;
+  params: Params;
+  branch?: string;
+}
+
+export function parseVia(value: string): Via {
+  const m = /^\s*([A-Za-z0-9.!%*_+`'~-]+)\s*\/\s*([0-9.]+)\s*\/\s*([A-Za-z0-9-]+)\s+(\[[0-9A-Fa-f:.]+\]|[^\s:;]+)\s*(?::\s*(\d+))?\s*/.exec(value);
+  if (!m) throw new SipParseError(400, `Malformed Via "${value.slice(0, 60)}"`);
+  const params = parseParams(value, m[0].length);
+  const port = m[5] !== undefined ? Number(m[5]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) throw new SipParseError(400, 'Via port out of range');
+  return {
+    protocol: `${m[1]}/${m[2]}`,
+    transport: m[3].toUpperCase(),
+    host: m[4],
+    port,
+    params,
+    branch: params.get('branch') ?? undefined,
+  };
+}
+
+export function formatVia(via: Via): string {
+  const port = via.port !== undefined ? `:${via.port}` : '';
+  return `${via.protocol}/${via.transport} ${via.host}${port}${formatParams(via.params)}`;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+export function parseCSeq(value: string): CSeq {
+  const m = /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(value);
+  if (!m) throw new SipParseError(400, `Malformed CSeq "${value.slice(0, 40)}"`);
+  const seq = Number(m[1]);
+  if (seq > 0x7fffffff) throw new SipParseError(400, 'CSeq number too large');
+  return { seq, method: m[2] };
+}
