@@ -1,0 +1,87 @@
+/** `switchboard` — the command line. Every command's --help ends with an example. */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { runServe } from './serve.js';
+import { runStatus } from './status.js';
+import { runTrace } from './trace.js';
+import { checkMessage } from '../sip/check.js';
+import { VERSION } from './server.js';
+
+const program = new Command();
+program
+  .name('switchboard')
+  .description('Open-source telephony: SIP registrar and proxy, PBX, programmable voice, WebRTC gateway')
+  .version(VERSION)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npm start                                   run the demo office (users 1001-1003)
+  switchboard serve --config switchboard.yaml run your own config
+  switchboard status                          who is registered, calls in progress
+  switchboard trace                           recent calls; then: switchboard trace CALL-ID
+  switchboard sip check capture.txt           is this SIP message valid?`,
+  );
+
+program
+  .command('serve')
+  .description('run the SIP registrar and proxy (the demo office when no --config is given)')
+  .option('-c, --config <file>', 'switchboard.yaml to run')
+  .option('--data <dir>', 'data directory for the demo office', './data')
+  .option('--trace-sip', 'print every SIP message sent and received')
+  .addHelpText('after', '\nExample:\n  switchboard serve --config switchboard.yaml --trace-sip')
+  .action(async (opts: { config?: string; data: string; traceSip?: boolean }) => {
+    await runServe(opts);
+  });
+
+program
+  .command('status')
+  .description('show uptime, registered phones, active calls and transactions of the running server')
+  .option('-c, --config <file>', 'the config the server runs with (to find its admin address)')
+  .option('--admin <host:port>', 'admin address of the server (default 127.0.0.1:8089)')
+  .option('--json', 'print JSON for scripts')
+  .addHelpText('after', '\nExample:\n  switchboard status --config switchboard.yaml --json')
+  .action(async (opts: { config?: string; admin?: string; json?: boolean }) => {
+    await runStatus(opts);
+  });
+
+program
+  .command('trace')
+  .description('list recent calls, or draw the SIP ladder of one call')
+  .argument('[call-id]', 'Call-ID of the call to show (a unique prefix is enough)')
+  .option('-c, --config <file>', 'the config the server runs with (to find its admin address)')
+  .option('--admin <host:port>', 'admin address of the server (default 127.0.0.1:8089)')
+  .option('--pcap <file>', 'also write the call as a capture for Wireshark / tshark')
+  .option('--json', 'print JSON for scripts')
+  .addHelpText('after', '\nExamples:\n  switchboard trace\n  switchboard trace 3848276298220188511 --pcap call.pcap')
+  .action(async (callId: string | undefined, opts: { config?: string; admin?: string; pcap?: string; json?: boolean }) => {
+    await runTrace(callId, opts);
+  });
+
+const sip = program.command('sip').description('SIP tools');
+sip
+  .command('check')
+  .description('parse one raw SIP message (as pasted from a capture) and print it as JSON, or why it is invalid')
+  .argument('[file]', 'file holding the message, or - for standard input', '-')
+  .addHelpText('after', '\nExamples:\n  switchboard sip check invite.txt\n  printf "OPTIONS sip:a@b SIP/2.0\\r\\n..." | switchboard sip check -')
+  .action((file: string) => {
+    let input: Buffer;
+    try {
+      input = file === '-' ? readFileSync(0) : readFileSync(file);
+    } catch (err) {
+      console.error(`cannot read ${file}: ${(err as Error).message}`);
+      process.exit(2);
+    }
+    const result = checkMessage(input);
+    console.log(JSON.stringify(result.json, null, 2));
+    process.exit(result.exitCode);
+  });
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  console.error(`switchboard: ${(err as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,57 @@
+/** `switchboard serve`: start the platform and print a banner a newcomer can act on. */
+import { loadConfigFile } from '../config/load.js';
+import { demoConfig } from '../config/demo.js';
+import type { Config } from '../config/schema.js';
+import { hostPort, startServer, VERSION } from './server.js';
+
+export async function runServe(opts: { config?: string; data: string; traceSip?: boolean }): Promise<void> {
+  let config: Config;
+  let generated = new Map<string, string>();
+  let passwordFile: string | undefined;
+  if (opts.config) {
+    config = loadConfigFile(opts.config);
+  } else {
+    const demo = demoConfig(opts.data);
+    config = demo.config;
+    generated = demo.generated;
+    passwordFile = demo.passwordFile;
+  }
+  const server = await startServer(config, {
+    traceSip: opts.traceSip ? (line) => process.stdout.write(line + '\n') : undefined,
+  });
+
+  const out: string[] = [];
+  out.push(`Switchboard ${VERSION} — ${opts.config ? `config ${opts.config}` : 'demo office (no --config given)'}`);
+  out.push(`  SIP domain  ${config.domain}`);
+  out.push(`  listening   ${server.endpoints.map((e) => `${e.proto} ${hostPort(e)}`).join(', ')}`);
+  out.push(`  admin       http://${hostPort(server.admin)}  (switchboard status)`);
+  out.push(`  data        ${config.data}`);
+  if (!opts.config) {
+    out.push('');
+    out.push('  Extensions:');
+    for (const [user, u] of config.users) {
+      const shown = generated.has(user) ? `password ${u.password}` : `password in ${passwordFile}`;
+      out.push(`    ${user}  ${shown}`);
+    }
+    if (generated.size) out.push(`  (passwords are shown once; they are kept in ${passwordFile})`);
+    const udp = server.endpoints.find((e) => e.proto === 'udp');
+    const port = udp?.port ?? 5060;
+    out.push('');
+    out.push('  Register a softphone (Linphone, Zoiper, baresip, a desk phone):');
+    out.push(`    username 1001, password as above, domain ${config.domain}${port === 5060 ? '' : `:${port}`}, transport UDP (or TCP, or TLS on 5061)`);
+    out.push(`    baresip:  /uanew <sip:1001@${config.domain}${port === 5060 ? '' : `:${port}`}>;auth_pass=PASSWORD`);
+    out.push('  Register a second phone as 1002, then dial 1002 from 1001.');
+    out.push('  Watch it with:  switchboard status   and   switchboard trace');
+  } else {
+    out.push(`  users       ${[...config.users.keys()].join(', ') || '(none)'}`);
+  }
+  console.log(out.join('\n'));
+
+  const stop = async (signal: string): Promise<void> => {
+    console.log(`\n${signal}: stopping; registrations are saved in ${config.data}`);
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,198 @@
+/**
+ * The composition root: builds the SIP stack, registrar, proxy, trace
+ * recorder and admin endpoint from a Config, and wires them together. Tests
+ * start servers through this too, so they run exactly what users run.
+ */
+import { AdminServer } from '../api/admin.js';
+import type { Config } from '../config/schema.js';
+import type { Credential } from '../sip/auth/digest.js';
+import { DigestServer } from '../sip/auth/server.js';
+import { NonceManager } from '../sip/auth/nonce.js';
+import { SipStack } from '../sip/stack.js';
+import { parseUri } from '../sip/uri.js';
+import { TraceRecorder } from '../sip/trace/recorder.js';
+import type { LocalEndpoint } from '../sip/transport/types.js';
+import { Proxy } from '../proxy/proxy.js';
+import { Registrar } from '../proxy/registrar.js';
+import { BindingStore } from '../store/bindings.js';
+import { openDatabase, type Db } from '../store/db.js';
+import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { loadOrCreateSecret } from '../store/secret.js';
+
+export const VERSION = '0.1.0';
+export const USER_AGENT = `Switchboard/${VERSION}`;
+
+export interface RunningServer {
+  config: Config;
+  endpoints: LocalEndpoint[];
+  admin: { address: string; port: number };
+  stack: SipStack;
+  proxy: Proxy;
+  registrar: Registrar;
+  traces: TraceRecorder;
+  status(): StatusReport;
+  close(): Promise<void>;
+}
+
+export interface StatusReport {
+  version: string;
+  domain: string;
+  uptimeSeconds: number;
+  listen: string[];
+  registrations: { aor: string; contact: string; transport: string; source: string; expiresIn: number; userAgent?: string }[];
+  dialogs: { callId: string; from: string; to: string; seconds: number }[];
+  transactions: { client: number; server: number };
+  calls: { started: number; answered: number };
+  counters: Record<string, number>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  /** Print every SIP message sent and received (serve --trace-sip). */
+  traceSip?: (line: string) => void;
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const clock = opts.clock ?? realClock;
+  const startedWall = clock.wallNow();
+  const db: Db = openDatabase(config.data);
+  const registrar = new Registrar(clock, config.sip, new BindingStore(db));
+  const stack = new SipStack({
+    clock,
+    listen: config.sip.listen,
+    timers: config.sip.timers,
+    dataDir: config.data,
+    tls: config.sip.tls,
+    advertise: config.sip.advertise,
+    userAgent: USER_AGENT,
+  });
+  const auth = new DigestServer({
+    realm: config.domain,
+    clock,
+    algorithms: config.sip.authAlgorithms,
+    // A secret kept in the data directory lets nonces survive a restart.
+    nonces: new NonceManager({ clock, secret: loadOrCreateSecret(config.data) }),
+    isLocalUri: (uri) => {
+      try {
+        const u = parseUri(uri);
+        return stack.isLocalAddress(u.host, u.port, [config.domain, ...config.aliases]);
+      } catch {
+        return false;
+      }
+    },
+  });
+  const credentials = (user: string): Credential | undefined => {
+    const u = config.users.get(user);
+    if (!u) return undefined;
+    return { password: u.password, ha1: u.ha1 };
+  };
+  const proxy = new Proxy(stack, clock, registrar, auth, {
+    domain: config.domain,
+    aliases: config.aliases,
+    timerCSeconds: config.sip.timerC,
+    userAgent: USER_AGENT,
+    credentials,
+    isUser: (u) => config.users.has(u),
+  });
+  const traces = new TraceRecorder({ clock, maxCalls: config.trace.maxCalls });
+  stack.addTraceSink((dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data }));
+  if (opts.traceSip) {
+    const print = opts.traceSip;
+    stack.addTraceSink((dir, proto, local, remote, data) => {
+      const arrow = dir === 'in' ? `<<< received from ${proto}:${hostPort(remote)}` : `>>> sent to ${proto}:${hostPort(remote)}`;
+      print(`${new Date(clock.wallNow()).toISOString()} ${arrow} (via ${hostPort(local)}, ${data.length} bytes)\n${data.toString('utf8').trimEnd()}\n`);
+    });
+  }
+  stack.transport.onConnectionClosed?.((id: number) => registrar.connectionClosed(id));
+
+  let endpoints: LocalEndpoint[];
+  try {
+    endpoints = await stack.start();
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const status = (): StatusReport => {
+    const now = clock.wallNow();
+    const tx = stack.transactions.stats();
+    return {
+      version: VERSION,
+      domain: config.domain,
+      uptimeSeconds: Math.round((now - startedWall) / 1000),
+      listen: endpoints.map((e) => `${e.proto}:${hostPort(e)}`),
+      registrations: registrar.all().map((b) => ({
+        aor: `sip:${b.aor}@${config.domain}`,
+        contact: b.contact,
+        transport: b.source.proto,
+        source: hostPort(b.source),
+        expiresIn: Math.max(0, Math.round((b.expiresAt - now) / 1000)),
+        userAgent: b.userAgent,
+      })),
+      dialogs: proxy.dialogs.active().map((d) => ({ callId: d.callId, from: d.from, to: d.to, seconds: Math.round((now - d.startedWall) / 1000) })),
+      transactions: { client: tx.client, server: tx.server },
+      calls: { started: proxy.dialogs.callsStarted, answered: proxy.dialogs.callsAnswered },
+      counters: {
+        received: stack.counters.received,
+        sent: stack.counters.sent,
+        malformed: stack.counters.malformed,
+        rejectedMalformed: stack.counters.rejected,
+        dropped: stack.counters.dropped,
+        requests: proxy.counters.requests,
+        forwarded: proxy.counters.forwarded,
+        authFailures: proxy.counters.authFailures,
+        registrations: registrar.registrations,
+      },
+    };
+  };
+
+  const admin = new AdminServer();
+  admin.route('status', () => status());
+  admin.route('traces', (_q, parts) => {
+    if (parts.length === 0) return traces.calls();
+    const entries = traces.get(parts[0]);
+    if (!entries || entries.length === 0) return undefined;
+    return entries.map((e) => ({ ...e, data: e.data.toString('base64') }));
+  });
+  let adminAddr: { address: string; port: number };
+  try {
+    adminAddr = await admin.listen(config.admin.listen.address, config.admin.listen.port);
+  } catch (err) {
+    await stack.close();
+    db.close();
+    throw err;
+  }
+
+  let purgeTimer: TimerHandle | undefined;
+  const schedulePurge = (): void => {
+    purgeTimer = clock.setTimer(10_000, () => {
+      registrar.purge();
+      schedulePurge();
+    });
+  };
+  schedulePurge();
+
+  let closed = false;
+  return {
+    config,
+    endpoints,
+    admin: adminAddr,
+    stack,
+    proxy,
+    registrar,
+    traces,
+    status,
+    async close() {
+      if (closed) return;
+      closed = true;
+      purgeTimer?.cancel();
+      await admin.close();
+      await stack.close();
+      registrar.flush();
+      db.close();
+    },
+  };
+}
+
+export function hostPort(e: { address: string; port: number }): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}

@@ -1,0 +1,48 @@
+/** `switchboard status`: what the running server is doing, for people or (--json) for scripts. */
+import { adminGet } from '../api/admin.js';
+import { adminTarget } from './admin-target.js';
+import type { StatusReport } from './server.js';
+
+export async function runStatus(opts: { config?: string; admin?: string; json?: boolean }): Promise<void> {
+  const target = adminTarget(opts);
+  const s = (await adminGet(target.address, target.port, '/status')) as StatusReport;
+  if (opts.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return;
+  }
+  console.log(formatStatus(s));
+}
+
+export function formatStatus(s: StatusReport): string {
+  const lines: string[] = [];
+  lines.push(`Switchboard ${s.version}  domain ${s.domain}  up ${duration(s.uptimeSeconds)}`);
+  lines.push(`listening: ${s.listen.join(', ')}`);
+  lines.push('');
+  lines.push(`Registered endpoints (${s.registrations.length}):`);
+  if (s.registrations.length === 0) lines.push('  none yet — register a softphone to this server');
+  const rows = s.registrations.map((r) => [r.aor, r.contact, r.transport.toUpperCase(), r.source, `${r.expiresIn}s`]);
+  lines.push(...table(['AOR', 'CONTACT', 'TRANSPORT', 'FROM', 'EXPIRES IN'], rows));
+  lines.push('');
+  lines.push(`Active dialogs (${s.dialogs.length}):`);
+  lines.push(...table(['CALL-ID', 'FROM', 'TO', 'UP'], s.dialogs.map((d) => [d.callId, d.from, d.to, duration(d.seconds)])));
+  lines.push('');
+  lines.push(`Transactions: ${s.transactions.server} server, ${s.transactions.client} client`);
+  lines.push(`Calls since start: ${s.calls.started} attempted, ${s.calls.answered} answered`);
+  lines.push(
+    `Messages: ${s.counters.received} received, ${s.counters.sent} sent, ${s.counters.malformed} malformed, ${s.counters.authFailures} failed logins`,
+  );
+  return lines.join('\n');
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  if (rows.length === 0) return [];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [fmt(head), ...rows.map(fmt)];
+}
+
+function duration(s: number): string {
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

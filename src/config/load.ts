@@ -1,0 +1,210 @@
+/**
+ * Reads and validates switchboard.yaml. Every error names the file, the line
+ * and the key, because a user fixing a config reads nothing else.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { parseListen } from '../util/listen.js';
+import { DEFAULT_ADMIN_PORT, DEFAULT_TIMERS, type Config, type UserConfig } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`${file}:${line}: ${key}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace']);
+const SIP_KEYS = new Set([
+  'listen', 'advertise', 'timers', 'tls', 'min_expires', 'max_expires', 'default_expires', 'max_contacts',
+  'timer_c', 'auth_algorithms',
+]);
+const USER_KEYS = new Set(['password', 'ha1', 'ha1_sha256', 'display_name']);
+
+class Reader {
+  constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  fail(keyPath: (string | number)[], detail: string): never {
+    const node = this.doc.getIn(keyPath, true) as Node | undefined;
+    let line = 1;
+    const offset = node?.range?.[0];
+    if (offset !== undefined) line = this.lines.linePos(offset).line;
+    else if (keyPath.length > 1) {
+      const parent = this.doc.getIn(keyPath.slice(0, -1), true) as Node | undefined;
+      if (parent?.range) line = this.lines.linePos(parent.range[0]).line;
+    }
+    throw new ConfigError(this.file, line, keyPath.join('.'), detail);
+  }
+
+  get(keyPath: (string | number)[]): unknown {
+    return this.doc.getIn(keyPath);
+  }
+
+  string(keyPath: (string | number)[], def?: string): string | undefined {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return def;
+    if (typeof v === 'number') return String(v);
+    if (typeof v !== 'string') this.fail(keyPath, `expected a string, got ${describe(v)}`);
+    return v;
+  }
+
+  int(keyPath: (string | number)[], def: number, min: number, max: number): number {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(keyPath, `expected a whole number, got ${describe(v)}`);
+    if (v < min || v > max) this.fail(keyPath, `must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+
+  keys(keyPath: (string | number)[], allowed: Set<string>): string[] {
+    const node = keyPath.length ? this.doc.getIn(keyPath, true) : this.doc.contents;
+    if (node === undefined || node === null) return [];
+    if (!isMap(node)) this.fail(keyPath, 'expected a mapping (key: value)');
+    const out: string[] = [];
+    for (const item of node.items) {
+      const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
+      if (allowed.size && !allowed.has(k)) {
+        this.fail([...keyPath, k], `unknown key; expected one of ${[...allowed].join(', ')}`);
+      }
+      out.push(k);
+    }
+    return out;
+  }
+
+  list(keyPath: (string | number)[]): unknown[] | undefined {
+    const node = this.doc.getIn(keyPath, true);
+    if (node === undefined || node === null) return undefined;
+    if (!isSeq(node)) this.fail(keyPath, 'expected a list (- item)');
+    return node.toJSON() as unknown[];
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read config ${file}: ${(err as Error).message}. Check the path given to --config.`);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? 1;
+    throw new ConfigError(file, line, '(yaml)', e.message.split('\n')[0]);
+  }
+  const r: Reader = new Reader(file, doc, lines);
+  r.keys([], TOP_KEYS);
+  const domain = r.string(['domain']);
+  if (!domain) r.fail(['domain'], 'required: the SIP domain users register to, e.g. "domain: 127.0.0.1" or "domain: sip.example.com"');
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(domain)) r.fail(['domain'], `not a host name or address: ${JSON.stringify(domain)}`);
+  const aliases = (r.list(['aliases']) ?? []).map((a, i) => r.string(['aliases', i]) ?? String(a));
+
+  r.keys(['sip'], SIP_KEYS);
+  const listenSpecs = r.list(['sip', 'listen']) ?? ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'tls:0.0.0.0:5061'];
+  const listen = listenSpecs.map((spec, i) => {
+    if (typeof spec !== 'string') r.fail(['sip', 'listen', i], 'expected "proto:address:port", e.g. udp:127.0.0.1:5060');
+    try {
+      return parseListen(spec);
+    } catch (err) {
+      return r.fail(['sip', 'listen', i], (err as Error).message);
+    }
+  });
+  if (listen.length === 0) r.fail(['sip', 'listen'], 'needs at least one address, e.g. - udp:127.0.0.1:5060');
+  r.keys(['sip', 'timers'], new Set(['t1', 't2', 't4', 'T1', 'T2', 'T4']));
+  const t1 = r.int(['sip', 'timers', 'T1'], r.int(['sip', 'timers', 't1'], DEFAULT_TIMERS.T1, 10, 60_000), 10, 60_000);
+  const t2 = r.int(['sip', 'timers', 'T2'], r.int(['sip', 'timers', 't2'], DEFAULT_TIMERS.T2, t1, 600_000), t1, 600_000);
+  const t4 = r.int(['sip', 'timers', 'T4'], r.int(['sip', 'timers', 't4'], DEFAULT_TIMERS.T4, 10, 600_000), 10, 600_000);
+  r.keys(['sip', 'tls'], new Set(['cert', 'key']));
+  const cert = r.string(['sip', 'tls', 'cert']);
+  const key = r.string(['sip', 'tls', 'key']);
+  if ((cert === undefined) !== (key === undefined)) r.fail(['sip', 'tls'], 'give both cert and key, or neither (a self-signed certificate is made)');
+  const algos = (r.list(['sip', 'auth_algorithms']) ?? ['MD5', 'SHA-256']).map((a, i) => {
+    if (a !== 'SHA-256' && a !== 'MD5') r.fail(['sip', 'auth_algorithms', i], 'expected SHA-256 or MD5');
+    return a;
+  });
+  const minExpires = r.int(['sip', 'min_expires'], 60, 1, 86_400);
+  const maxExpires = r.int(['sip', 'max_expires'], 7200, minExpires, 604_800);
+
+  r.keys(['admin'], new Set(['listen']));
+  const adminSpec = r.string(['admin', 'listen'], `127.0.0.1:${DEFAULT_ADMIN_PORT}`) as string;
+  const adminListen = parseHostPort(adminSpec);
+  if (!adminListen) r.fail(['admin', 'listen'], `expected address:port, e.g. 127.0.0.1:${DEFAULT_ADMIN_PORT}`);
+
+  const dataDir = r.string(['data'], './data') as string;
+  const users = new Map<string, UserConfig>();
+  for (const name of r.keys(['users'], new Set())) {
+    if (!/^[A-Za-z0-9._~+-]+$/.test(name)) r.fail(['users', name], 'user names may hold letters, digits and . _ ~ + - only');
+    r.keys(['users', name], USER_KEYS);
+    const password = r.string(['users', name, 'password']);
+    const ha1md5 = r.string(['users', name, 'ha1']);
+    const ha1sha = r.string(['users', name, 'ha1_sha256']);
+    if (password === undefined && ha1md5 === undefined && ha1sha === undefined) {
+      r.fail(['users', name], 'needs password (or ha1 / ha1_sha256)');
+    }
+    if (password !== undefined && password.length < 8) r.fail(['users', name, 'password'], 'too short: use at least 8 characters (toll fraud starts with weak SIP passwords)');
+    if (ha1md5 !== undefined && !/^[0-9a-f]{32}$/i.test(ha1md5)) r.fail(['users', name, 'ha1'], 'expected 32 hex digits (MD5 of user:realm:password)');
+    if (ha1sha !== undefined && !/^[0-9a-f]{64}$/i.test(ha1sha)) r.fail(['users', name, 'ha1_sha256'], 'expected 64 hex digits');
+    const ha1: UserConfig['ha1'] = {};
+    if (ha1md5) ha1.MD5 = ha1md5.toLowerCase();
+    if (ha1sha) ha1['SHA-256'] = ha1sha.toLowerCase();
+    users.set(name, { password, ha1, displayName: r.string(['users', name, 'display_name']) });
+  }
+  r.keys(['trace'], new Set(['max_calls']));
+
+  return {
+    file,
+    domain,
+    aliases,
+    sip: {
+      listen,
+      advertise: r.string(['sip', 'advertise']),
+      timers: { T1: t1, T2: t2, T4: t4 },
+      tls: { cert: cert && resolveFrom(file, cert), key: key && resolveFrom(file, key) },
+      minExpires,
+      maxExpires,
+      defaultExpires: r.int(['sip', 'default_expires'], 3600, minExpires, maxExpires),
+      maxContacts: r.int(['sip', 'max_contacts'], 10, 1, 100),
+      timerC: r.int(['sip', 'timer_c'], 180, 10, 3600),
+      authAlgorithms: algos as ('SHA-256' | 'MD5')[],
+    },
+    admin: { listen: adminListen },
+    data: resolveFrom(file, dataDir),
+    users,
+    trace: { maxCalls: r.int(['trace', 'max_calls'], 500, 1, 100_000) },
+  };
+}
+
+/** Relative paths in a config file are relative to the directory the user ran from, as in the README example. */
+function resolveFrom(_file: string, p: string): string {
+  return path.resolve(p);
+}
+
+export function parseHostPort(spec: string): { address: string; port: number } | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(spec.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  return { address: m[1] ?? m[2], port };
+}

@@ -1,0 +1,43 @@
+/**
+ * Call accounting for `switchboard status`: which INVITE dialogs are up.
+ * The proxy stays transaction-stateful; this table only counts, so a lost
+ * BYE costs a stale row that the age limit removes, never a call.
+ */
+import type { Clock } from '../util/clock.js';
+
+export interface DialogInfo {
+  callId: string;
+  from: string;
+  to: string;
+  startedWall: number;
+}
+
+const MAX_AGE_MS = 12 * 3600 * 1000;
+
+export class DialogTable {
+  private readonly dialogs = new Map<string, DialogInfo>();
+  callsStarted = 0;
+  callsAnswered = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  invite(): void {
+    this.callsStarted++;
+  }
+
+  established(callId: string, from: string, to: string): void {
+    if (this.dialogs.has(callId)) return;
+    this.callsAnswered++;
+    this.dialogs.set(callId, { callId, from, to, startedWall: this.clock.wallNow() });
+  }
+
+  ended(callId: string): void {
+    this.dialogs.delete(callId);
+  }
+
+  active(): DialogInfo[] {
+    const now = this.clock.wallNow();
+    for (const [id, d] of this.dialogs) if (now - d.startedWall > MAX_AGE_MS) this.dialogs.delete(id);
+    return [...this.dialogs.values()];
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The response context of a stateful proxy (RFC 3261 §16.7): one server
+ * transaction, one client transaction per fork, best-response selection,
+ * CANCEL of the losers, CANCEL propagation and Timer C.
+ */
+import type { SipMessage } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ClientTransaction, ServerTransaction } from '../sip/transaction/index.js';
+import type { Peer } from '../sip/transport/types.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { SipMessage as Msg } from '../sip/message.js';
+
+export interface Branch {
+  request: SipMessage;
+  dest: Peer;
+  client?: ClientTransaction;
+  provisional: boolean;
+  final?: number;
+  cancelSent: boolean;
+  timerC?: TimerHandle;
+}
+
+export interface ContextEvents {
+  /** A 2xx to an INVITE went upstream: a dialog is up. */
+  onAnswered?(res: SipMessage): void;
+  onDone?(): void;
+}
+
+export class ResponseContext {
+  readonly branches: Branch[] = [];
+  private best?: SipMessage;
+  private finalSent = false;
+  /** Set once no fork may ring on: the caller cancelled, or a 2xx/6xx decided the call. */
+  private stopping = false;
+  /** Reason header for the CANCELs we send (RFC 3326), e.g. a call answered on another phone. */
+  private cancelReason?: string;
+  private readonly isInvite: boolean;
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly clock: Clock,
+    readonly server: ServerTransaction,
+    readonly request: SipMessage,
+    private readonly timerCms: number,
+    private readonly events: ContextEvents = {},
+  ) {
+    this.isInvite = request.method === 'INVITE';
+  }
+
+  get answered(): boolean {
+    return this.finalSent;
+  }
+
+  /** Starts one fork; `request` already carries our Via, Record-Route and new Request-URI. */
+  fork(request: SipMessage, dest: Peer): void {
+    const branch: Branch = { request, dest, provisional: false, cancelSent: false };
+    this.branches.push(branch);
+    branch.client = this.stack.client(request, dest, {
+      onResponse: (res) => this.onResponse(branch, res),
+      onTimeout: () => this.onBranchFailure(branch, 408, 'Request Timeout'),
+      onTransportError: () => this.onBranchFailure(branch, 503, 'Service Unavailable'),
+    });
+    if (this.isInvite) this.armTimerC(branch);
+  }
+
+  /** The caller sent CANCEL: stop every fork still ringing (RFC 3261 §16.10). */
+  cancel(): void {
+    this.stopAll();
+  }
+
+  private stopAll(except?: Branch, reason?: string): void {
+    this.stopping = true;
+    this.cancelReason ??= reason;
+    for (const b of this.branches) if (b !== except) this.cancelBranch(b);
+  }
+
+  private armTimerC(branch: Branch): void {
+    branch.timerC?.cancel();
+    branch.timerC = this.clock.setTimer(this.timerCms, () => {
+      branch.timerC = undefined;
+      if (branch.final !== undefined) return;
+      // §16.8: with a provisional response the branch is cancelled; without one it counts as a 408.
+      if (branch.provisional) this.cancelBranch(branch);
+      else this.onBranchFailure(branch, 408, 'Request Timeout');
+    });
+  }
+
+  private onResponse(branch: Branch, res: SipMessage): void {
+    res.removeFirst('via');
+    if (!res.has('via')) return;
+    const status = res.status;
+    if (status < 200) {
+      branch.provisional = true;
+      if (this.isInvite) this.armTimerC(branch);
+      if (this.stopping) this.cancelBranch(branch);
+      if (status > 100 && !this.finalSent) this.server.respond(res);
+      return;
+    }
+    if (branch.final !== undefined && status >= 300) return;
+    branch.final = status;
+    branch.timerC?.cancel();
+    branch.timerC = undefined;
+    if (status < 300) {
+      // Every 2xx goes upstream at once, even after another fork answered (§16.7 step 5).
+      if (!this.finalSent) {
+        this.finalSent = true;
+        this.server.respond(res);
+      } else {
+        const dest = this.stack.responseDestination(res);
+        if (dest) this.stack.sendStateless(res, this.sameConnection(dest));
+      }
+      if (this.isInvite) this.events.onAnswered?.(res);
+      this.stopAll(branch, 'SIP;cause=200;text="Call completed elsewhere"');
+      this.checkDone();
+      return;
+    }
+    if (status >= 600) this.stopAll(branch);
+    if (!this.best || better(res, this.best)) this.best = res;
+    this.checkDone();
+  }
+
+  private sameConnection(dest: Peer): Peer {
+    const src = this.server.source;
+    if (src && src.proto === dest.proto && src.address === dest.address && src.port === dest.port) return src;
+    return dest;
+  }
+
+  private onBranchFailure(branch: Branch, status: number, reason: string): void {
+    if (branch.final !== undefined) return;
+    branch.final = status;
+    branch.timerC?.cancel();
+    branch.timerC = undefined;
+    const synthetic = this.stack.makeResponse(this.request, status, reason);
+    if (!this.best || better(synthetic, this.best)) this.best = synthetic;
+    this.checkDone();
+  }
+
+  private checkDone(): void {
+    if (this.branches.some((b) => b.final === undefined)) return;
+    if (!this.finalSent && this.best) {
+      this.finalSent = true;
+      let res = this.best;
+      // §16.7 step 6: a 503 from downstream must not make the caller think *we* are overloaded.
+      if (res.status === 503) {
+        res = res.clone();
+        res.status = 500;
+        res.reason = 'Server Internal Error';
+        res.remove('retry-after');
+      }
+      this.server.respond(res);
+    }
+    this.events.onDone?.();
+  }
+
+  /** RFC 3261 §9.1: CANCEL only a branch that has had a provisional response and no final one. */
+  private cancelBranch(branch: Branch): void {
+    if (branch.cancelSent || branch.final !== undefined || !this.isInvite) return;
+    if (!branch.provisional) return; // sent once the first provisional arrives
+    branch.cancelSent = true;
+    const inv = branch.request;
+    const headers: [string, string][] = [['Via', inv.getAll('via')[0]]];
+    for (const r of inv.getAll('route')) headers.push(['Route', r]);
+    headers.push(
+      ['Max-Forwards', '70'],
+      ['From', inv.get('from') ?? ''],
+      ['To', inv.get('to') ?? ''],
+      ['Call-ID', inv.callId],
+      ['CSeq', `${inv.cseq.seq} CANCEL`],
+    );
+    if (this.cancelReason) headers.push(['Reason', this.cancelReason]);
+    const cancel = Msg.request('CANCEL', inv.uri, headers);
+    this.stack.client(cancel, branch.dest, { onResponse: () => undefined, onTimeout: () => undefined });
+  }
+}
+
+/** §16.7 step 6: 6xx beats everything; otherwise the lowest class wins; within a class, the first. */
+function better(candidate: SipMessage, current: SipMessage): boolean {
+  const c = candidate.status;
+  const b = current.status;
+  if (b >= 600) return false;
+  if (c >= 600) return true;
+  const cc = Math.floor(c / 100);
+  const bc = Math.floor(b / 100);
+  if (cc !== bc) return cc < bc;
+  // Within 4xx, a real answer from a phone (486, 404) says more than a timeout or our own 408/480.
+  if (cc === 4 && (b === 408 || b === 480) && c !== 408 && c !== 480) return true;
+  return false;
+}

@@ -1,0 +1,381 @@
+/**
+ * The routing decision, in one readable place as in a Kamailio route block:
+ * sanity checks, loose routing, authentication, registrar, location lookup
+ * and stateful forwarding with Record-Route.
+ */
+import type { Credential } from '../sip/auth/digest.js';
+import type { DigestServer, VerifyResult } from '../sip/auth/server.js';
+import { SipParseError } from '../sip/errors.js';
+import { parseNameAddr } from '../sip/headers.js';
+import type { SipMessage } from '../sip/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ServerTransaction } from '../sip/transaction/index.js';
+import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
+import { parseUri, type SipUri } from '../sip/uri.js';
+import type { Clock } from '../util/clock.js';
+import { DialogTable } from './dialogs.js';
+import { ResponseContext } from './forward.js';
+import { isLoop, loopHash, proxyBranch } from './loop.js';
+import type { Registrar } from './registrar.js';
+import { resolveUri } from './targets.js';
+
+export interface ProxyOptions {
+  domain: string;
+  /** Other host names and addresses that mean this server. */
+  aliases: string[];
+  timerCSeconds: number;
+  userAgent: string;
+  credentials: (user: string) => Credential | undefined;
+  isUser: (user: string) => boolean;
+}
+
+/** Methods that create a dialog, so the proxy must stay on their path with Record-Route. */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, REFER, MESSAGE, SUBSCRIBE, NOTIFY';
+
+export interface ProxyCounters {
+  requests: number;
+  forwarded: number;
+  authFailures: number;
+  rejected: Record<number, number>;
+}
+
+export class Proxy {
+  readonly dialogs: DialogTable;
+  readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, rejected: {} };
+  private readonly contexts = new Map<ServerTransaction, ResponseContext>();
+  private forkCounter = 0;
+  private readonly names: string[];
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly clock: Clock,
+    private readonly registrar: Registrar,
+    private readonly auth: DigestServer,
+    private readonly opts: ProxyOptions,
+  ) {
+    this.dialogs = new DialogTable(clock);
+    this.names = [opts.domain, ...opts.aliases];
+    stack.setHandlers({
+      onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
+      onStatelessAck: (ack, source) => this.onStatelessAck(ack, source),
+      onStrayResponse: (res) => this.onStrayResponse(res),
+    });
+  }
+
+  activeContexts(): number {
+    return this.contexts.size;
+  }
+
+  private isOurs = (host: string, port: number | undefined): boolean => this.stack.isLocalAddress(host, port, this.names);
+
+  private isOurDomain(host: string): boolean {
+    const h = host.toLowerCase();
+    return this.names.some((n) => n.toLowerCase() === h) || this.stack.isLocalAddress(host, undefined, this.names);
+  }
+
+  private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
+    if (status >= 300) this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1;
+    tx.respond(this.stack.makeResponse(req, status, reason, extra, this.stack.newTag()));
+  }
+
+  private onRequest(req: SipMessage, tx: ServerTransaction, source: Peer, local: LocalEndpoint): void {
+    this.counters.requests++;
+    // §16.3 request validation.
+    let ruri: SipUri;
+    try {
+      ruri = parseUri(req.uri);
+    } catch (err) {
+      const e = err as SipParseError;
+      this.reply(tx, req, e.status ?? 400, e.status === 416 ? 'Unsupported URI Scheme' : `Bad Request-URI`);
+      return;
+    }
+    const mf = req.get('max-forwards');
+    if (mf !== undefined && Number(mf) === 0) {
+      if (req.method === 'OPTIONS' && this.isOurDomain(ruri.host) && !ruri.user) return this.options(tx, req);
+      return this.reply(tx, req, 483, 'Too Many Hops');
+    }
+    const proxyRequire = req.getAll('proxy-require');
+    if (proxyRequire.length && req.method !== 'CANCEL') {
+      return this.reply(tx, req, 420, 'Bad Extension', [['Unsupported', proxyRequire.join(', ')]]);
+    }
+    if (req.method === 'CANCEL') return this.onCancel(req, tx);
+
+    const hash = loopHash(req);
+    if (isLoop(req, hash, this.isOurs)) return this.reply(tx, req, 482, 'Loop Detected');
+
+    // §16.4: a strict router before us put our Record-Route URI in the Request-URI.
+    if (this.isOurs(ruri.host, ruri.port) && ruri.params.has('lr')) {
+      const routes = req.getAll('route');
+      const last = routes.pop();
+      if (last) {
+        req.remove('route');
+        for (const r of routes) req.add('Route', r);
+        req.uri = parseNameAddr(last).uri;
+        ruri = parseUri(req.uri);
+      }
+    }
+    this.popOwnRoutes(req);
+
+    const inDialog = req.toTag !== undefined;
+    if (inDialog) return void this.forwardInDialog(req, tx, hash);
+    if (req.has('route')) {
+      // A preloaded route set we are not the head of: only our own users may use us as a relay.
+      return void this.forwardAuthenticated(req, tx, source, hash, () => this.forwardToRoute(req, tx, hash));
+    }
+
+    if (req.method === 'REGISTER') return void this.onRegister(req, tx, ruri, source, local);
+    if (req.method === 'OPTIONS' && this.isOurDomain(ruri.host) && !ruri.user) return this.options(tx, req);
+    if (req.method === 'ACK') return; // ACK with no To tag and no transaction: nothing to do.
+
+    const toLocal = this.isOurDomain(ruri.host);
+    const fromLocal = this.fromLocalDomain(req);
+    if (fromLocal) {
+      return void this.forwardAuthenticated(req, tx, source, hash, () =>
+        toLocal ? this.toLocalUser(req, tx, ruri, hash) : this.forwardToUri(req, tx, hash),
+      );
+    }
+    if (!toLocal) return this.reply(tx, req, 403, 'Relaying Denied');
+    this.toLocalUser(req, tx, ruri, hash);
+  }
+
+  private fromLocalDomain(req: SipMessage): boolean {
+    try {
+      return this.isOurDomain(parseUri(req.from.uri).host);
+    } catch {
+      return false;
+    }
+  }
+
+  private options(tx: ServerTransaction, req: SipMessage): void {
+    this.reply(tx, req, 200, 'OK', [
+      ['Allow', ALLOW],
+      ['Accept', 'application/sdp'],
+      ['Supported', 'path, outbound'],
+      ['Content-Length', '0'],
+    ]);
+  }
+
+  /** Removes the Route entries that name us (two of them after a double Record-Route). */
+  private popOwnRoutes(req: SipMessage): void {
+    for (let i = 0; i < 2; i++) {
+      const top = req.get('route');
+      if (!top) return;
+      let uri: SipUri;
+      try {
+        uri = parseUri(parseNameAddr(top).uri);
+      } catch {
+        return;
+      }
+      if (!this.isOurs(uri.host, uri.port)) return;
+      req.removeFirst('route');
+    }
+  }
+
+  /**
+   * Challenges a request whose From claims one of our users (RFC 3261 §22.3),
+   * then runs `next`. Unknown user and wrong password get the same 407.
+   */
+  private forwardAuthenticated(req: SipMessage, tx: ServerTransaction, _source: Peer, _hash: string, next: () => void): void {
+    if (req.method === 'ACK') return next();
+    const result = this.verify(tx, req, true);
+    if (!result) return;
+    if (!result.ok) {
+      if (req.has('proxy-authorization')) this.counters.authFailures++;
+      return this.reply(tx, req, 407, 'Proxy Authentication Required', this.auth.challenge(true, result.stale));
+    }
+    let fromUser: string | undefined;
+    try {
+      fromUser = parseUri(req.from.uri).user;
+    } catch {
+      fromUser = undefined;
+    }
+    if (fromUser !== result.user) return this.reply(tx, req, 403, 'Forbidden - From does not match the authenticated user');
+    // Credentials are for us only; never pass them downstream.
+    req.remove('proxy-authorization');
+    next();
+  }
+
+  /** Digest check; malformed credentials get a 400 naming the problem (and undefined here). */
+  private verify(tx: ServerTransaction, req: SipMessage, proxy: boolean): VerifyResult | undefined {
+    try {
+      return this.auth.verify(req, proxy, this.opts.credentials);
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      this.reply(tx, req, 400, `Bad Request - ${err.message}`);
+      return undefined;
+    }
+  }
+
+  private async onRegister(req: SipMessage, tx: ServerTransaction, ruri: SipUri, source: Peer, local: LocalEndpoint): Promise<void> {
+    if (!this.isOurDomain(ruri.host)) return this.reply(tx, req, 403, 'Forbidden - not a domain served here');
+    const require = req.getAll('require').filter((o) => o !== 'path' && o !== 'outbound');
+    if (require.length) return this.reply(tx, req, 420, 'Bad Extension', [['Unsupported', require.join(', ')]]);
+    const result = this.verify(tx, req, false);
+    if (!result) return;
+    if (!result.ok) {
+      if (req.has('authorization')) this.counters.authFailures++;
+      return this.reply(tx, req, 401, 'Unauthorized', this.auth.challenge(false, result.stale));
+    }
+    let aorUser: string | undefined;
+    try {
+      aorUser = parseUri(req.to.uri).user;
+    } catch {
+      return this.reply(tx, req, 400, 'Bad Request - malformed To URI');
+    }
+    if (aorUser !== result.user) return this.reply(tx, req, 403, 'Forbidden - you may only register your own address');
+    const outcome = await this.registrar.register(req, result.user, source, local);
+    this.reply(tx, req, outcome.status, outcome.reason, outcome.headers);
+  }
+
+  private toLocalUser(req: SipMessage, tx: ServerTransaction, ruri: SipUri, hash: string): void {
+    const user = ruri.user;
+    if (!user || !this.opts.isUser(user)) return this.reply(tx, req, 404, 'Not Found');
+    const bindings = this.registrar.lookup(user);
+    if (bindings.length === 0) return this.reply(tx, req, 480, 'Temporarily Unavailable');
+    const ctx = this.newContext(req, tx);
+    for (const b of bindings) {
+      const dest: Peer = {
+        proto: b.source.proto as Peer['proto'],
+        address: b.source.address,
+        port: b.source.port,
+        connectionId: b.connectionId,
+      };
+      ctx.fork(this.prepare(req, tx, b.contact, dest, hash, true), dest);
+      this.counters.forwarded++;
+    }
+  }
+
+  private async forwardToUri(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
+    let dest: Peer;
+    try {
+      dest = await resolveUri(parseUri(req.uri));
+    } catch {
+      return this.reply(tx, req, 404, 'Not Found - cannot resolve the destination');
+    }
+    const ctx = this.newContext(req, tx);
+    ctx.fork(this.prepare(req, tx, req.uri, dest, hash, true), dest);
+    this.counters.forwarded++;
+  }
+
+  private async forwardToRoute(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
+    const dest = await this.nextHop(req);
+    if (!dest) return this.reply(tx, req, 404, 'Not Found - cannot resolve the next hop');
+    const ctx = this.newContext(req, tx);
+    ctx.fork(this.prepare(req, tx, req.uri, dest, hash, false), dest);
+    this.counters.forwarded++;
+  }
+
+  private async forwardInDialog(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
+    const dest = await this.nextHop(req);
+    if (!dest) return this.reply(tx, req, 404, 'Not Found - no route for this in-dialog request');
+    if (req.method === 'BYE') this.dialogs.ended(req.callId);
+    const ctx = this.newContext(req, tx);
+    ctx.fork(this.prepare(req, tx, req.uri, dest, hash, false), dest);
+    this.counters.forwarded++;
+  }
+
+  /**
+   * Where an in-dialog (or pre-routed) request goes: the top Route if any,
+   * else the Request-URI. A Request-URI that is a registered Contact goes to
+   * where that phone registered from, so phones behind NAT get their BYE.
+   */
+  private async nextHop(req: SipMessage): Promise<Peer | undefined> {
+    try {
+      const route = req.get('route');
+      if (route) return await resolveUri(parseUri(parseNameAddr(route).uri));
+      const uri = parseUri(req.uri);
+      const binding = this.registrar.byContact(req.uri);
+      if (binding) {
+        return { proto: binding.source.proto as Peer['proto'], address: binding.source.address, port: binding.source.port, connectionId: binding.connectionId };
+      }
+      return await resolveUri(uri);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private newContext(req: SipMessage, tx: ServerTransaction): ResponseContext {
+    if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.invite();
+    const ctx = new ResponseContext(this.stack, this.clock, tx, req, this.opts.timerCSeconds * 1000, {
+      onAnswered: (res) => {
+        if (req.toTag === undefined) this.dialogs.established(res.callId, req.get('from') ?? '', res.get('to') ?? '');
+      },
+      onDone: () => this.contexts.delete(tx),
+    });
+    this.contexts.set(tx, ctx);
+    return ctx;
+  }
+
+  /** The copy of `req` for one fork: new Request-URI, Max-Forwards, Record-Route, our Via (§16.6). */
+  private prepare(req: SipMessage, tx: ServerTransaction, uri: string, dest: Peer, hash: string, recordRoute: boolean): SipMessage {
+    const out = req.clone();
+    out.uri = uri;
+    const mf = req.get('max-forwards');
+    out.set('Max-Forwards', String(mf === undefined ? 70 : Math.max(0, Number(mf) - 1)));
+    if (recordRoute && DIALOG_CREATING.has(req.method) && req.toTag === undefined) {
+      const inbound = this.inboundInterface(tx);
+      const outbound = this.stack.localFor(dest);
+      const outRr = this.rrUri(outbound.host, outbound.port, dest.proto);
+      if (inbound && (inbound.proto !== dest.proto || inbound.host !== outbound.host || inbound.port !== outbound.port)) {
+        // Double Record-Route when the call changes transport or interface, so each side's
+        // in-dialog requests name the interface they can reach.
+        out.prepend('Record-Route', this.rrUri(inbound.host, inbound.port, inbound.proto));
+      }
+      out.prepend('Record-Route', outRr);
+    }
+    out.prepend('Via', this.stack.makeVia(dest, proxyBranch(hash, this.forkCounter++)));
+    return out;
+  }
+
+  /** The interface a request came in on, as a host:port a peer can use (from its Via). */
+  private inboundInterface(tx: ServerTransaction): { host: string; port: number; proto: Peer['proto'] } | undefined {
+    const src = tx.source;
+    if (!src) return undefined;
+    const local = this.stack.localFor(src);
+    return { host: local.host, port: local.port, proto: src.proto };
+  }
+
+  private rrUri(host: string, port: number, proto: Peer['proto']): string {
+    const scheme = 'sip';
+    const transport = proto === 'udp' ? '' : `;transport=${proto}`;
+    return `<${scheme}:${host}:${port}${transport};lr>`;
+  }
+
+  private onCancel(req: SipMessage, tx: ServerTransaction): void {
+    const invite = this.stack.transactions.findForCancel(req);
+    const ctx = invite ? this.contexts.get(invite) : undefined;
+    if (!invite || !ctx) return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+    this.reply(tx, req, 200, 'OK');
+    ctx.cancel();
+  }
+
+  /** ACK for a 2xx: routed end to end like any in-dialog request, without a transaction. */
+  private async onStatelessAck(ack: SipMessage, _source: Peer): Promise<void> {
+    const mf = ack.get('max-forwards');
+    if (mf !== undefined && Number(mf) === 0) return;
+    this.popOwnRoutes(ack);
+    const dest = await this.nextHop(ack);
+    if (!dest) return;
+    const out = ack.clone();
+    out.set('Max-Forwards', String(mf === undefined ? 70 : Number(mf) - 1));
+    // Stateless forwarding: the branch must be the same for a retransmitted ACK (§16.11).
+    out.prepend('Via', this.stack.makeVia(dest, proxyBranch(loopHash(ack), 0) + 'a'));
+    this.stack.sendStateless(out, dest);
+  }
+
+  /** A response no transaction claims (a 2xx retransmission): strip our Via and pass it up. */
+  private onStrayResponse(res: SipMessage): void {
+    let top;
+    try {
+      top = res.via;
+    } catch {
+      return;
+    }
+    if (!this.isOurs(top.host, top.port)) return;
+    res.removeFirst('via');
+    const dest = this.stack.responseDestination(res);
+    if (dest) this.stack.sendStateless(res, dest);
+  }
+}
+

@@ -1,0 +1,321 @@
+/**
+ * Glue between bytes and transactions: parses what the transport layer
+ * delivers, answers malformed requests with the status RFC 3261 prescribes,
+ * stamps received/rport on the top Via (RFC 3581), and hands the rest to the
+ * transaction layer. Everything above (proxy, user agents) talks to this.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../util/clock.js';
+import type { ListenAddress } from '../util/listen.js';
+import { SipParseError } from './errors.js';
+import { formatVia, parseVia, type Via } from './headers.js';
+import { parseMessage, SipMessage, validateMessage } from './message.js';
+import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/index.js';
+import { TransportLayer } from './transport/index.js';
+import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
+import { bareHost, uriHost } from './uri.js';
+
+export interface StackHandlers {
+  /** A new request with its server transaction (every method but ACK). */
+  onRequest(req: SipMessage, tx: ServerTransaction, source: Peer, local: LocalEndpoint): void;
+  /** An ACK that matched no transaction: the ACK for a 2xx, to be routed end to end. */
+  onStatelessAck(ack: SipMessage, source: Peer, local: LocalEndpoint): void;
+  /** A response no client transaction claimed (e.g. a 2xx retransmission). */
+  onStrayResponse(res: SipMessage, source: Peer): void;
+}
+
+export interface TraceSink {
+  (dir: 'in' | 'out', proto: Proto, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer): void;
+}
+
+export interface StackOptions {
+  clock: Clock;
+  listen: ListenAddress[];
+  timers: { T1: number; T2: number; T4: number };
+  dataDir: string;
+  tls?: { cert?: string; key?: string };
+  /** Address written into Via/Record-Route when bound to a wildcard address. */
+  advertise?: string;
+  userAgent?: string;
+}
+
+export interface StackCounters {
+  received: number;
+  sent: number;
+  malformed: number;
+  rejected: number;
+  dropped: number;
+}
+
+export class SipStack {
+  readonly transport: TransportLayer;
+  readonly transactions: TransactionLayer;
+  readonly counters: StackCounters = { received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0 };
+  private handlers?: StackHandlers;
+  private readonly traces: TraceSink[] = [];
+  private bound: LocalEndpoint[] = [];
+  private readonly branchSeed = randomBytes(6).toString('hex');
+  private branchCounter = 0;
+
+  constructor(private readonly opts: StackOptions) {
+    this.transport = new TransportLayer({
+      tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir },
+      clock: opts.clock,
+    });
+    this.transactions = new TransactionLayer({
+      clock: opts.clock,
+      timers: opts.timers,
+      send: (msg, dest) => this.sendRaw(msg, dest),
+    });
+    this.transport.onMessage((inb) => this.receive(inb));
+    this.transport.onFramingError((source, local, status, reason, head) => {
+      this.counters.malformed++;
+      this.rejectMalformed(head, source, local, status, reason);
+    });
+    this.transport.onSendError(() => {
+      this.counters.dropped++;
+    });
+  }
+
+  setHandlers(h: StackHandlers): void {
+    this.handlers = h;
+  }
+
+  addTraceSink(sink: TraceSink): void {
+    this.traces.push(sink);
+  }
+
+  async start(): Promise<LocalEndpoint[]> {
+    await this.transport.listen(this.opts.listen);
+    this.bound = this.transport.endpoints();
+    return this.bound;
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  endpoints(): LocalEndpoint[] {
+    return this.bound;
+  }
+
+  /** The local endpoint we send from toward `dest`, and the host:port to advertise for it. */
+  localFor(dest: { proto: Proto; address: string }): { local: LocalEndpoint; host: string; port: number } {
+    const v6 = bareHost(dest.address).includes(':');
+    const sameProto = this.bound.filter((e) => e.proto === dest.proto);
+    const pick =
+      sameProto.find((e) => e.address.includes(':') === v6) ??
+      sameProto[0] ??
+      this.bound.find((e) => e.proto === 'udp') ??
+      this.bound[0];
+    if (!pick) throw new Error('SIP stack is not listening on any address');
+    return { local: pick, host: uriHost(this.advertised(pick, dest.address)), port: pick.port };
+  }
+
+  private advertised(e: LocalEndpoint, toward: string): string {
+    if (e.address !== '0.0.0.0' && e.address !== '::') return e.address;
+    if (this.opts.advertise) return this.opts.advertise;
+    // Bound to every interface with no advertised name: loopback peers get loopback.
+    const t = bareHost(toward);
+    if (t.startsWith('127.') || t === '::1') return e.address === '::' ? '::1' : '127.0.0.1';
+    return e.address === '::' ? '::1' : '127.0.0.1';
+  }
+
+  /** Is this host:port one of ours? Used for Route/Request-URI and loop checks. */
+  isLocalAddress(host: string, port: number | undefined, extraNames: string[]): boolean {
+    const h = bareHost(host).toLowerCase();
+    const names = new Set(extraNames.map((n) => bareHost(n).toLowerCase()));
+    if (this.opts.advertise) names.add(bareHost(this.opts.advertise).toLowerCase());
+    const hostMatches =
+      names.has(h) || this.bound.some((e) => e.address === h || ((e.address === '0.0.0.0' || e.address === '::') && names.has(h)));
+    if (!hostMatches) return false;
+    if (port === undefined) return this.bound.some((e) => e.port === 5060 || e.port === 5061);
+    return this.bound.some((e) => e.port === port);
+  }
+
+  newBranch(): string {
+    return `z9hG4bK${this.branchSeed}${(this.branchCounter++).toString(36)}`;
+  }
+
+  newTag(): string {
+    return randomBytes(5).toString('hex');
+  }
+
+  /** Our Via for a request going toward `dest`. */
+  makeVia(dest: Peer, branch: string): string {
+    const { host, port } = this.localFor(dest);
+    const via: Via = { protocol: 'SIP/2.0', transport: dest.proto.toUpperCase(), host, port, params: new Map([['branch', branch], ['rport', null]]) };
+    return formatVia(via);
+  }
+
+  client(req: SipMessage, dest: Peer, handlers: Parameters<TransactionLayer['createClient']>[2]): ClientTransaction {
+    return this.transactions.createClient(req, dest, handlers);
+  }
+
+  /** Sends outside any transaction: ACK for 2xx, forwarded stray responses. */
+  sendStateless(msg: SipMessage, dest: Peer): void {
+    this.sendRaw(msg, dest);
+  }
+
+  /** Where a response goes according to its (new) top Via (RFC 3261 §18.2.2, RFC 3581). */
+  responseDestination(res: SipMessage): Peer | undefined {
+    let via: Via;
+    try {
+      via = res.via;
+    } catch {
+      return undefined;
+    }
+    const proto = via.transport.toLowerCase() as Proto;
+    const address = bareHost(via.params.get('received') ?? via.host);
+    const rport = via.params.get('rport');
+    const port = rport ? Number(rport) : via.port ?? (proto === 'tls' ? 5061 : 5060);
+    return { proto, address, port };
+  }
+
+  /** Builds a response to `req` copying the headers RFC 3261 §8.2.6.2 asks for. */
+  makeResponse(req: SipMessage, status: number, reason: string, extra: [string, string][] = [], toTag?: string): SipMessage {
+    const headers: [string, string][] = [];
+    for (const v of req.getAll('via')) headers.push(['Via', v]);
+    const from = req.get('from');
+    if (from !== undefined) headers.push(['From', from]);
+    const to = req.get('to');
+    if (to !== undefined) {
+      const needsTag = status > 100 && toTag !== undefined && !/;\s*tag=/i.test(to);
+      headers.push(['To', needsTag ? `${to};tag=${toTag}` : to]);
+    }
+    headers.push(['Call-ID', req.callId]);
+    const cseq = req.get('cseq');
+    if (cseq !== undefined) headers.push(['CSeq', cseq]);
+    if (status === 100) {
+      const ts = req.get('timestamp');
+      if (ts !== undefined) headers.push(['Timestamp', ts]);
+    }
+    headers.push(...extra);
+    if (this.opts.userAgent) headers.push(['Server', this.opts.userAgent]);
+    return SipMessage.response(status, reason, headers);
+  }
+
+  private sendRaw(msg: SipMessage, dest: Peer): void {
+    const data = msg.toBuffer();
+    this.counters.sent++;
+    if (this.traces.length) {
+      const { local } = this.localFor(dest);
+      for (const t of this.traces) t('out', dest.proto, local, dest, data);
+    }
+    this.transport.send(dest, data);
+  }
+
+  private receive(inb: Inbound): void {
+    this.counters.received++;
+    for (const t of this.traces) t('in', inb.source.proto, inb.local, inb.source, inb.data);
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(inb.data, { datagram: inb.source.proto === 'udp' });
+      validateMessage(msg);
+    } catch (err) {
+      this.counters.malformed++;
+      if (err instanceof SipParseError) this.rejectMalformed(inb.data, inb.source, inb.local, err.status, err.message);
+      else this.counters.dropped++;
+      return;
+    }
+    if (msg.isRequest) this.receiveRequest(msg, inb);
+    else this.receiveResponse(msg, inb.source);
+  }
+
+  private receiveRequest(req: SipMessage, inb: Inbound): void {
+    stampReceived(req, inb.source);
+    const result = this.transactions.receiveRequest(req, inb.source);
+    if ('ack' in result) {
+      if (result.ack === 'no-transaction') this.handlers?.onStatelessAck(req, inb.source, inb.local);
+      return;
+    }
+    if (!result.isNew) return;
+    if (!this.handlers) {
+      result.tx.respond(this.makeResponse(req, 503, 'Service Unavailable'));
+      return;
+    }
+    try {
+      this.handlers.onRequest(req, result.tx, inb.source, inb.local);
+    } catch (err) {
+      // A bug above must cost one request, never the listener.
+      this.counters.dropped++;
+      try {
+        result.tx.respond(this.makeResponse(req, 500, 'Server Internal Error'));
+      } catch {
+        /* the transaction may already have answered */
+      }
+      process.emitWarning(`request handler failed: ${(err as Error).stack ?? String(err)}`);
+    }
+  }
+
+  private receiveResponse(res: SipMessage, source: Peer): void {
+    if (this.transactions.receiveResponse(res, source)) return;
+    this.handlers?.onStrayResponse(res, source);
+  }
+
+  /**
+   * Answers a request we could not parse when enough of it is readable to
+   * route a response; otherwise drops it (RFC 3261 §16.3 / §18.3). Responses
+   * are never answered.
+   */
+  private rejectMalformed(data: Buffer, source: Peer, _local: LocalEndpoint, status: number, reason: string): void {
+    const head = data.subarray(0, Math.min(data.length, 8192)).toString('latin1');
+    if (head.startsWith('SIP/') || !/^[A-Za-z]+ \S+ SIP\//.test(head)) {
+      this.counters.dropped++;
+      return;
+    }
+    const method = head.slice(0, head.indexOf(' '));
+    if (method === 'ACK') {
+      this.counters.dropped++;
+      return;
+    }
+    const lines = head.split(/\r?\n/);
+    const pick = (names: string[]): string[] =>
+      lines
+        .filter((l) => {
+          const c = l.indexOf(':');
+          return c > 0 && names.includes(l.slice(0, c).trim().toLowerCase());
+        })
+        .map((l) => l.slice(l.indexOf(':') + 1).trim());
+    const vias = pick(['via', 'v']);
+    if (vias.length === 0) {
+      this.counters.dropped++;
+      return;
+    }
+    try {
+      parseVia(vias[0]);
+    } catch {
+      this.counters.dropped++;
+      return;
+    }
+    const headers: [string, string][] = vias.map((v) => ['Via', v]);
+    for (const [names, name] of [[['from', 'f'], 'From'], [['to', 't'], 'To'], [['call-id', 'i'], 'Call-ID'], [['cseq'], 'CSeq']] as const) {
+      const v = pick([...names])[0];
+      if (v !== undefined) headers.push([name, v]);
+    }
+    const res = SipMessage.response(status, reasonPhrase(status, reason), headers);
+    this.counters.rejected++;
+    // Malformed input gets its answer straight back to where it came from, not via its (untrusted) Via.
+    this.sendRaw(res, source);
+  }
+}
+
+/** RFC 3261 §18.2.1 and RFC 3581: note where a request really came from in its top Via. */
+function stampReceived(req: SipMessage, source: Peer): void {
+  const via = req.via;
+  const hostMatches = bareHost(via.host) === source.address;
+  const wantsRport = via.params.has('rport');
+  if (hostMatches && !wantsRport) return;
+  if (!hostMatches || wantsRport) via.params.set('received', source.address);
+  if (wantsRport) via.params.set('rport', String(source.port));
+  const first = req.removeFirst('via');
+  void first;
+  req.prepend('Via', formatVia(via));
+}
+
+function reasonPhrase(status: number, detail: string): string {
+  const base: Record<number, string> = { 400: 'Bad Request', 413: 'Request Entity Too Large', 416: 'Unsupported URI Scheme', 505: 'Version Not Supported', 513: 'Message Too Large' };
+  // The reason phrase carries the detail so a user reading a capture sees what was wrong.
+  const clean = detail.replace(/[\r\n]/g, ' ').slice(0, 120);
+  return status === 400 ? `Bad Request - ${clean}` : `${base[status] ?? 'Error'} - ${clean}`;
+}

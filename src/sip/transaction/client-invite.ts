@@ -1,0 +1,132 @@
+/**
+ * INVITE client transaction, RFC 3261 §17.1.1 (figure 5).
+ * The ACK for a 2xx is the TU's job; the ACK for 3xx-6xx is built here.
+ */
+import type { SipMessage } from '../message.js';
+import { isReliable, type Peer } from '../transport/types.js';
+import { buildAck } from './messages.js';
+import { TIMER_D_UNRELIABLE, TimerSlot } from './timers.js';
+import type { ClientHandlers, ClientInviteState, ClientTransaction, TxContext } from './types.js';
+
+export class ClientInviteTransaction implements ClientTransaction {
+  state: ClientInviteState = 'calling';
+  private readonly reliable: boolean;
+  private readonly timerA: TimerSlot;
+  private readonly timerB: TimerSlot;
+  private readonly timerD: TimerSlot;
+  private intervalA: number;
+  private ack: SipMessage | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly request: SipMessage,
+    readonly dest: Peer,
+    private readonly handlers: ClientHandlers,
+    private readonly ctx: TxContext,
+  ) {
+    this.reliable = isReliable(dest.proto);
+    this.timerA = new TimerSlot(ctx.clock);
+    this.timerB = new TimerSlot(ctx.clock);
+    this.timerD = new TimerSlot(ctx.clock);
+    this.intervalA = ctx.timers.T1;
+  }
+
+  /** Sends the INVITE. A send failure is reported on the next tick so the caller holds the transaction first. */
+  start(): void {
+    try {
+      this.ctx.send(this.request, this.dest);
+    } catch {
+      this.ctx.clock.setTimer(0, () => this.transportError());
+      return;
+    }
+    if (!this.reliable) this.timerA.start(this.intervalA, () => this.onTimerA());
+    this.timerB.start(64 * this.ctx.timers.T1, () => this.onTimerB());
+  }
+
+  /** §17.1.1.2: the interval doubles after every retransmission, with no T2 cap for INVITE. */
+  private onTimerA(): void {
+    if (this.state !== 'calling' || !this.transmit(this.request)) return;
+    this.intervalA *= 2;
+    this.timerA.start(this.intervalA, () => this.onTimerA());
+  }
+
+  private onTimerB(): void {
+    if (this.state !== 'calling') return;
+    this.finish();
+    this.handlers.onTimeout();
+    this.handlers.onTerminated?.();
+  }
+
+  receive(res: SipMessage): void {
+    const status = res.status;
+    if (this.state === 'calling' || this.state === 'proceeding') {
+      if (status < 200) {
+        // Proceeding has no timers: from now on the TU (or a proxy's Timer C) decides.
+        this.timerA.stop();
+        this.timerB.stop();
+        this.state = 'proceeding';
+        this.handlers.onResponse(res);
+      } else if (status < 300) {
+        this.finish();
+        this.handlers.onResponse(res);
+        this.handlers.onTerminated?.();
+      } else {
+        this.timerA.stop();
+        this.timerB.stop();
+        this.state = 'completed';
+        this.ack = buildAck(this.request, res);
+        // If the ACK cannot be sent the final response still reaches the TU;
+        // there is just nothing left for the transaction to do.
+        let sent = true;
+        try {
+          this.ctx.send(this.ack, this.dest);
+        } catch {
+          sent = false;
+        }
+        if (this.reliable || !sent) {
+          this.finish();
+          this.handlers.onResponse(res);
+          this.handlers.onTerminated?.();
+          return;
+        }
+        this.timerD.start(TIMER_D_UNRELIABLE, () => this.terminate());
+        this.handlers.onResponse(res);
+      }
+    } else if (this.state === 'completed' && status >= 300 && this.ack) {
+      // A retransmitted final means our ACK was lost: send it again, tell nobody.
+      this.transmit(this.ack);
+    }
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    this.handlers.onTerminated?.();
+  }
+
+  transportError(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+    this.handlers.onTerminated?.();
+  }
+
+  private transmit(msg: SipMessage): boolean {
+    try {
+      this.ctx.send(msg, this.dest);
+      return true;
+    } catch {
+      this.transportError();
+      return false;
+    }
+  }
+
+  private finish(): void {
+    this.state = 'terminated';
+    this.timerA.stop();
+    this.timerB.stop();
+    this.timerD.stop();
+    this.ctx.release(this);
+  }
+}

@@ -1,0 +1,106 @@
+/** Non-INVITE client transaction, RFC 3261 §17.1.2 (figure 6). */
+import type { SipMessage } from '../message.js';
+import { isReliable, type Peer } from '../transport/types.js';
+import { TimerSlot } from './timers.js';
+import type { ClientHandlers, ClientNonInviteState, ClientTransaction, TxContext } from './types.js';
+
+export class ClientNonInviteTransaction implements ClientTransaction {
+  state: ClientNonInviteState = 'trying';
+  private readonly reliable: boolean;
+  private readonly timerE: TimerSlot;
+  private readonly timerF: TimerSlot;
+  private readonly timerK: TimerSlot;
+  private intervalE: number;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly request: SipMessage,
+    readonly dest: Peer,
+    private readonly handlers: ClientHandlers,
+    private readonly ctx: TxContext,
+  ) {
+    this.reliable = isReliable(dest.proto);
+    this.timerE = new TimerSlot(ctx.clock);
+    this.timerF = new TimerSlot(ctx.clock);
+    this.timerK = new TimerSlot(ctx.clock);
+    this.intervalE = ctx.timers.T1;
+  }
+
+  start(): void {
+    try {
+      this.ctx.send(this.request, this.dest);
+    } catch {
+      this.ctx.clock.setTimer(0, () => this.transportError());
+      return;
+    }
+    if (!this.reliable) this.timerE.start(this.intervalE, () => this.onTimerE());
+    this.timerF.start(64 * this.ctx.timers.T1, () => this.onTimerF());
+  }
+
+  /** Trying: the interval doubles up to T2. Proceeding: every T2 (§17.1.2.2). */
+  private onTimerE(): void {
+    if ((this.state !== 'trying' && this.state !== 'proceeding') || !this.transmit(this.request)) return;
+    const T2 = this.ctx.timers.T2;
+    this.intervalE = this.state === 'proceeding' ? T2 : Math.min(2 * this.intervalE, T2);
+    this.timerE.start(this.intervalE, () => this.onTimerE());
+  }
+
+  private onTimerF(): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.finish();
+    this.handlers.onTimeout();
+    this.handlers.onTerminated?.();
+  }
+
+  receive(res: SipMessage): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs retransmissions.
+    if (res.status < 200) {
+      this.state = 'proceeding';
+      this.handlers.onResponse(res);
+      return;
+    }
+    if (this.reliable) {
+      this.finish();
+      this.handlers.onResponse(res);
+      this.handlers.onTerminated?.();
+      return;
+    }
+    this.state = 'completed';
+    this.timerE.stop();
+    this.timerF.stop();
+    this.timerK.start(this.ctx.timers.T4, () => this.terminate());
+    this.handlers.onResponse(res);
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    this.handlers.onTerminated?.();
+  }
+
+  transportError(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+    this.handlers.onTerminated?.();
+  }
+
+  private transmit(msg: SipMessage): boolean {
+    try {
+      this.ctx.send(msg, this.dest);
+      return true;
+    } catch {
+      this.transportError();
+      return false;
+    }
+  }
+
+  private finish(): void {
+    this.state = 'terminated';
+    this.timerE.stop();
+    this.timerF.stop();
+    this.timerK.stop();
+    this.ctx.release(this);
+  }
+}

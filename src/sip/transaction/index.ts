@@ -1,0 +1,190 @@
+/**
+ * The RFC 3261 §17 transaction layer: owns every client and server
+ * transaction, matches incoming messages to them with one Map lookup, and
+ * forgets them when they terminate so memory stays bounded under load.
+ *
+ * Callers hand in messages that already passed validateMessage(): the top
+ * Via and CSeq are read here without further checks.
+ */
+import type { Clock } from '../../util/clock.js';
+import type { SipMessage } from '../message.js';
+import type { Peer } from '../transport/types.js';
+import { ClientInviteTransaction } from './client-invite.js';
+import { ClientNonInviteTransaction } from './client-non-invite.js';
+import { clientKey, hasMagicCookie, legacyKey, matchMethod, serverKey } from './matching.js';
+import { ServerInviteTransaction } from './server-invite.js';
+import { ServerNonInviteTransaction } from './server-non-invite.js';
+import { DEFAULT_TRYING_DELAY, resolveTimers, type TimerValues } from './timers.js';
+import type { ClientHandlers, ClientTransaction, SendFn, ServerTransaction, TxContext } from './types.js';
+
+export type {
+  ClientHandlers, ClientInviteState, ClientNonInviteState, ClientTransaction, SendFn,
+  ServerInviteState, ServerNonInviteState, ServerTransaction,
+} from './types.js';
+export { DEFAULT_TIMERS, TIMER_D_UNRELIABLE, type TimerValues } from './timers.js';
+export { MAGIC_COOKIE } from './matching.js';
+export { buildAck, buildTrying } from './messages.js';
+
+export interface TransactionLayerOptions {
+  clock: Clock;
+  /** Puts a message on the wire; may throw to signal a transport error. */
+  send: SendFn;
+  timers?: Partial<TimerValues>;
+  /**
+   * INVITE server transactions send 100 Trying themselves when the TU has not
+   * responded within `tryingDelay` ms (§17.2.1). On by default.
+   */
+  autoTrying?: boolean;
+  tryingDelay?: number;
+}
+
+export type ReceiveRequestResult =
+  | { tx: ServerTransaction; isNew: boolean }
+  | { ack: 'absorbed' }
+  /** Nothing absorbs this ACK (e.g. the ACK for a 2xx): the TU or proxy handles it. */
+  | { ack: 'no-transaction' };
+
+export interface TransactionInfo {
+  side: 'client' | 'server';
+  id: string;
+  method: string;
+  state: string;
+}
+
+type ClientTx = ClientInviteTransaction | ClientNonInviteTransaction;
+type ServerTx = ServerInviteTransaction | ServerNonInviteTransaction;
+
+export class TransactionLayer {
+  readonly timers: TimerValues;
+  private readonly ctx: TxContext;
+  private readonly clients = new Map<string, ClientTx>();
+  /** Keyed by branch + sent-by + method (RFC 3261 peers). */
+  private readonly servers = new Map<string, ServerTx>();
+  /** Keyed by the RFC 2543 field tuple, for branches without the magic cookie. */
+  private readonly legacyServers = new Map<string, ServerTx>();
+
+  constructor(opts: TransactionLayerOptions) {
+    this.timers = resolveTimers(opts.timers);
+    this.ctx = {
+      clock: opts.clock,
+      send: opts.send,
+      timers: this.timers,
+      autoTrying: opts.autoTrying ?? true,
+      tryingDelay: opts.tryingDelay ?? DEFAULT_TRYING_DELAY,
+      release: (tx) => this.release(tx as ClientTx | ServerTx),
+    };
+  }
+
+  /**
+   * Starts a client transaction and sends the request. The request must carry
+   * its own top Via with a magic-cookie branch; ACK never gets a transaction.
+   */
+  createClient(request: SipMessage, dest: Peer, handlers: ClientHandlers): ClientTransaction {
+    const method = request.method;
+    if (method === 'ACK') throw new Error('ACK is sent without a transaction (RFC 3261 §17.1)');
+    const branch = request.via.branch;
+    if (!hasMagicCookie(branch)) throw new Error('Client request needs a top Via branch starting with z9hG4bK');
+    const key = clientKey(branch, method);
+    if (this.clients.has(key)) throw new Error(`A client transaction with branch ${branch} and method ${method} exists`);
+    const tx = method === 'INVITE'
+      ? new ClientInviteTransaction(branch, key, request, dest, handlers, this.ctx)
+      : new ClientNonInviteTransaction(branch, key, request, dest, handlers, this.ctx);
+    this.clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  /** §17.1.3. False when no transaction matched: the caller decides (a proxy forwards a stray 2xx). */
+  receiveResponse(res: SipMessage, _source: Peer): boolean {
+    const branch = res.via.branch;
+    if (branch === undefined) return false;
+    const tx = this.clients.get(clientKey(branch, res.cseq.method));
+    if (!tx) return false;
+    tx.receive(res);
+    return true;
+  }
+
+  /** §17.2.3: finds or creates the server transaction for a request; ACKs are absorbed or passed on. */
+  receiveRequest(req: SipMessage, source: Peer): ReceiveRequestResult {
+    const method = req.method;
+    const via = req.via;
+    const branch = via.branch;
+    const isAck = method === 'ACK';
+    if (hasMagicCookie(branch)) {
+      const key = serverKey(branch, via, matchMethod(method));
+      const tx = this.servers.get(key);
+      if (isAck) return this.ackResult(tx);
+      if (tx) {
+        tx.receiveRetransmission();
+        return { tx, isNew: false };
+      }
+      return { tx: this.createServer(branch, key, false, req, source), isNew: true };
+    }
+    const toTag = req.toTag ?? '';
+    if (isAck) {
+      // The ACK carries our response's To tag; the INVITE had none (initial) or the same (re-INVITE).
+      let tx = this.legacyServers.get(legacyKey(req, 'INVITE', ''));
+      if (!(tx instanceof ServerInviteTransaction) || tx.responseToTag !== toTag) {
+        tx = this.legacyServers.get(legacyKey(req, 'INVITE', toTag));
+      }
+      if (tx instanceof ServerInviteTransaction && tx.responseToTag === toTag) return this.ackResult(tx);
+      return { ack: 'no-transaction' };
+    }
+    const key = legacyKey(req, method, toTag);
+    const tx = this.legacyServers.get(key);
+    if (tx) {
+      tx.receiveRetransmission();
+      return { tx, isNew: false };
+    }
+    return { tx: this.createServer(key, key, true, req, source), isNew: true };
+  }
+
+  /** §9.2: the INVITE server transaction a CANCEL refers to, if it is still alive. */
+  findForCancel(cancel: SipMessage): ServerTransaction | undefined {
+    const via = cancel.via;
+    const branch = via.branch;
+    const tx = hasMagicCookie(branch)
+      ? this.servers.get(serverKey(branch, via, 'INVITE'))
+      : this.legacyServers.get(legacyKey(cancel, 'INVITE', cancel.toTag ?? ''));
+    return tx instanceof ServerInviteTransaction ? tx : undefined;
+  }
+
+  /** Live transactions, for `switchboard status`. */
+  stats(): { client: number; server: number } {
+    return { client: this.clients.size, server: this.servers.size + this.legacyServers.size };
+  }
+
+  list(): TransactionInfo[] {
+    const out: TransactionInfo[] = [];
+    for (const tx of this.clients.values()) out.push({ side: 'client', id: tx.id, method: tx.request.method, state: tx.state });
+    for (const map of [this.servers, this.legacyServers]) {
+      for (const tx of map.values()) out.push({ side: 'server', id: tx.id, method: tx.request.method, state: tx.state });
+    }
+    return out;
+  }
+
+  /** Terminates everything (shutdown). Each transaction removes itself, so iterate over a copy. */
+  terminateAll(): void {
+    for (const tx of [...this.clients.values(), ...this.servers.values(), ...this.legacyServers.values()]) tx.terminate();
+  }
+
+  private ackResult(tx: ServerTx | undefined): ReceiveRequestResult {
+    if (tx instanceof ServerInviteTransaction && tx.receiveAck() === 'absorbed') return { ack: 'absorbed' };
+    return { ack: 'no-transaction' };
+  }
+
+  private createServer(id: string, key: string, legacy: boolean, req: SipMessage, source: Peer): ServerTx {
+    const tx = req.method === 'INVITE'
+      ? new ServerInviteTransaction(id, key, legacy, req, source, this.ctx)
+      : new ServerNonInviteTransaction(id, key, legacy, req, source, this.ctx);
+    (legacy ? this.legacyServers : this.servers).set(key, tx);
+    return tx;
+  }
+
+  private release(tx: ClientTx | ServerTx): void {
+    const map: Map<string, ClientTx | ServerTx> = tx instanceof ClientInviteTransaction || tx instanceof ClientNonInviteTransaction
+      ? this.clients
+      : tx.legacy ? this.legacyServers : this.servers;
+    if (map.get(tx.key) === tx) map.delete(tx.key);
+  }
+}

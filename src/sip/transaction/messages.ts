@@ -1,0 +1,31 @@
+/** The two messages a transaction builds itself: the ACK for a non-2xx final and the automatic 100 Trying. */
+import { SipMessage } from '../message.js';
+
+/**
+ * §17.1.1.3: the ACK for a 3xx-6xx shares Request-URI, Call-ID, From, top Via
+ * and CSeq number with the INVITE, takes To (with the tag) from the response,
+ * and carries the INVITE's Route set so it follows the same path.
+ */
+export function buildAck(invite: SipMessage, response: SipMessage): SipMessage {
+  const headers: [string, string][] = [
+    ['Via', invite.get('via') ?? ''],
+    ['Max-Forwards', invite.get('max-forwards') ?? '70'],
+  ];
+  for (const h of invite.headers) if (h.key === 'route') headers.push([h.name, h.value]);
+  headers.push(
+    ['From', invite.get('from') ?? ''],
+    ['To', response.get('to') ?? ''],
+    ['Call-ID', invite.callId],
+    ['CSeq', `${invite.cseq.seq} ACK`],
+  );
+  return SipMessage.request('ACK', invite.uri, headers);
+}
+
+/** Headers a 100 Trying copies from the request (§8.2.6: no To tag is added; Timestamp is echoed). */
+const TRYING_COPIES = new Set(['via', 'from', 'to', 'call-id', 'cseq', 'timestamp']);
+
+export function buildTrying(request: SipMessage): SipMessage {
+  const headers: [string, string][] = [];
+  for (const h of request.headers) if (TRYING_COPIES.has(h.key)) headers.push([h.name, h.value]);
+  return SipMessage.response(100, 'Trying', headers);
+}

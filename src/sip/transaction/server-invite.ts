@@ -1,0 +1,147 @@
+/**
+ * INVITE server transaction, RFC 3261 §17.2.1 (figure 7) with the RFC 6026
+ * Accepted state: after a 2xx the transaction stays for Timer L so that a
+ * retransmitted INVITE is absorbed instead of looking like a new call, and
+ * further 2xx (retransmissions, other forks) still go out through it.
+ */
+import type { SipMessage } from '../message.js';
+import { isReliable, type Peer } from '../transport/types.js';
+import { buildTrying } from './messages.js';
+import { TimerSlot } from './timers.js';
+import type { ServerInviteState, ServerTransaction, TxContext } from './types.js';
+
+export class ServerInviteTransaction implements ServerTransaction {
+  state: ServerInviteState = 'proceeding';
+  lastResponse: SipMessage | undefined;
+  onAckTimeout?: () => void;
+  onTransportError?: () => void;
+  onTerminated?: () => void;
+  private readonly reliable: boolean;
+  /** Auto 100 Trying while proceeding; Timer G while completed. */
+  private readonly retransmit: TimerSlot;
+  /** Timer H (completed), I (confirmed) or L (accepted): when the transaction ends. */
+  private readonly lifetime: TimerSlot;
+  private intervalG: number;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly legacy: boolean,
+    readonly request: SipMessage,
+    readonly source: Peer,
+    private readonly ctx: TxContext,
+  ) {
+    this.reliable = isReliable(source.proto);
+    this.retransmit = new TimerSlot(ctx.clock);
+    this.lifetime = new TimerSlot(ctx.clock);
+    this.intervalG = ctx.timers.T1;
+    if (ctx.autoTrying) {
+      this.retransmit.start(ctx.tryingDelay, () => {
+        if (this.state === 'proceeding' && !this.lastResponse) this.respond(buildTrying(this.request));
+      });
+    }
+  }
+
+  /** The To tag an ACK for our final response carries (§17.2.3, RFC 2543 matching). */
+  get responseToTag(): string {
+    return this.lastResponse?.toTag ?? this.request.toTag ?? '';
+  }
+
+  respond(res: SipMessage): boolean {
+    const status = res.status;
+    if (status < 100) return false;
+    if (this.state === 'proceeding') {
+      this.retransmit.stop(); // the TU spoke: no automatic 100 any more
+      this.lastResponse = res;
+      if (status < 200) return this.transmit(res);
+      const T1 = this.ctx.timers.T1;
+      if (status < 300) {
+        this.state = 'accepted';
+        this.lifetime.start(64 * T1, () => this.terminate());
+        return this.transmit(res);
+      }
+      this.state = 'completed';
+      if (!this.reliable) this.retransmit.start(this.intervalG, () => this.onTimerG());
+      this.lifetime.start(64 * T1, () => this.onTimerH());
+      return this.transmit(res);
+    }
+    if (this.state === 'accepted' && status >= 200 && status < 300) {
+      this.lastResponse = res;
+      return this.transmit(res);
+    }
+    return false;
+  }
+
+  /** A retransmitted INVITE: resend the last provisional (proceeding) or final (completed). */
+  receiveRetransmission(): void {
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.lastResponse) this.transmit(this.lastResponse);
+  }
+
+  /**
+   * 'absorbed' when the ACK ends this transaction's business (ACK for our
+   * 3xx-6xx, or a stray one before any final), 'pass' when it acknowledges a
+   * 2xx and belongs to the TU (RFC 6026 §8.7).
+   */
+  receiveAck(): 'absorbed' | 'pass' {
+    if (this.state === 'accepted') return 'pass';
+    if (this.state !== 'completed') return 'absorbed';
+    this.retransmit.stop();
+    this.lifetime.stop();
+    if (this.reliable) {
+      this.terminate();
+      return 'absorbed';
+    }
+    this.state = 'confirmed';
+    this.lifetime.start(this.ctx.timers.T4, () => this.terminate());
+    return 'absorbed';
+  }
+
+  /** §17.2.1: Timer G doubles up to T2. */
+  private onTimerG(): void {
+    if (this.state !== 'completed' || !this.lastResponse || !this.transmit(this.lastResponse)) return;
+    this.intervalG = Math.min(2 * this.intervalG, this.ctx.timers.T2);
+    this.retransmit.start(this.intervalG, () => this.onTimerG());
+  }
+
+  private onTimerH(): void {
+    if (this.state !== 'completed') return;
+    this.finish();
+    this.onAckTimeout?.();
+    this.onTerminated?.();
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    this.onTerminated?.();
+  }
+
+  transportError(): void {
+    if (this.state === 'terminated') return;
+    // RFC 6026 §8.8: a failed 2xx does not end the Accepted state; the TU may retry.
+    if (this.state === 'accepted') {
+      this.onTransportError?.();
+      return;
+    }
+    this.finish();
+    this.onTransportError?.();
+    this.onTerminated?.();
+  }
+
+  private transmit(msg: SipMessage): boolean {
+    try {
+      this.ctx.send(msg, this.source);
+      return true;
+    } catch {
+      this.transportError();
+      return false;
+    }
+  }
+
+  private finish(): void {
+    this.state = 'terminated';
+    this.retransmit.stop();
+    this.lifetime.stop();
+    this.ctx.release(this);
+  }
+}

@@ -1,0 +1,467 @@
+/**
+ * The SIP transport layer (RFC 3261 §18): listens on UDP, TCP and TLS, hands
+ * every datagram or framed stream message up as an Inbound, and sends bytes
+ * to a Peer — reusing the connection a request came in on, so a phone behind
+ * NAT is reachable on the flow it registered over (RFC 5626).
+ *
+ * It knows nothing of SIP beyond framing: parsing, Via `received`/`rport`
+ * (RFC 3581) and answering framing errors are the caller's business; the
+ * source address and port it needs for them arrive with every message.
+ */
+import type { Server, Socket } from 'node:net';
+import { isIP } from 'node:net';
+import type { RemoteInfo } from 'node:dgram';
+import { realClock, type Clock } from '../../util/clock.js';
+import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFiles } from './cert.js';
+import { canonicalAddress, formatEndpoint, isWildcard } from './endpoint.js';
+import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
+import { createTlsServer, dialTls } from './tls.js';
+import type { Inbound, LocalEndpoint, Peer } from './types.js';
+import { isUdpKeepalive, UdpListener } from './udp.js';
+
+export { parseListen, formatEndpoint, canonicalAddress } from './endpoint.js';
+export { StreamFramer, MAX_BODY_BYTES, type FramerSink } from './framer.js';
+export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type CertificateFiles } from './cert.js';
+export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';
+export { isReliable } from './types.js';
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+export interface TransportTlsOptions {
+  /** PEM certificate and key to use; when absent a self-signed pair is made in dataDir. */
+  certFile?: string;
+  keyFile?: string;
+  /** Where the generated certificate is kept and reused across restarts. */
+  dataDir?: string;
+  /** Extra host names / IPs for the generated certificate's subjectAltName. */
+  hosts?: string[];
+}
+
+/** Where the layer reports things nobody asked for: a handler that threw, a listener error. */
+export interface TransportLog {
+  warn(msg: string, err?: unknown): void;
+}
+
+export interface TransportOptions {
+  tls?: TransportTlsOptions;
+  /** Stream connections with no traffic either way for this long are closed. */
+  idleTimeoutMs?: number;
+  /** Per stream listener; further connections are refused by the kernel backlog. */
+  maxConnections?: number;
+  clock?: Clock;
+  log?: TransportLog;
+}
+
+export interface TransportStats {
+  /** Messages handed up (datagrams and framed stream messages). */
+  received: number;
+  /** Messages handed to a socket. */
+  sent: number;
+  sendErrors: number;
+  framingErrors: number;
+  /** Stream connections open now. */
+  connections: number;
+  /** Stream connections ever accepted / dialled. */
+  connectionsAccepted: number;
+  connectionsDialled: number;
+  /** Keep-alives received: CRLF pings on streams (each answered) and CRLF datagrams. */
+  keepalives: number;
+}
+
+export type MessageHandler = (inb: Inbound) => void;
+export type FramingErrorHandler = (source: Peer, local: LocalEndpoint, status: number, reason: string, head: Buffer) => void;
+export type SendErrorHandler = (dest: Peer, err: Error) => void;
+/** A stream connection is gone: a registrar drops the flows (RFC 5626) bound to it. */
+export type ConnectionClosedHandler = (connectionId: number, peer: Peer) => void;
+
+interface StreamListener {
+  endpoint: LocalEndpoint;
+  server: Server;
+}
+
+const consoleLog: TransportLog = {
+  warn: (msg, err) => console.warn(`[sip/transport] ${msg}`, err ?? ''),
+};
+
+export class TransportLayer {
+  private readonly clock: Clock;
+  private readonly idleTimeoutMs: number;
+  private readonly maxConnections: number;
+  private readonly log: TransportLog;
+  private readonly tlsOptions: TransportTlsOptions | undefined;
+  private tlsCreds: CertificateFiles | undefined;
+
+  private readonly udp: UdpListener[] = [];
+  private readonly streams: StreamListener[] = [];
+  private readonly connections = new Map<number, StreamConnection>();
+  /** proto|address|port → open connections to that peer, newest last. */
+  private readonly byPeer = new Map<string, StreamConnection[]>();
+  private nextConnectionId = 1;
+  private closed = false;
+
+  private readonly messageHandlers: MessageHandler[] = [];
+  private readonly framingHandlers: FramingErrorHandler[] = [];
+  private readonly sendErrorHandlers: SendErrorHandler[] = [];
+  private readonly closedHandlers: ConnectionClosedHandler[] = [];
+  private readonly counters: Omit<TransportStats, 'connections'> = {
+    received: 0,
+    sent: 0,
+    sendErrors: 0,
+    framingErrors: 0,
+    connectionsAccepted: 0,
+    connectionsDialled: 0,
+    keepalives: 0,
+  };
+  private readonly connHandlers: ConnectionHandlers;
+
+  constructor(opts: TransportOptions = {}) {
+    this.clock = opts.clock ?? realClock;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.log = opts.log ?? consoleLog;
+    this.tlsOptions = opts.tls;
+    this.connHandlers = {
+      message: (conn, data) => {
+        this.counters.received++;
+        this.emitMessage({ data, source: conn.remote, local: conn.local });
+      },
+      keepalive: () => {
+        this.counters.keepalives++;
+      },
+      framingError: (conn, status, reason, head) => {
+        this.counters.framingErrors++;
+        for (const cb of this.framingHandlers) {
+          this.guard(() => cb(conn.remote, conn.local, status, reason, head), 'framing-error handler');
+        }
+      },
+      sendError: (dest, err) => this.reportSendError(dest, err),
+      closed: (conn) => this.forget(conn),
+    };
+  }
+
+  /** Binds every endpoint; on any failure the ones bound by this call are closed again and it rejects. */
+  async listen(endpoints: LocalEndpoint[]): Promise<void> {
+    if (this.closed) throw new Error('SIP transport layer is closed');
+    const udp: UdpListener[] = [];
+    const streams: StreamListener[] = [];
+    const tlsHosts = endpoints.filter((e) => e.proto === 'tls').map((e) => e.address);
+    try {
+      for (const ep of endpoints) {
+        if (ep.proto === 'udp') {
+          udp.push(await UdpListener.open(ep, (d, r, l) => this.onDatagram(d, r, l), (err, l) =>
+            this.log.warn(`UDP socket ${formatEndpoint(l.endpoint)} error`, err)).catch((err: Error) => {
+            throw listenError(err, ep);
+          }));
+        } else if (ep.proto === 'tcp' || ep.proto === 'tls') {
+          streams.push(await this.listenStream(ep, tlsHosts));
+        } else {
+          throw new Error(`SIP listen address ${formatEndpoint(ep)}: ${ep.proto} is served by the web server, not the SIP transport layer`);
+        }
+      }
+    } catch (err) {
+      await Promise.all([...udp.map((u) => u.close()), ...streams.map((s) => closeServer(s.server))]);
+      throw err;
+    }
+    this.udp.push(...udp);
+    this.streams.push(...streams);
+  }
+
+  /** What is actually bound, with real port numbers. */
+  endpoints(): LocalEndpoint[] {
+    return [...this.udp.map((u) => ({ ...u.endpoint })), ...this.streams.map((s) => ({ ...s.endpoint }))];
+  }
+
+  onMessage(cb: MessageHandler): () => void {
+    return subscribe(this.messageHandlers, cb);
+  }
+
+  onFramingError(cb: FramingErrorHandler): () => void {
+    return subscribe(this.framingHandlers, cb);
+  }
+
+  onSendError(cb: SendErrorHandler): () => void {
+    return subscribe(this.sendErrorHandlers, cb);
+  }
+
+  onConnectionClosed(cb: ConnectionClosedHandler): () => void {
+    return subscribe(this.closedHandlers, cb);
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, connections: this.connections.size };
+  }
+
+  /** Whether a stream connection (a flow, RFC 5626) is still open. */
+  isConnectionOpen(connectionId: number): boolean {
+    return this.connections.get(connectionId)?.isOpen ?? false;
+  }
+
+  /** Drops one stream connection now (e.g. a flow whose registration expired). */
+  closeConnection(connectionId: number): void {
+    this.connections.get(connectionId)?.destroy();
+  }
+
+  /**
+   * Sends one message. Never throws: failures go to onSendError handlers.
+   * UDP leaves from the listener bound to `from` when given, else from one
+   * of the destination's address family. Streams reuse `dest.connectionId`,
+   * then any open connection to the same proto/address/port, else dial one.
+   */
+  send(dest: Peer, data: Buffer, from?: LocalEndpoint): void {
+    try {
+      if (this.closed) throw new Error('SIP transport layer is closed');
+      if (!(dest.port > 0 && dest.port < 65536)) throw new Error(`bad destination port ${dest.port}`);
+      switch (dest.proto) {
+        case 'udp':
+          this.sendUdp(dest, data, from);
+          return;
+        case 'tcp':
+        case 'tls':
+          if (this.connectionFor(dest).send(data)) this.counters.sent++;
+          return;
+        default:
+          throw new Error(`${dest.proto} is not carried by the SIP transport layer`);
+      }
+    } catch (err) {
+      this.reportSendError(dest, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const conn of [...this.connections.values()]) conn.destroy();
+    await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => closeServer(s.server))]);
+    this.udp.length = 0;
+    this.streams.length = 0;
+  }
+
+  // ---- inbound --------------------------------------------------------------
+
+  private onDatagram(data: Buffer, rinfo: RemoteInfo, listener: UdpListener): void {
+    if (isUdpKeepalive(data)) {
+      this.counters.keepalives++;
+      return;
+    }
+    this.counters.received++;
+    this.emitMessage({
+      data,
+      source: { proto: 'udp', address: canonicalAddress(rinfo.address), port: rinfo.port },
+      local: listener.endpoint,
+    });
+  }
+
+  private async listenStream(ep: LocalEndpoint, tlsHosts: string[]): Promise<StreamListener> {
+    const proto = ep.proto as StreamProto;
+    let server: Server;
+    let endpoint: LocalEndpoint = ep;
+    if (proto === 'tls') {
+      const creds = await this.credentials(ep, tlsHosts);
+      server = createTlsServer(creds, (s) => this.accept(s, proto, endpoint), (err) =>
+        this.log.warn(`TLS handshake failed on ${formatEndpoint(endpoint)}: ${err.message}`));
+    } else {
+      server = createTcpServer((s) => this.accept(s, proto, endpoint));
+    }
+    server.maxConnections = this.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(listenError(err, ep));
+      server.once('error', onError);
+      server.listen({ host: ep.address, port: ep.port, ipv6Only: isIP(ep.address) === 6, exclusive: true }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.warn(`${formatEndpoint(endpoint)} listener error`, err));
+    const addr = server.address();
+    endpoint = { proto, address: ep.address, port: typeof addr === 'object' && addr ? addr.port : ep.port };
+    return { endpoint, server };
+  }
+
+  private async credentials(ep: LocalEndpoint, listenHosts: string[]): Promise<CertificateFiles> {
+    if (this.tlsCreds) return this.tlsCreds;
+    const o = this.tlsOptions;
+    if (o?.certFile && o.keyFile) {
+      this.tlsCreds = await loadCertificateFiles(o.certFile, o.keyFile);
+    } else if (o?.dataDir) {
+      const hosts = [...(o.hosts ?? []), ...listenHosts];
+      this.tlsCreds = await ensureSelfSignedCertificate({ dataDir: o.dataDir, hosts });
+    } else {
+      throw new Error(
+        `SIP listen address ${formatEndpoint(ep)} needs a certificate: set tls.certFile and tls.keyFile, ` +
+          'or a data directory where a self-signed one can be generated',
+      );
+    }
+    return this.tlsCreds;
+  }
+
+  private accept(socket: Socket, proto: StreamProto, listener: LocalEndpoint): void {
+    if (this.closed || socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
+    this.counters.connectionsAccepted++;
+    this.register(
+      new StreamConnection({
+        id: this.nextConnectionId++,
+        proto,
+        socket,
+        outbound: false,
+        listener,
+        clock: this.clock,
+        idleTimeoutMs: this.idleTimeoutMs,
+        handlers: this.connHandlers,
+      }),
+    );
+  }
+
+  // ---- outbound -------------------------------------------------------------
+
+  private sendUdp(dest: Peer, data: Buffer, from?: LocalEndpoint): void {
+    const listener = this.pickUdp(dest, from);
+    if (!listener) {
+      throw new Error(`no UDP listener for IPv${isIP(dest.address) === 6 ? 6 : 4} to send to ${dest.address}:${dest.port}`);
+    }
+    this.counters.sent++;
+    listener.send(data, dest.port, dest.address, (err) => {
+      if (err) this.reportSendError(dest, err);
+    });
+  }
+
+  private pickUdp(dest: Peer, from?: LocalEndpoint): UdpListener | undefined {
+    if (from) {
+      const exact = this.udp.find((u) => u.endpoint.port === from.port && u.endpoint.address === canonicalAddress(from.address));
+      if (exact) return exact;
+    }
+    // A host name (no IP) is resolved by the socket; IPv4 is the safer guess.
+    const family = isIP(dest.address) === 6 ? 6 : 4;
+    let fallback: UdpListener | undefined;
+    for (const u of this.udp) {
+      if (u.family !== family) continue;
+      if (from && u.endpoint.address === canonicalAddress(from.address)) return u;
+      // A wildcard socket lets the kernel pick the right source address for the route.
+      if (!fallback || (isWildcard(u.endpoint.address) && !isWildcard(fallback.endpoint.address))) fallback = u;
+    }
+    return fallback;
+  }
+
+  private connectionFor(dest: Peer): StreamConnection {
+    if (dest.connectionId !== undefined) {
+      const conn = this.connections.get(dest.connectionId);
+      if (conn?.isOpen && conn.proto === dest.proto) return conn;
+      // The flow is gone: RFC 3261 §18.2.2 says to try the address itself next.
+    }
+    const list = this.byPeer.get(peerKey(dest.proto, dest.address, dest.port));
+    if (list) {
+      for (let i = list.length - 1; i >= 0; i--) if (list[i].isOpen) return list[i];
+    }
+    return this.dial(dest);
+  }
+
+  private dial(dest: Peer): StreamConnection {
+    const proto = dest.proto as StreamProto;
+    const id = this.nextConnectionId++;
+    const target: Peer = { proto, address: canonicalAddress(dest.address), port: dest.port };
+    // The callback only runs after connecting, long after `conn` is initialised.
+    const onConnected = (): void => conn.connected();
+    const conn: StreamConnection = new StreamConnection({
+      id,
+      proto,
+      socket: proto === 'tls' ? dialTls(target, onConnected) : dialTcp(target, onConnected),
+      outbound: true,
+      dest: target,
+      clock: this.clock,
+      idleTimeoutMs: this.idleTimeoutMs,
+      handlers: this.connHandlers,
+    });
+    this.counters.connectionsDialled++;
+    this.register(conn);
+    return conn;
+  }
+
+  // ---- bookkeeping ----------------------------------------------------------
+
+  private register(conn: StreamConnection): void {
+    this.connections.set(conn.id, conn);
+    const key = peerKey(conn.proto, conn.remote.address, conn.remote.port);
+    const list = this.byPeer.get(key);
+    if (list) list.push(conn);
+    else this.byPeer.set(key, [conn]);
+  }
+
+  private forget(conn: StreamConnection): void {
+    this.connections.delete(conn.id);
+    const key = peerKey(conn.proto, conn.remote.address, conn.remote.port);
+    const list = this.byPeer.get(key);
+    if (list) {
+      const rest = list.filter((c) => c !== conn);
+      if (rest.length) this.byPeer.set(key, rest);
+      else this.byPeer.delete(key);
+    }
+    for (const cb of this.closedHandlers) this.guard(() => cb(conn.id, conn.remote), 'connection-closed handler');
+  }
+
+  private emitMessage(inb: Inbound): void {
+    for (const cb of this.messageHandlers) this.guard(() => cb(inb), 'message handler');
+  }
+
+  private reportSendError(dest: Peer, err: Error): void {
+    this.counters.sendErrors++;
+    if (this.sendErrorHandlers.length === 0) {
+      this.log.warn(`send to ${formatEndpoint(dest)} failed: ${err.message}`);
+      return;
+    }
+    for (const cb of this.sendErrorHandlers) this.guard(() => cb(dest, err), 'send-error handler');
+  }
+
+  /** A bug in a layer above must not tear down a socket or the process; it is logged instead. */
+  private guard(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn(`${what} threw`, err);
+    }
+  }
+}
+
+function subscribe<T>(list: T[], cb: T): () => void {
+  list.push(cb);
+  return () => {
+    const i = list.indexOf(cb);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+function peerKey(proto: string, address: string, port: number): string {
+  return `${proto}|${canonicalAddress(address)}|${port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Turns bind errors into messages that say what to do about them. */
+function listenError(err: Error, ep: LocalEndpoint): Error {
+  const where = formatEndpoint(ep);
+  const code = (err as NodeJS.ErrnoException).code;
+  let text: string;
+  switch (code) {
+    case 'EADDRINUSE':
+      text = `SIP listen address ${where} is already in use by another program. Stop the other SIP server (e.g. Kamailio, Asterisk or a second Switchboard) or change sip.listen in switchboard.yaml to a free port.`;
+      break;
+    case 'EACCES':
+      text = `Not allowed to listen on ${where}: ports below 1024 need extra privileges. Use a port of 1024 or above in sip.listen, or grant the capability (setcap cap_net_bind_service=+ep $(which node)).`;
+      break;
+    case 'EADDRNOTAVAIL':
+      text = `Cannot listen on ${where}: ${ep.address} is not an address of this machine. Fix sip.listen (use 0.0.0.0 for every interface).`;
+      break;
+    case 'EAFNOSUPPORT':
+      text = `Cannot listen on ${where}: this host has no IPv6 support. Remove the IPv6 entry from sip.listen.`;
+      break;
+    default:
+      text = `Cannot listen on ${where}: ${err.message}`;
+  }
+  const out = new Error(text, { cause: err });
+  (out as NodeJS.ErrnoException).code = code;
+  return out;
+}
