@@ -34,8 +34,8 @@ class Reader {
     private readonly lines: LineCounter,
   ) {}
 
-  fail(keyPath: (string | number)[], detail: string): never {
-    const node = this.doc.getIn(keyPath, true) as Node | undefined;
+  fail(keyPath: (string | number)[], detail: string, at?: Node): never {
+    const node = at ?? (this.doc.getIn(keyPath, true) as Node | undefined);
     let line = 1;
     const offset = node?.range?.[0];
     if (offset !== undefined) line = this.lines.linePos(offset).line;
@@ -74,7 +74,7 @@ class Reader {
     for (const item of node.items) {
       const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
       if (allowed.size && !allowed.has(k)) {
-        this.fail([...keyPath, k], `unknown key; expected one of ${[...allowed].join(', ')}`);
+        this.fail([...keyPath, k], `unknown key; expected one of ${[...allowed].join(', ')}`, item.key as Node);
       }
       out.push(k);
     }

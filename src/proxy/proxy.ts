@@ -296,7 +296,11 @@ export class Proxy {
   }
 
   private newContext(req: SipMessage, tx: ServerTransaction): ResponseContext {
-    if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.invite();
+    if (req.method === 'INVITE') {
+      // As Kamailio's tm does: stop the caller's retransmissions at once rather than after 200 ms.
+      tx.respond(this.stack.makeResponse(req, 100, 'Trying'));
+      if (req.toTag === undefined) this.dialogs.invite();
+    }
     const ctx = new ResponseContext(this.stack, this.clock, tx, req, this.opts.timerCSeconds * 1000, {
       onAnswered: (res) => {
         if (req.toTag === undefined) this.dialogs.established(res.callId, req.get('from') ?? '', res.get('to') ?? '');

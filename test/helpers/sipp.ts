@@ -13,10 +13,10 @@ import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { realClock, type Clock } from '../../src/util/clock.js';
 import { isPortFree, freePort, type PortProto } from './ports.js';
 import { sleep, spawnBounded, type Spawned } from './process.js';
+import { repoRoot } from './repo.js';
 
 export { freePort } from './ports.js';
 
@@ -77,20 +77,7 @@ export interface SippResult {
   killed: boolean;
 }
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/**
- * The repository root: this file runs from test/helpers (tsx) or
- * dist/test/helpers (compiled); the XML stays in the source tree.
- */
-function repoRoot(): string {
-  let dir = HERE;
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`package.json not found above ${HERE}`);
-}
 
 export const SCENARIOS_DIR = path.join(repoRoot(), 'test', 'interop', 'scenarios');
 

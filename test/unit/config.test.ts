@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import path from 'node:path';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { repoRoot } from '../helpers/repo.js';
+
+function readmeExample(): string {
+  const readme = readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
+  const m = /## `switchboard\.yaml`[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has the switchboard.yaml example');
+  return m[1];
+}
+
+test('the README example parses exactly as written', () => {
+  const c = parseConfig(readmeExample(), 'switchboard.yaml');
+  assert.equal(c.domain, '127.0.0.1');
+  assert.deepEqual(
+    c.sip.listen.map((l) => `${l.proto}:${l.address}:${l.port}`),
+    ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'tls:127.0.0.1:5061'],
+  );
+  assert.deepEqual(c.admin.listen, { address: '127.0.0.1', port: 8089 });
+  assert.deepEqual([...c.users.keys()], ['alice', '1002']);
+  assert.equal(c.users.get('1002')?.password, 'B0b-long-pass-88');
+  assert.ok(c.data.endsWith('/data'));
+  assert.deepEqual(c.sip.timers, { T1: 500, T2: 4000, T4: 5000 });
+});
+
+function errorOf(yaml: string): ConfigError {
+  try {
+    parseConfig(yaml, 'sb.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${(err as Error).message}`);
+    return err;
+  }
+  assert.fail('config was accepted');
+}
+
+test('errors name the file, the line and the key', () => {
+  const short = errorOf('domain: example.com\nusers:\n  alice:\n    password: short\n');
+  assert.equal(short.message, 'sb.yaml:4: users.alice.password: too short: use at least 8 characters (toll fraud starts with weak SIP passwords)');
+
+  const listen = errorOf('domain: example.com\nsip:\n  listen:\n    - udp:127.0.0.1:5060\n    - sctp:127.0.0.1:5060\n');
+  assert.equal(listen.line, 5);
+  assert.equal(listen.key, 'sip.listen.1');
+  assert.match(listen.message, /unknown protocol "sctp"/);
+
+  const unknown = errorOf('domain: example.com\nsipp:\n  listen: []\n');
+  assert.equal(unknown.line, 2);
+  assert.equal(unknown.key, 'sipp');
+
+  const missing = errorOf('users: {}\n');
+  assert.equal(missing.key, 'domain');
+
+  const timers = errorOf('domain: a.example\nsip:\n  timers:\n    T1: fast\n');
+  assert.equal(timers.line, 4);
+  assert.match(timers.message, /sip\.timers\.T1: expected a whole number/);
+
+  const yamlSyntax = errorOf('domain: a.example\nusers:\n  alice: { password: "x\n');
+  assert.equal(yamlSyntax.key, '(yaml)');
+
+  const ha1 = errorOf('domain: a.example\nusers:\n  bob: { ha1: nothex }\n');
+  assert.equal(ha1.key, 'users.bob.ha1');
+});
+
+test('defaults fill in what is not given; HA1 passwords are accepted', () => {
+  const c = parseConfig('domain: sip.example.com\nusers:\n  bob: { ha1: 0123456789abcdef0123456789ABCDEF }\n', 'x.yaml');
+  assert.equal(c.sip.listen.length, 3);
+  assert.equal(c.sip.minExpires, 60);
+  assert.equal(c.sip.timerC, 180);
+  assert.equal(c.users.get('bob')?.ha1?.MD5, '0123456789abcdef0123456789abcdef');
+  assert.deepEqual(c.sip.authAlgorithms, ['MD5', 'SHA-256']);
+});
