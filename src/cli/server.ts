@@ -65,6 +65,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     tls: config.sip.tls,
     advertise: config.sip.advertise,
     userAgent: USER_AGENT,
+    // A phone registered over TCP/TLS from behind NAT can only be reached on its own
+    // connection, so no connection is closed for idleness before a registration could expire.
+    idleTimeoutMs: (config.sip.maxExpires + 60) * 1000,
   });
   const auth = new DigestServer({
     realm: config.domain,
@@ -75,7 +78,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     isLocalUri: (uri) => {
       try {
         const u = parseUri(uri);
-        return stack.isLocalAddress(u.host, u.port, [config.domain, ...config.aliases]);
+        return stack.isLocalAddress(u.host, u.port);
       } catch {
         return false;
       }

@@ -45,7 +45,6 @@ export class Proxy {
   readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, rejected: {} };
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
-  private readonly names: string[];
 
   constructor(
     private readonly stack: SipStack,
@@ -55,7 +54,7 @@ export class Proxy {
     private readonly opts: ProxyOptions,
   ) {
     this.dialogs = new DialogTable(clock);
-    this.names = [opts.domain, ...opts.aliases];
+    stack.setLocalNames([opts.domain, ...opts.aliases]);
     stack.setHandlers({
       onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
       onStatelessAck: (ack, source) => this.onStatelessAck(ack, source),
@@ -67,11 +66,11 @@ export class Proxy {
     return this.contexts.size;
   }
 
-  private isOurs = (host: string, port: number | undefined): boolean => this.stack.isLocalAddress(host, port, this.names);
+  private isOurs = (host: string, port: number | undefined): boolean => this.stack.isLocalAddress(host, port);
 
-  private isOurDomain(host: string): boolean {
-    const h = host.toLowerCase();
-    return this.names.some((n) => n.toLowerCase() === h) || this.stack.isLocalAddress(host, undefined, this.names);
+  /** Kamailio's `uri == myself`: our name or address, and our port when one is given. */
+  private isOurDomain(uri: SipUri): boolean {
+    return uri.port === undefined ? this.stack.isLocalHost(uri.host) : this.stack.isLocalAddress(uri.host, uri.port);
   }
 
   private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
@@ -92,7 +91,7 @@ export class Proxy {
     }
     const mf = req.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0) {
-      if (req.method === 'OPTIONS' && this.isOurDomain(ruri.host) && !ruri.user) return this.options(tx, req);
+      if (req.method === 'OPTIONS' && this.isOurDomain(ruri) && !ruri.user) return this.options(tx, req);
       return this.reply(tx, req, 483, 'Too Many Hops');
     }
     const proxyRequire = req.getAll('proxy-require');
@@ -125,10 +124,10 @@ export class Proxy {
     }
 
     if (req.method === 'REGISTER') return void this.onRegister(req, tx, ruri, source, local);
-    if (req.method === 'OPTIONS' && this.isOurDomain(ruri.host) && !ruri.user) return this.options(tx, req);
+    if (req.method === 'OPTIONS' && this.isOurDomain(ruri) && !ruri.user) return this.options(tx, req);
     if (req.method === 'ACK') return; // ACK with no To tag and no transaction: nothing to do.
 
-    const toLocal = this.isOurDomain(ruri.host);
+    const toLocal = this.isOurDomain(ruri);
     const fromLocal = this.fromLocalDomain(req);
     if (fromLocal) {
       return void this.forwardAuthenticated(req, tx, source, hash, () =>
@@ -141,7 +140,7 @@ export class Proxy {
 
   private fromLocalDomain(req: SipMessage): boolean {
     try {
-      return this.isOurDomain(parseUri(req.from.uri).host);
+      return this.isOurDomain(parseUri(req.from.uri));
     } catch {
       return false;
     }
@@ -208,7 +207,7 @@ export class Proxy {
   }
 
   private async onRegister(req: SipMessage, tx: ServerTransaction, ruri: SipUri, source: Peer, local: LocalEndpoint): Promise<void> {
-    if (!this.isOurDomain(ruri.host)) return this.reply(tx, req, 403, 'Forbidden - not a domain served here');
+    if (!this.isOurDomain(ruri)) return this.reply(tx, req, 403, 'Forbidden - not a domain served here');
     const require = req.getAll('require').filter((o) => o !== 'path' && o !== 'outbound');
     if (require.length) return this.reply(tx, req, 420, 'Bad Extension', [['Unsupported', require.join(', ')]]);
     const result = this.verify(tx, req, false);

@@ -37,6 +37,8 @@ export interface StackOptions {
   /** Address written into Via/Record-Route when bound to a wildcard address. */
   advertise?: string;
   userAgent?: string;
+  /** Idle stream connections are closed after this long (default: the transport's). */
+  idleTimeoutMs?: number;
 }
 
 export interface StackCounters {
@@ -54,6 +56,7 @@ export class SipStack {
   private handlers?: StackHandlers;
   private readonly traces: TraceSink[] = [];
   private bound: LocalEndpoint[] = [];
+  private localNames = new Set<string>();
   private readonly branchSeed = randomBytes(6).toString('hex');
   private branchCounter = 0;
 
@@ -61,6 +64,7 @@ export class SipStack {
     this.transport = new TransportLayer({
       tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir },
       clock: opts.clock,
+      idleTimeoutMs: opts.idleTimeoutMs,
     });
     this.transactions = new TransactionLayer({
       clock: opts.clock,
@@ -88,6 +92,7 @@ export class SipStack {
   async start(): Promise<LocalEndpoint[]> {
     await this.transport.listen(this.opts.listen);
     this.bound = this.transport.endpoints();
+    this.setLocalNames([...this.localNames]);
     return this.bound;
   }
 
@@ -121,16 +126,23 @@ export class SipStack {
     return e.address === '::' ? '::1' : '127.0.0.1';
   }
 
-  /** Is this host:port one of ours? Used for Route/Request-URI and loop checks. */
-  isLocalAddress(host: string, port: number | undefined, extraNames: string[]): boolean {
-    const h = bareHost(host).toLowerCase();
-    const names = new Set(extraNames.map((n) => bareHost(n).toLowerCase()));
-    if (this.opts.advertise) names.add(bareHost(this.opts.advertise).toLowerCase());
-    const hostMatches =
-      names.has(h) || this.bound.some((e) => e.address === h || ((e.address === '0.0.0.0' || e.address === '::') && names.has(h)));
-    if (!hostMatches) return false;
-    if (port === undefined) return this.bound.some((e) => e.port === 5060 || e.port === 5061);
-    return this.bound.some((e) => e.port === port);
+  /** Names and addresses that mean this server (domain, aliases), besides the bound addresses. */
+  setLocalNames(names: string[]): void {
+    this.localNames = new Set(names.map((n) => bareHost(n).toLowerCase()));
+    if (this.opts.advertise) this.localNames.add(bareHost(this.opts.advertise).toLowerCase());
+    for (const e of this.bound) if (e.address !== '0.0.0.0' && e.address !== '::') this.localNames.add(e.address.toLowerCase());
+  }
+
+  /** Is this host (name or address, IPv6 with or without brackets) this server? */
+  isLocalHost(host: string): boolean {
+    return this.localNames.has(bareHost(host).toLowerCase());
+  }
+
+  /** Is host:port one of our listeners? A missing port means the SIP default, as in a URI. */
+  isLocalAddress(host: string, port: number | undefined): boolean {
+    if (!this.isLocalHost(host)) return false;
+    const p = port ?? 5060;
+    return this.bound.some((e) => e.port === p || (port === undefined && e.port === 5061));
   }
 
   newBranch(): string {

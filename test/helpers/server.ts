@@ -35,13 +35,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const adminPort = await freePort('tcp');
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sb-test-'));
   const users = opts.users ?? { alice: 'Al1ce-long-pass-77', bob: 'B0b-long-pass-88' };
+  const h = host.includes(':') ? `[${host}]` : host;
   const yaml = [
-    `domain: ${host}`,
+    `domain: "${host}"`,
     'sip:',
     '  listen:',
-    `    - udp:${host}:${port}`,
-    `    - tcp:${host}:${port}`,
-    `    - tls:${host}:${tlsPort}`,
+    `    - udp:${h}:${port}`,
+    `    - tcp:${h}:${port}`,
+    `    - tls:${h}:${tlsPort}`,
     opts.sipExtra ?? '',
     'admin:',
     `  listen: 127.0.0.1:${adminPort}`,
@@ -53,7 +54,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server = await startServer(config, opts);
   return {
     ...server,
-    sip: `${host}:${port}`,
+    sip: `${h}:${port}`,
     tlsPort,
     dataDir,
     async stop() {
