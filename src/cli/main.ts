@@ -58,7 +58,10 @@ program
     await runTrace(callId, opts);
   });
 
-const sip = program.command('sip').description('SIP tools');
+const sip = program
+  .command('sip')
+  .description('SIP tools')
+  .addHelpText('after', '\nExample:\n  switchboard sip check invite.txt');
 sip
   .command('check')
   .description('parse one raw SIP message (as pasted from a capture) and print it as JSON, or why it is invalid')

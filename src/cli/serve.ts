@@ -16,9 +16,23 @@ export async function runServe(opts: { config?: string; data: string; traceSip?:
     generated = demo.generated;
     passwordFile = demo.passwordFile;
   }
-  const server = await startServer(config, {
-    traceSip: opts.traceSip ? (line) => process.stdout.write(line + '\n') : undefined,
-  });
+  let server;
+  try {
+    server = await startServer(config, {
+      traceSip: opts.traceSip ? (line) => process.stdout.write(line + '\n') : undefined,
+    });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (!opts.config && /in use/.test(msg)) {
+      // The demo has no switchboard.yaml to edit: say how to get one.
+      throw new Error(
+        `${msg.replace(/ or change sip\.listen in switchboard\.yaml to a free port\./, '.')}\n` +
+          'The demo office uses UDP/TCP 5060, TLS 5061 and admin 8089. To use other ports, copy the example config ' +
+          'from the README into switchboard.yaml, change sip.listen / admin.listen, and run: switchboard serve --config switchboard.yaml',
+      );
+    }
+    throw err;
+  }
 
   const out: string[] = [];
   out.push(`Switchboard ${VERSION} — ${opts.config ? `config ${opts.config}` : 'demo office (no --config given)'}`);

@@ -15,6 +15,15 @@ import { TransportLayer } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
 import { bareHost, uriHost } from './uri.js';
 
+/**
+ * Largest UDP datagram accepted. RFC 3261 §18.1.1 wants anything over 1300
+ * bytes sent over TCP, but real phones send 10+ KB INVITEs and presence
+ * NOTIFYs over UDP anyway, so we tolerate up to this; a bigger datagram only
+ * arrives by heavy IP fragmentation, and its 513 (§21.5.14) tells the sender
+ * to use TCP, where the 64 KiB header limit applies.
+ */
+export const MAX_DATAGRAM_BYTES = 32 * 1024;
+
 export interface StackHandlers {
   /** A new request with its server transaction (every method but ACK). */
   onRequest(req: SipMessage, tx: ServerTransaction, source: Peer, local: LocalEndpoint): void;
@@ -74,7 +83,8 @@ export class SipStack {
     this.transport.onMessage((inb) => this.receive(inb));
     this.transport.onFramingError((source, local, status, reason, head) => {
       this.counters.malformed++;
-      this.rejectMalformed(head, source, local, status, reason);
+      if (status === 0) this.counters.dropped++;
+      else this.rejectMalformed(head, source, local, status, reason);
     });
     this.transport.onSendError(() => {
       this.counters.dropped++;
@@ -220,6 +230,11 @@ export class SipStack {
   private receive(inb: Inbound): void {
     this.counters.received++;
     for (const t of this.traces) t('in', inb.source.proto, inb.local, inb.source, inb.data);
+    if (inb.source.proto === 'udp' && inb.data.length > MAX_DATAGRAM_BYTES) {
+      this.counters.malformed++;
+      this.rejectMalformed(inb.data, inb.source, inb.local, 513, `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`);
+      return;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(inb.data, { datagram: inb.source.proto === 'udp' });

@@ -185,6 +185,10 @@ export class StreamConnection {
   private finish(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    if (this.framer.pending > 0 && !this.framer.failed) {
+      // A message cut off by the close: nothing can be answered, but it is counted (status 0 = no reply).
+      this.handlers.framingError(this, 0, 'connection closed in the middle of a message', Buffer.alloc(0));
+    }
     this.idleTimer?.cancel();
     this.graceTimer?.cancel();
     this.connectTimer?.cancel();
