@@ -82,7 +82,7 @@ export function demoConfig(dataDir = './data'): DemoSetup {
         defaultExpires: 3600,
         maxContacts: 10,
         timerC: 180,
-        authAlgorithms: ['MD5', 'SHA-256'],
+        authAlgorithms: ['MD5'],
       },
       admin: { listen: { address: '127.0.0.1', port: DEFAULT_ADMIN_PORT } },
       data,

@@ -140,7 +140,7 @@ export function parseConfig(text: string, file: string): Config {
   const cert = r.string(['sip', 'tls', 'cert']);
   const key = r.string(['sip', 'tls', 'key']);
   if ((cert === undefined) !== (key === undefined)) r.fail(['sip', 'tls'], 'give both cert and key, or neither (a self-signed certificate is made)');
-  const algos = (r.list(['sip', 'auth_algorithms']) ?? ['MD5', 'SHA-256']).map((a, i) => {
+  const algos = (r.list(['sip', 'auth_algorithms']) ?? ['MD5']).map((a, i) => {
     if (a !== 'SHA-256' && a !== 'MD5') r.fail(['sip', 'auth_algorithms', i], 'expected SHA-256 or MD5');
     return a;
   });

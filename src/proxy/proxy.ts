@@ -104,7 +104,9 @@ export class Proxy {
     if (isLoop(req, hash, this.isOurs)) return this.reply(tx, req, 482, 'Loop Detected');
 
     // §16.4: a strict router before us put our Record-Route URI in the Request-URI.
+    let routedViaUs = false;
     if (this.isOurs(ruri.host, ruri.port) && ruri.params.has('lr')) {
+      routedViaUs = true;
       const routes = req.getAll('route');
       const last = routes.pop();
       if (last) {
@@ -114,10 +116,14 @@ export class Proxy {
         ruri = parseUri(req.uri);
       }
     }
-    this.popOwnRoutes(req);
+    if (this.popOwnRoutes(req) > 0) routedViaUs = true;
 
-    const inDialog = req.toTag !== undefined;
-    if (inDialog) return void this.forwardInDialog(req, tx, hash);
+    if (req.toTag !== undefined) {
+      // Only dialogs we record-routed pass: a To tag alone must not turn us into an open relay.
+      if (routedViaUs) return void this.forwardInDialog(req, tx, hash);
+      if (req.method === 'ACK') return;
+      return this.reply(tx, req, 404, 'Not Here');
+    }
     if (req.has('route')) {
       // A preloaded route set we are not the head of: only our own users may use us as a relay.
       return void this.forwardAuthenticated(req, tx, source, hash, () => this.forwardToRoute(req, tx, hash));
@@ -155,20 +161,22 @@ export class Proxy {
     ]);
   }
 
-  /** Removes the Route entries that name us (two of them after a double Record-Route). */
-  private popOwnRoutes(req: SipMessage): void {
-    for (let i = 0; i < 2; i++) {
+  /** Removes the Route entries that name us (two of them after a double Record-Route); returns how many. */
+  private popOwnRoutes(req: SipMessage): number {
+    let popped = 0;
+    for (; popped < 2; popped++) {
       const top = req.get('route');
-      if (!top) return;
+      if (!top) break;
       let uri: SipUri;
       try {
         uri = parseUri(parseNameAddr(top).uri);
       } catch {
-        return;
+        break;
       }
-      if (!this.isOurs(uri.host, uri.port)) return;
+      if (!this.isOurs(uri.host, uri.port)) break;
       req.removeFirst('route');
     }
+    return popped;
   }
 
   /**
@@ -357,7 +365,8 @@ export class Proxy {
   private async onStatelessAck(ack: SipMessage, _source: Peer): Promise<void> {
     const mf = ack.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0) return;
-    this.popOwnRoutes(ack);
+    // An ACK that did not come through our Record-Route is not ours to relay.
+    if (this.popOwnRoutes(ack) === 0) return;
     const dest = await this.nextHop(ack);
     if (!dest) return;
     const out = ack.clone();

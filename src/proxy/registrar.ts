@@ -272,7 +272,9 @@ function reachAt(req: SipMessage, contact: SipUri, source: Peer): Pick<Binding, 
   if (natted || contact.scheme === 'tel' || !isIP(host)) return fromSource;
   const proto = protoOf(contact);
   const port = contact.port ?? (proto === 'tls' ? 5061 : 5060);
-  if (proto === source.proto && host === source.address && port === source.port) return fromSource;
+  // A phone on TCP whose Contact names its own connection but no ;transport (sipsak does this) is
+  // reachable only on that connection.
+  if (host === source.address && port === source.port) return fromSource;
   return { source: { proto, address: host, port }, connectionId: undefined };
 }
 

@@ -3,7 +3,7 @@
  * CSeq) that routing needs. Everything here works on strings already cut out
  * of a message; nothing allocates unless asked for a value.
  */
-import { SipParseError } from './errors.js';
+import { excerpt, SipParseError } from './errors.js';
 
 const COMPACT: Record<string, string> = {
   i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
@@ -51,6 +51,11 @@ export function isListHeader(key: string): boolean {
  * or <...> are part of the element (a display name or URI may hold them).
  */
 export function splitList(value: string): string[] {
+  // Most values hold one element and no quotes: skip the character scan.
+  if (value.indexOf(',') < 0 && value.indexOf('"') < 0) {
+    const one = value.trim();
+    return one ? [one] : [];
+  }
   const out: string[] = [];
   let start = 0;
   let inQuote = false;
@@ -77,32 +82,45 @@ export function splitList(value: string): string[] {
 
 export type Params = Map<string, string | null>;
 
+function isWs(c: string | undefined): boolean {
+  return c === ' ' || c === '\t';
+}
+
 /**
- * Parses `;a=b;c;d="q"` starting at `from`. Names are lower-cased (RFC 3261
- * compares parameter names case-insensitively); quoted values are unquoted.
+ * Parses `;a=b;c;d="q"` starting at `from` (at the first `;`, or whitespace
+ * before it). Names are lower-cased (RFC 3261 compares parameter names
+ * case-insensitively); quoted values are unquoted. LWS around `;` and `=` is
+ * allowed (RFC 3261 SEMI and EQUAL); an empty parameter (`;;`, RFC 4475
+ * badinv01), whitespace inside a value or anything but `;` between
+ * parameters is a 400. One trailing `;` is tolerated: phones send it.
  */
 export function parseParams(text: string, from = 0): Params {
   const params: Params = new Map();
   let i = from;
   const n = text.length;
   while (i < n) {
-    while (i < n && (text[i] === ';' || text[i] === ' ' || text[i] === '\t')) i++;
+    while (i < n && isWs(text[i])) i++;
+    if (i >= n) break;
+    if (text[i] !== ';') throw new SipParseError(400, `Expected ";" before parameter in "${excerpt(text.slice(from))}"`);
+    i++;
+    while (i < n && isWs(text[i])) i++;
     if (i >= n) break;
     let j = i;
-    while (j < n && text[j] !== '=' && text[j] !== ';') j++;
-    const name = text.slice(i, j).trim().toLowerCase();
-    if (!name) throw new SipParseError(400, 'Empty parameter name');
+    while (j < n && text[j] !== '=' && text[j] !== ';' && !isWs(text[j])) j++;
+    const name = text.slice(i, j).toLowerCase();
+    if (!name) throw new SipParseError(400, `Empty parameter in "${excerpt(text.slice(from))}"`);
+    while (j < n && isWs(text[j])) j++;
     if (j < n && text[j] === '=') {
       j++;
-      while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
+      while (j < n && isWs(text[j])) j++;
       if (text[j] === '"') {
         const { value, end } = readQuoted(text, j);
         params.set(name, value);
         i = end;
       } else {
         let k = j;
-        while (k < n && text[k] !== ';') k++;
-        params.set(name, text.slice(j, k).trim());
+        while (k < n && text[k] !== ';' && !isWs(text[k])) k++;
+        params.set(name, text.slice(j, k));
         i = k;
       }
     } else {
@@ -146,6 +164,30 @@ export interface NameAddr {
   angle: boolean;
 }
 
+/** RFC 3261 token characters: alphanumerics and - . ! % * _ + ` ' ~ */
+const TOKEN_TABLE = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~") TOKEN_TABLE[c.charCodeAt(0)] = 1;
+
+/** True for a non-empty RFC 3261 token (method names, header names, params). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  // A table lookup per char: this runs for every header name of every message.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TOKEN_TABLE[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses one element of From, To, Contact, Route...: a name-addr
+ * (`"Name" <uri>;params`, `Name <uri>`) or an addr-spec (`uri;params`, where
+ * the parameters belong to the header, not to the URI). Rejects with 400 what
+ * RFC 4475 calls malformed: an unquoted display name that is not tokens
+ * (baddn), whitespace inside <...> (badaspec), unbalanced quotes or angle
+ * brackets (quotbal), and an addr-spec holding `?`, which must be in <...>
+ * (RFC 3261 §20, regbadct).
+ */
 export function parseNameAddr(value: string): NameAddr {
   const v = value.trim();
   if (v === '*') return { uri: '*', params: new Map(), angle: false };
@@ -155,24 +197,34 @@ export function parseNameAddr(value: string): NameAddr {
     const q = readQuoted(v, 0);
     displayName = q.value;
     i = q.end;
+    while (i < v.length && isWs(v[i])) i++;
+    if (v[i] !== '<') throw new SipParseError(400, `Expected "<" after display name in "${excerpt(v)}"`);
   }
   const lt = v.indexOf('<', i);
   if (lt >= 0) {
     const gt = v.indexOf('>', lt);
-    if (gt < 0) throw new SipParseError(400, 'Missing ">" in name-addr');
+    if (gt < 0) throw new SipParseError(400, `Missing ">" in "${excerpt(v)}"`);
     if (displayName === undefined) {
-      const dn = v.slice(i, lt).trim();
-      if (dn) displayName = dn;
+      const dn = v.slice(0, lt).trim();
+      if (dn) {
+        for (const word of dn.split(/[ \t]+/)) {
+          if (!isToken(word)) throw new SipParseError(400, `Unquoted display name is not a token list in "${excerpt(v)}"`);
+        }
+        displayName = dn;
+      }
     }
-    const uri = v.slice(lt + 1, gt).trim();
+    const uri = v.slice(lt + 1, gt);
     if (!uri) throw new SipParseError(400, 'Empty URI in name-addr');
+    if (/[\s<>"]/.test(uri)) throw new SipParseError(400, `Malformed URI in <...> "${excerpt(uri)}"`);
     return { displayName, uri, params: parseParams(v, gt + 1), angle: true };
   }
   if (displayName !== undefined) throw new SipParseError(400, 'Display name without <URI>');
   // addr-spec: parameters after the URI belong to the header, not the URI.
   const semi = v.indexOf(';');
-  const uri = (semi < 0 ? v : v.slice(0, semi)).trim();
-  if (!uri || /\s/.test(uri)) throw new SipParseError(400, `Malformed address "${v.slice(0, 60)}"`);
+  const uri = semi < 0 ? v : v.slice(0, semi).trimEnd();
+  if (!uri || /[\s<>"?,]/.test(uri) || uri.indexOf(':') <= 0) {
+    throw new SipParseError(400, `Malformed address "${excerpt(v)}"`);
+  }
   return { uri, params: semi < 0 ? new Map() : parseParams(v, semi), angle: false };
 }
 
@@ -192,7 +244,7 @@ export interface Via {
 
 export function parseVia(value: string): Via {
   const m = /^\s*([A-Za-z0-9.!%*_+`'~-]+)\s*\/\s*([0-9.]+)\s*\/\s*([A-Za-z0-9-]+)\s+(\[[0-9A-Fa-f:.]+\]|[^\s:;]+)\s*(?::\s*(\d+))?\s*/.exec(value);
-  if (!m) throw new SipParseError(400, `Malformed Via "${value.slice(0, 60)}"`);
+  if (!m) throw new SipParseError(400, `Malformed Via "${excerpt(value)}"`);
   const params = parseParams(value, m[0].length);
   const port = m[5] !== undefined ? Number(m[5]) : undefined;
   if (port !== undefined && (port < 1 || port > 65535)) throw new SipParseError(400, 'Via port out of range');
@@ -218,7 +270,7 @@ export interface CSeq {
 
 export function parseCSeq(value: string): CSeq {
   const m = /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(value);
-  if (!m) throw new SipParseError(400, `Malformed CSeq "${value.slice(0, 40)}"`);
+  if (!m) throw new SipParseError(400, `Malformed CSeq "${excerpt(value, 40)}"`);
   const seq = Number(m[1]);
   if (seq > 0x7fffffff) throw new SipParseError(400, 'CSeq number too large');
   return { seq, method: m[2] };

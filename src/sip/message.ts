@@ -4,9 +4,9 @@
  * when something asks for it, and headers nobody touches are written back
  * exactly as they arrived.
  */
-import { SipParseError } from './errors.js';
+import { excerpt, SipParseError } from './errors.js';
 import {
-  canonicalName, headerKey, isListHeader, parseCSeq, parseNameAddr, parseVia, splitList,
+  canonicalName, headerKey, isListHeader, isToken, parseCSeq, parseNameAddr, parseVia, splitList,
   type CSeq, type NameAddr, type Via,
 } from './headers.js';
 
@@ -20,7 +20,7 @@ export interface Header {
 
 export const MAX_HEADER_BYTES = 64 * 1024;
 const SIP_VERSION = 'SIP/2.0';
-const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
+const EMPTY = Buffer.alloc(0);
 
 export class SipMessage {
   headers: Header[];
@@ -245,13 +245,19 @@ function mkHeader(name: string, value: string): Header {
 
 /** Index of the blank line that ends the header section, and its length (CRLFCRLF or LFLF). */
 export function findHeaderEnd(buf: Buffer, from = 0): { index: number; sepLen: number } | undefined {
-  for (let i = from; i < buf.length - 1; i++) {
-    if (buf[i] !== 10) continue;
-    if (buf[i + 1] === 10) return { index: i - (i > 0 && buf[i - 1] === 13 ? 1 : 0), sepLen: i > 0 && buf[i - 1] === 13 ? 3 : 2 };
-    if (buf[i + 1] === 13 && buf[i + 2] === 10) {
-      const cr = i > 0 && buf[i - 1] === 13;
+  // Jump from line end to line end with the native indexOf rather than byte by byte.
+  let i = buf.indexOf(10, from);
+  while (i >= 0 && i < buf.length - 1) {
+    const next = buf[i + 1];
+    if (next === 10) {
+      const cr = i > from && buf[i - 1] === 13;
+      return { index: cr ? i - 1 : i, sepLen: cr ? 3 : 2 };
+    }
+    if (next === 13 && buf[i + 2] === 10) {
+      const cr = i > from && buf[i - 1] === 13;
       return { index: cr ? i - 1 : i, sepLen: cr ? 4 : 3 };
     }
+    i = buf.indexOf(10, i + 1);
   }
   return undefined;
 }
@@ -265,98 +271,221 @@ export interface ParseOptions {
   datagram?: boolean;
 }
 
-/** Parses one whole message. Throws SipParseError with the status a server should answer. */
+/**
+ * Lookup key for a header name as received, or undefined when the name is not
+ * a token. The same few dozen spellings arrive in every message, so checked
+ * names are remembered (bounded, so random names cannot grow it).
+ */
+const KEY_OF_NAME = new Map<string, string>();
+const KEY_CACHE_MAX = 512;
+
+function keyOf(name: string): string | undefined {
+  const known = KEY_OF_NAME.get(name);
+  if (known !== undefined) return known;
+  if (!isToken(name)) return undefined;
+  const key = headerKey(name);
+  if (KEY_OF_NAME.size < KEY_CACHE_MAX) KEY_OF_NAME.set(name, key);
+  return key;
+}
+
+function isWsCode(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/**
+ * Parses one whole message. Throws SipParseError with the status a server should answer.
+ * Only the start line is parsed and the header lines cut into name and value
+ * here; values are parsed when asked for (SipMessage.via, .cseq, ...).
+ */
 export function parseMessage(buf: Buffer, opts: ParseOptions = {}): SipMessage {
   const datagram = opts.datagram ?? true;
   let offset = 0;
   // RFC 3261 §7.5: ignore CRLFs before the start line.
   while (offset < buf.length && (buf[offset] === 13 || buf[offset] === 10)) offset++;
+  if (offset >= buf.length) throw new SipParseError(400, 'Empty message');
   const end = findHeaderEnd(buf, offset);
-  let headText: string;
+  let headEnd: number;
   let bodyStart: number;
   if (end) {
-    if (end.index - offset > MAX_HEADER_BYTES) throw new SipParseError(513, 'Message header section too large');
-    headText = buf.toString('utf8', offset, end.index);
+    headEnd = end.index;
     bodyStart = end.index + end.sepLen;
   } else {
     // A datagram may end right after the last header line without the blank line.
-    if (buf.length - offset > MAX_HEADER_BYTES) throw new SipParseError(513, 'Message header section too large');
-    headText = buf.toString('utf8', offset).replace(/\r?\n$/, '');
+    headEnd = buf.length;
+    while (headEnd > offset && (buf[headEnd - 1] === 10 || buf[headEnd - 1] === 13)) headEnd--;
     bodyStart = buf.length;
   }
-  const lines = headText.split(/\r?\n/);
-  const startLine = lines[0];
-  if (!startLine) throw new SipParseError(400, 'Empty start line');
-  const start = parseStartLine(startLine);
+  if (headEnd - offset > MAX_HEADER_BYTES) throw new SipParseError(513, 'Message header section too large');
+  const text = buf.toString('utf8', offset, headEnd);
+  const n = text.length;
+  let nl = text.indexOf('\n');
+  let lineEnd = nl < 0 ? n : nl;
+  if (lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+  const start = parseStartLine(text.slice(0, lineEnd));
   const headers: Header[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.length === 0) continue;
-    const c = line.charCodeAt(0);
-    if (c === 32 || c === 9) {
+  let contentLength: string | undefined;
+  let pos = nl < 0 ? n : nl + 1;
+  while (pos < n) {
+    nl = text.indexOf('\n', pos);
+    const next = nl < 0 ? n : nl + 1;
+    lineEnd = nl < 0 ? n : nl;
+    if (lineEnd > pos && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    if (lineEnd === pos) {
+      pos = next;
+      continue;
+    }
+    const c = text.charCodeAt(pos);
+    if (isWsCode(c)) {
       // Folded continuation (RFC 3261 §7.3.1): joins the previous header with one space.
       const prev = headers[headers.length - 1];
       if (!prev) throw new SipParseError(400, 'Continuation line before any header');
-      prev.value = `${prev.value} ${line.trim()}`;
+      const more = text.slice(pos, lineEnd).trim();
+      if (more) prev.value = prev.value ? `${prev.value} ${more}` : more;
+      if (prev.key === 'content-length') contentLength = prev.value;
+      pos = next;
       continue;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new SipParseError(400, `Malformed header line "${line.slice(0, 40)}"`);
-    const name = line.slice(0, colon).trimEnd();
-    if (!TOKEN_RE.test(name)) throw new SipParseError(400, `Malformed header name "${name.slice(0, 40)}"`);
-    headers.push({ key: headerKey(name), name, value: line.slice(colon + 1).trim() });
+    const colon = text.indexOf(':', pos);
+    if (colon < 0 || colon >= lineEnd) {
+      throw new SipParseError(400, `Malformed header line "${excerpt(text.slice(pos, lineEnd), 40)}"`);
+    }
+    let nameEnd = colon;
+    while (nameEnd > pos && isWsCode(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    const name = text.slice(pos, nameEnd);
+    const key = keyOf(name);
+    if (key === undefined) throw new SipParseError(400, `Malformed header name "${excerpt(name, 40)}"`);
+    let vs = colon + 1;
+    while (vs < lineEnd && isWsCode(text.charCodeAt(vs))) vs++;
+    let ve = lineEnd;
+    while (ve > vs && isWsCode(text.charCodeAt(ve - 1))) ve--;
+    const header: Header = { key, name, value: text.slice(vs, ve) };
+    headers.push(header);
+    if (key === 'content-length') {
+      // Two different lengths leave the framing ambiguous (request smuggling).
+      if (contentLength !== undefined && contentLength !== header.value) {
+        throw new SipParseError(400, 'Conflicting Content-Length headers');
+      }
+      contentLength = header.value;
+    }
+    pos = next;
   }
   let body = buf.subarray(bodyStart);
-  const clHeader = headers.find((h) => h.key === 'content-length');
-  if (clHeader) {
-    if (!/^\d{1,9}$/.test(clHeader.value)) throw new SipParseError(400, `Bad Content-Length "${clHeader.value.slice(0, 20)}"`);
-    const cl = Number(clHeader.value);
+  if (contentLength !== undefined) {
+    if (!/^\d{1,9}$/.test(contentLength)) throw new SipParseError(400, `Bad Content-Length "${excerpt(contentLength, 20)}"`);
+    const cl = Number(contentLength);
     if (cl > body.length) {
       throw new SipParseError(400, `Content-Length ${cl} exceeds the ${body.length} body bytes received`);
     }
     body = body.subarray(0, cl);
   } else if (!datagram) {
-    body = Buffer.alloc(0);
+    body = EMPTY;
   }
-  return SipMessage.fromParts(start, headers, Buffer.from(body));
+  // Copy the body so a message kept by a transaction does not pin a large
+  // stream read buffer it was cut from.
+  return SipMessage.fromParts(start, headers, body.length === 0 ? EMPTY : Buffer.from(body));
 }
 
+const REQUEST_URI_RE = /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+$/;
+const STATUS_LINE_RE = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/i;
+
 function parseStartLine(line: string): string[] {
-  if (line.startsWith('SIP/')) {
-    const m = /^SIP\/(\d+\.\d+) (\d{3}) ?(.*)$/.exec(line);
-    if (!m) throw new SipParseError(400, `Malformed status line "${line.slice(0, 60)}"`);
-    if (m[1] !== '2.0') throw new SipParseError(505, `Unsupported SIP version SIP/${m[1]}`);
-    const status = Number(m[2]);
-    if (status < 100 || status > 699) throw new SipParseError(400, `Status code ${status} out of range`);
-    return ['response', m[2], m[3]];
+  if (line.length >= 4 && line.slice(0, 4).toUpperCase() === 'SIP/') {
+    const sp = line.indexOf(' ');
+    const version = sp < 0 ? line : line.slice(0, sp);
+    if (!/^SIP\/\d+\.\d+$/i.test(version)) throw new SipParseError(400, `Malformed status line "${excerpt(line)}"`);
+    if (version.toUpperCase() !== SIP_VERSION) throw new SipParseError(505, `Unsupported SIP version ${excerpt(version, 20)}`);
+    // Exactly three digits then SP or the end: "SIP/2.0 4294967301 ..." is not a 429 (RFC 4475 bigcode).
+    const m = STATUS_LINE_RE.exec(line);
+    if (!m) throw new SipParseError(400, `Malformed status line "${excerpt(line)}"`);
+    return ['response', m[1], m[2] ?? ''];
   }
-  const parts = line.split(' ');
-  if (parts.length !== 3) throw new SipParseError(400, `Malformed request line "${line.slice(0, 60)}"`);
-  const [method, uri, version] = parts;
-  if (!TOKEN_RE.test(method)) throw new SipParseError(400, `Malformed method "${method.slice(0, 20)}"`);
-  if (!/^SIP\/\d+\.\d+$/i.test(version)) throw new SipParseError(400, `Malformed SIP version "${version.slice(0, 20)}"`);
-  if (version.toUpperCase() !== SIP_VERSION) throw new SipParseError(505, `Unsupported SIP version ${version.slice(0, 20)}`);
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(uri)) throw new SipParseError(400, `Malformed Request-URI "${uri.slice(0, 60)}"`);
+  // Exactly one SP between the three elements and none after (RFC 3261 §7.1,
+  // RFC 4475 lwsstart/trws/lwsruri): we reject rather than guess.
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0) throw new SipParseError(400, `Malformed request line "${excerpt(line)}"`);
+  const method = line.slice(0, sp1);
+  const uri = line.slice(sp1 + 1, sp2);
+  const version = line.slice(sp2 + 1);
+  if (!isToken(method)) throw new SipParseError(400, `Malformed method "${excerpt(method, 20)}"`);
+  if (version !== SIP_VERSION) {
+    if (!/^SIP\/\d+\.\d+$/i.test(version)) throw new SipParseError(400, `Malformed request line "${excerpt(line)}"`);
+    if (version.toUpperCase() !== SIP_VERSION) throw new SipParseError(505, `Unsupported SIP version ${excerpt(version, 20)}`);
+  }
+  if (!REQUEST_URI_RE.test(uri)) throw new SipParseError(400, `Malformed Request-URI "${excerpt(uri)}"`);
+  if (hasUriHeaders(uri)) throw new SipParseError(400, `Request-URI must not carry headers "${excerpt(uri)}"`);
   return ['request', method, uri];
 }
 
 /**
+ * `?headers` are not allowed in a SIP Request-URI (RFC 3261 §19.1.5, RFC 4475
+ * escruri). The user part may hold `?`, so only look after the `@`.
+ */
+function hasUriHeaders(uri: string): boolean {
+  const c = uri.charCodeAt(3);
+  const sipLike = (c === 58 || c === 115 || c === 83) && /^sips?:/i.test(uri);
+  if (!sipLike) return false;
+  const at = uri.indexOf('@');
+  return uri.indexOf('?', at < 0 ? 0 : at) >= 0;
+}
+
+/** Headers that may appear once only (RFC 3261 §7.3, RFC 4475 multi01). */
+const SINGLE = ['call-id', 'cseq', 'from', 'to', 'max-forwards'];
+
+/**
  * The checks RFC 3261 §8.2 and §16.3 ask of any request or response before it
- * is routed: mandatory headers present and well formed, CSeq method matching.
+ * is routed: mandatory headers present, once, and well formed, CSeq method
+ * matching, Max-Forwards in range, a real branch, well-formed REGISTER Contacts.
  * Throws SipParseError carrying the status to answer, so callers can reply directly.
  */
 export function validateMessage(msg: SipMessage): void {
-  for (const name of ['via', 'call-id', 'cseq', 'from', 'to']) {
-    if (!msg.has(name)) throw new SipParseError(400, `Missing ${canonicalName(name)} header`);
+  let via = 0;
+  let callId = 0;
+  let cseqN = 0;
+  let from = 0;
+  let to = 0;
+  let mf = 0;
+  let contact = 0;
+  for (const h of msg.headers) {
+    switch (h.key) {
+      case 'via': via++; break;
+      case 'call-id': callId++; break;
+      case 'cseq': cseqN++; break;
+      case 'from': from++; break;
+      case 'to': to++; break;
+      case 'max-forwards': mf++; break;
+      case 'contact': contact++; break;
+    }
   }
-  void msg.via;
+  const counts = [callId, cseqN, from, to, mf];
+  if (!via) throw new SipParseError(400, 'Missing Via header');
+  for (let i = 0; i < 4; i++) {
+    if (counts[i] === 0) throw new SipParseError(400, `Missing ${canonicalName(SINGLE[i])} header`);
+  }
+  for (let i = 0; i < SINGLE.length; i++) {
+    if (counts[i] > 1) throw new SipParseError(400, `More than one ${canonicalName(SINGLE[i])} header`);
+  }
+  const topVia = msg.via;
   void msg.from;
   void msg.to;
   if (!msg.callId) throw new SipParseError(400, 'Empty Call-ID header');
   const cseq = msg.cseq;
-  if (msg.isRequest) {
-    if (cseq.method !== msg.method) throw new SipParseError(400, `CSeq method ${cseq.method} does not match ${msg.method}`);
-    const mf = msg.get('max-forwards');
-    if (mf !== undefined && !/^\d{1,3}$/.test(mf)) throw new SipParseError(400, `Bad Max-Forwards "${mf.slice(0, 10)}"`);
+  if (!msg.isRequest) return;
+  // RFC 4475 badbranch: the RFC 3261 cookie with no identifier after it cannot
+  // tell transactions apart; answering 400 is allowed and safer than guessing.
+  if (topVia.branch !== undefined && (topVia.branch === '' || topVia.branch === 'z9hG4bK')) {
+    throw new SipParseError(400, 'Via branch has no transaction identifier');
   }
+  if (cseq.method !== msg.method) {
+    throw new SipParseError(400, `CSeq method ${excerpt(cseq.method, 20)} does not match ${excerpt(msg.method, 20)}`);
+  }
+  const mfv = mf ? msg.get('max-forwards') : undefined;
+  // 1*DIGIT, so "0068" is 68 (RFC 4475 wsinv); above 255 is out of range (scalar02).
+  if (mfv !== undefined && (!/^\d{1,10}$/.test(mfv) || Number(mfv) > 255)) {
+    throw new SipParseError(400, `Bad Max-Forwards "${excerpt(mfv, 10)}"`);
+  }
+  // The registrar stores Contacts as they are: refuse a malformed one up front
+  // (RFC 4475 regbadct). Other requests' Contacts are read lazily by whoever
+  // needs them (a proxy never does).
+  if (contact && msg.method === 'REGISTER') for (const c of msg.getAll('contact')) parseNameAddr(c);
 }

@@ -1,5 +1,5 @@
 /** sip:, sips: and tel: URIs (RFC 3261 §19.1, RFC 3966) with parameters, headers and IPv6 hosts. */
-import { SipParseError } from './errors.js';
+import { excerpt, SipParseError } from './errors.js';
 import { formatParams, parseParams, type Params } from './headers.js';
 
 export interface SipUri {
@@ -16,32 +16,24 @@ export interface SipUri {
 export function parseUri(text: string): SipUri {
   const t = text.trim();
   const colon = t.indexOf(':');
-  if (colon < 0) throw new SipParseError(400, `Malformed URI "${t.slice(0, 60)}"`);
+  if (colon < 0) throw new SipParseError(400, `Malformed URI "${excerpt(t)}"`);
   const scheme = t.slice(0, colon).toLowerCase();
   if (scheme === 'tel') {
     const semi = t.indexOf(';', colon);
     const number = semi < 0 ? t.slice(colon + 1) : t.slice(colon + 1, semi);
-    if (!/^\+?[0-9A-Fa-f*#().\-]+$/.test(number)) throw new SipParseError(400, `Malformed tel URI "${t.slice(0, 60)}"`);
+    if (!/^\+?[0-9A-Fa-f*#().-]+$/.test(number)) throw new SipParseError(400, `Malformed tel URI "${excerpt(t)}"`);
     return { scheme: 'tel', user: number, host: number, params: semi < 0 ? new Map() : parseParams(t, semi), headers: new Map() };
   }
   if (scheme !== 'sip' && scheme !== 'sips') {
-    throw new SipParseError(416, `Unsupported URI scheme "${scheme.slice(0, 20)}"`);
+    throw new SipParseError(416, `Unsupported URI scheme "${excerpt(scheme, 20)}"`);
   }
   let rest = t.slice(colon + 1);
-  const headers = new Map<string, string>();
-  const q = rest.indexOf('?');
-  if (q >= 0) {
-    for (const pair of rest.slice(q + 1).split('&')) {
-      if (!pair) continue;
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      headers.set(decodeURIComponent(name), eq < 0 ? '' : safeDecode(pair.slice(eq + 1)));
-    }
-    rest = rest.slice(0, q);
-  }
+  // The user part may itself hold `?`, `;` and `:` (RFC 3261 user-unreserved,
+  // RFC 4475 intmeth and semiuri) but never an unescaped `@`, so the first `@`
+  // ends the userinfo; parameters and headers are only looked for after it.
   let user: string | undefined;
   let password: string | undefined;
-  const at = rest.lastIndexOf('@');
+  const at = rest.indexOf('@');
   if (at >= 0) {
     const userinfo = rest.slice(0, at);
     rest = rest.slice(at + 1);
@@ -49,6 +41,17 @@ export function parseUri(text: string): SipUri {
     user = pc < 0 ? userinfo : userinfo.slice(0, pc);
     if (pc >= 0) password = userinfo.slice(pc + 1);
     if (!user) throw new SipParseError(400, 'Empty user part in URI');
+  }
+  const headers = new Map<string, string>();
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    for (const pair of rest.slice(q + 1).split('&')) {
+      if (!pair) continue;
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      headers.set(safeDecode(name), eq < 0 ? '' : safeDecode(pair.slice(eq + 1)));
+    }
+    rest = rest.slice(0, q);
   }
   const semi = rest.indexOf(';');
   const hostport = semi < 0 ? rest : rest.slice(0, semi);
@@ -69,12 +72,12 @@ export function parseUri(text: string): SipUri {
     const pc = hostport.indexOf(':');
     host = pc < 0 ? hostport : hostport.slice(0, pc);
     if (pc >= 0) portText = hostport.slice(pc + 1);
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new SipParseError(400, `Malformed host in URI "${hostport.slice(0, 60)}"`);
+    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new SipParseError(400, `Malformed host in URI "${excerpt(hostport)}"`);
   }
   let port: number | undefined;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw new SipParseError(400, `Bad port in URI "${portText.slice(0, 10)}"`);
+      throw new SipParseError(400, `Bad port in URI "${excerpt(portText, 10)}"`);
     }
     port = Number(portText);
   }

@@ -108,7 +108,8 @@ test('bindings are on disk before the 200 OK and survive a restart; expired ones
     const clock = new VirtualClock();
     let db = openDatabase(dir);
     const reg = new Registrar(clock, limits, new BindingStore(db));
-    const out = await reg.register(register(['<sip:a@192.0.2.1>;expires=120', '<sip:a@192.0.2.2>']), 'alice', { ...source, proto: 'tcp', connectionId: 7 }, local);
+    // The source port differs from the Via: behind NAT, so the binding keeps the source connection.
+    const out = await reg.register(register(['<sip:a@192.0.2.1>;expires=120', '<sip:a@192.0.2.2>']), 'alice', { ...source, proto: 'tcp', port: 40001, connectionId: 7 }, local);
     assert.equal(out.status, 200);
     // Read with a second connection, as another process would after a crash.
     const peek = openDatabase(dir);
