@@ -98,7 +98,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     isUser: (u) => config.users.has(u),
   });
   const traces = new TraceRecorder({ clock, maxCalls: config.trace.maxCalls });
-  stack.addTraceSink((dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data }));
+  // Nothing changes a message's bytes after it is received or serialized, so the recorder may keep them.
+  stack.addTraceSink((dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data, owned: true }));
   if (opts.traceSip) {
     const print = opts.traceSip;
     stack.addTraceSink((dir, proto, local, remote, data) => {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseListen } from '../util/listen.js';
+import { hostAddress } from '../util/net.js';
 import { DEFAULT_ADMIN_PORT, DEFAULT_TIMERS, type Config, type UserConfig } from './schema.js';
 
 export const DEMO_USERS = ['1001', '1002', '1003'];
@@ -17,16 +18,6 @@ export interface DemoSetup {
   /** Passwords just generated; empty when they were read from an earlier run. */
   generated: Map<string, string>;
   passwordFile: string;
-}
-
-/** The first non-loopback IPv4 address, the one phones on the LAN can reach. */
-export function hostAddress(): string {
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.family === 'IPv4' && !a.internal) return a.address;
-    }
-  }
-  return '127.0.0.1';
 }
 
 export function localAddresses(): string[] {

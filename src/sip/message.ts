@@ -216,8 +216,12 @@ export class SipMessage {
       head += `${h.name}: ${h.value}\r\n`;
     }
     head += `Content-Length: ${this.body.length}\r\n\r\n`;
-    if (this.body.length === 0) return Buffer.from(head, 'utf8');
-    return Buffer.concat([Buffer.from(head, 'utf8'), this.body]);
+    // One exact-size, unpooled buffer: it can be kept (call traces) without pinning an 8 KiB pool slab.
+    const headLen = Buffer.byteLength(head, 'utf8');
+    const out = Buffer.allocUnsafeSlow(headLen + this.body.length);
+    out.write(head, 0, 'utf8');
+    if (this.body.length) this.body.copy(out, headLen);
+    return out;
   }
 
   toString(): string {
@@ -225,7 +229,8 @@ export class SipMessage {
   }
 
   clone(): SipMessage {
-    const m = new SipMessage(this.headers.map((h) => ({ ...h })), this.body);
+    // Header entries are never changed in place (set/remove/prepend replace them), so a copy of the list is enough.
+    const m = new SipMessage(this.headers.slice(), this.body);
     m.method = this.method;
     m.uri = this.uri;
     m.status = this.status;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import type { ListenAddress } from '../util/listen.js';
+import { hostAddress } from '../util/net.js';
 import { SipParseError } from './errors.js';
 import { formatVia, parseVia, type Via } from './headers.js';
 import { parseMessage, SipMessage, validateMessage } from './message.js';
@@ -68,6 +69,9 @@ export class SipStack {
   private localNames = new Set<string>();
   private readonly branchSeed = randomBytes(6).toString('hex');
   private branchCounter = 0;
+  private tagCounter = 0;
+  /** localFor() answers by destination protocol and address family; endpoints never change after start. */
+  private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
 
   constructor(private readonly opts: StackOptions) {
     this.transport = new TransportLayer({
@@ -116,24 +120,34 @@ export class SipStack {
 
   /** The local endpoint we send from toward `dest`, and the host:port to advertise for it. */
   localFor(dest: { proto: Proto; address: string }): { local: LocalEndpoint; host: string; port: number } {
-    const v6 = bareHost(dest.address).includes(':');
-    const sameProto = this.bound.filter((e) => e.proto === dest.proto);
+    const v6 = dest.address.includes(':');
+    const loopback = dest.address.startsWith('127.') || dest.address === '::1' || dest.address === '[::1]';
+    const key = `${dest.proto}${v6 ? 6 : 4}${loopback ? 'l' : ''}`;
+    const cached = this.localCache.get(key);
+    if (cached) return cached;
+    const found = this.computeLocalFor(dest.proto, v6, dest.address);
+    if (this.bound.length) this.localCache.set(key, found);
+    return found;
+  }
+
+  private computeLocalFor(proto: Proto, v6: boolean, toward: string): { local: LocalEndpoint; host: string; port: number } {
+    const sameProto = this.bound.filter((e) => e.proto === proto);
     const pick =
       sameProto.find((e) => e.address.includes(':') === v6) ??
       sameProto[0] ??
       this.bound.find((e) => e.proto === 'udp') ??
       this.bound[0];
     if (!pick) throw new Error('SIP stack is not listening on any address');
-    return { local: pick, host: uriHost(this.advertised(pick, dest.address)), port: pick.port };
+    return { local: pick, host: uriHost(this.advertised(pick, toward)), port: pick.port };
   }
 
   private advertised(e: LocalEndpoint, toward: string): string {
     if (e.address !== '0.0.0.0' && e.address !== '::') return e.address;
     if (this.opts.advertise) return this.opts.advertise;
-    // Bound to every interface with no advertised name: loopback peers get loopback.
+    // Bound to every interface with no advertised name: loopback peers get loopback, others the host's address.
     const t = bareHost(toward);
     if (t.startsWith('127.') || t === '::1') return e.address === '::' ? '::1' : '127.0.0.1';
-    return e.address === '::' ? '::1' : '127.0.0.1';
+    return hostAddress(e.address === '::' ? 6 : 4);
   }
 
   /** Names and addresses that mean this server (domain, aliases), besides the bound addresses. */
@@ -159,8 +173,9 @@ export class SipStack {
     return `z9hG4bK${this.branchSeed}${(this.branchCounter++).toString(36)}`;
   }
 
+  /** Unique and unguessable enough for a To tag: a random per-process prefix and a counter. */
   newTag(): string {
-    return randomBytes(5).toString('hex');
+    return `${this.branchSeed.slice(0, 6)}${(this.tagCounter++).toString(36)}`;
   }
 
   /** Our Via for a request going toward `dest`. */

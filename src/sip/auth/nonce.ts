@@ -59,7 +59,7 @@ export class NonceManager {
     // Wall time, not the monotonic clock: the monotonic epoch resets on restart
     // and a restarted process must still judge the age of nonces it issued before.
     buf.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.clock.wallNow()))), 0);
-    randomBytes(RANDOM_BYTES).copy(buf, TS_BYTES);
+    randomPool.take(RANDOM_BYTES).copy(buf, TS_BYTES);
     this.mac(buf.subarray(0, TS_BYTES + RANDOM_BYTES)).copy(buf, TS_BYTES + RANDOM_BYTES);
     return buf.toString('base64url');
   }
@@ -134,3 +134,21 @@ export class NonceManager {
     return Number(buf.readBigUInt64BE(0));
   }
 }
+
+/** randomBytes() per nonce costs a system call; drawing from a refilled block does not. */
+class RandomPool {
+  private block = Buffer.alloc(0);
+  private offset = 0;
+
+  take(n: number): Buffer {
+    if (this.offset + n > this.block.length) {
+      this.block = randomBytes(4096);
+      this.offset = 0;
+    }
+    const out = this.block.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+}
+
+const randomPool = new RandomPool();

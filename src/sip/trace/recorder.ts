@@ -25,6 +25,11 @@ export interface TraceInput {
   data: Buffer;
   /** Wall-clock time of the packet; the recorder's clock when absent. */
   wallMs?: number;
+  /**
+   * The caller hands over `data`: an exact-size buffer nobody will change
+   * (a UDP datagram, a serialized message), so it is kept without a copy.
+   */
+  owned?: boolean;
 }
 
 export interface TraceEntry {
@@ -119,8 +124,13 @@ export class TraceRecorder {
     // A private, unpooled copy: keeping a view would pin the transport's (possibly
     // large) receive buffer, and a pooled copy could pin an 8 KiB slab per entry.
     const kept = Math.min(input.data.length, this.maxMessageBytes);
-    const data = Buffer.allocUnsafeSlow(kept);
-    input.data.copy(data, 0, 0, kept);
+    let data: Buffer;
+    if (input.owned && kept === input.data.length && input.data.byteOffset === 0 && input.data.buffer.byteLength === kept) {
+      data = input.data;
+    } else {
+      data = Buffer.allocUnsafeSlow(kept);
+      input.data.copy(data, 0, 0, kept);
+    }
     const entry: TraceEntry = {
       callId: sip.callId,
       dir: input.dir,

@@ -3,6 +3,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { LocalEndpoint } from './types.js';
 
+const UDP_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export class UdpListener {
   private constructor(
     private readonly socket: Socket,
@@ -28,6 +30,14 @@ export class UdpListener {
       socket.bind({ address: spec.address, port: spec.port, exclusive: true }, () => {
         socket.off('error', failBind);
         const listener = new UdpListener(socket, { proto: 'udp', address: spec.address, port: socket.address().port });
+        // A GC pause of a few ms at thousands of messages per second overflows the
+        // kernel's default ~200 KB receive buffer; ask for more (capped by net.core.rmem_max).
+        try {
+          socket.setRecvBufferSize(UDP_BUFFER_BYTES);
+          socket.setSendBufferSize(UDP_BUFFER_BYTES);
+        } catch {
+          /* the kernel refused; the default still works at lower rates */
+        }
         socket.on('message', (data, rinfo) => onDatagram(data, rinfo, listener));
         // After binding, errors (e.g. ICMP reports on some systems) must not take the process down.
         socket.on('error', (err) => onError(err, listener));
