@@ -32,6 +32,8 @@ export class SipMessage {
   status = 0;
   reason = '';
   private cache: { via?: Via; cseq?: CSeq; from?: NameAddr; to?: NameAddr } = {};
+  /** Set on frozen messages: the serialized bytes, returned by toBuffer(). */
+  private frozenWire?: Buffer;
 
   private constructor(headers: Header[], body: Buffer) {
     this.headers = headers;
@@ -210,6 +212,7 @@ export class SipMessage {
 
   /** Serializes with Content-Length recomputed from the body. */
   toBuffer(): Buffer {
+    if (this.frozenWire) return this.frozenWire;
     let head = this.startLine() + '\r\n';
     for (const h of this.headers) {
       if (h.key === 'content-length') continue;
@@ -226,6 +229,27 @@ export class SipMessage {
 
   toString(): string {
     return this.toBuffer().toString('utf8');
+  }
+
+  /**
+   * A stand-in for a message a finished transaction must still hold: its
+   * first line, To (for the tag), Call-ID and CSeq, and the bytes to resend.
+   * Transactions wait up to 32 s after their final response; keeping whole
+   * parsed messages that long is what made garbage collection the largest
+   * cost of the proxy under load. A frozen message must not be changed.
+   */
+  freeze(): SipMessage {
+    if (this.frozenWire) return this;
+    const keep = this.headers
+      .filter((h) => h.key === 'to' || h.key === 'call-id' || h.key === 'cseq')
+      .map((h) => ({ key: h.key, name: h.name, value: detach(h.value) }));
+    const m = new SipMessage(keep, EMPTY);
+    m.method = this.method;
+    m.uri = detach(this.uri);
+    m.status = this.status;
+    m.reason = detach(this.reason);
+    m.frozenWire = this.toBuffer();
+    return m;
   }
 
   clone(): SipMessage {
@@ -493,4 +517,13 @@ export function validateMessage(msg: SipMessage): void {
   // (RFC 4475 regbadct). Other requests' Contacts are read lazily by whoever
   // needs them (a proxy never does).
   if (contact && msg.method === 'REGISTER') for (const c of msg.getAll('contact')) parseNameAddr(c);
+}
+
+/**
+ * A copy of `s` that does not keep the string it was sliced from alive (V8
+ * keeps the whole parent of a sliced string), so a frozen message holds only
+ * its own few bytes.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }

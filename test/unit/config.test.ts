@@ -59,6 +59,11 @@ test('errors name the file, the line and the key', () => {
   const yamlSyntax = errorOf('domain: a.example\nusers:\n  alice: { password: "x\n');
   assert.equal(yamlSyntax.key, '(yaml)');
 
+  const dup = errorOf('domain: a.example\nusers:\n  bob: { password: "long-enough-1" }\n  bob: { password: "long-enough-2" }\n');
+  assert.equal(dup.line, 4);
+  assert.equal(dup.key, 'users.bob');
+  assert.match(dup.message, /duplicate key/);
+
   const ha1 = errorOf('domain: a.example\nusers:\n  bob: { ha1: nothex }\n');
   assert.equal(ha1.key, 'users.bob.ha1');
 });

@@ -119,7 +119,7 @@ test('INVITE: a provisional stops A and B; a 486 is ACKed, retransmissions re-AC
   layer.receiveResponse(busy, peer());
   layer.receiveResponse(busy, peer());
   assert.equal(sent.length, 5, 'each retransmitted final gets the ACK again');
-  assert.equal(sent[4].msg, ack);
+  assert.ok(sent[4].msg.toBuffer().equals(ack.toBuffer()), 'the same ACK is sent again');
   assert.deepEqual(log, ['response 180', 'response 486'], 'retransmissions are not passed up');
 
   clock.advance(startD + 31_999 - clock.now());

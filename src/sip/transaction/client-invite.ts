@@ -20,7 +20,7 @@ export class ClientInviteTransaction implements ClientTransaction {
   constructor(
     readonly id: string,
     readonly key: string,
-    readonly request: SipMessage,
+    public request: SipMessage,
     readonly dest: Peer,
     private readonly handlers: ClientHandlers,
     private readonly ctx: TxContext,
@@ -91,6 +91,8 @@ export class ClientInviteTransaction implements ClientTransaction {
           return;
         }
         this.timerD.start(TIMER_D_UNRELIABLE, () => this.terminate());
+        this.request = this.request.freeze();
+        this.ack = this.ack.freeze();
         this.handlers.onResponse(res);
       }
     } else if (this.state === 'completed' && status >= 300 && this.ack) {

@@ -15,7 +15,7 @@ export class ClientNonInviteTransaction implements ClientTransaction {
   constructor(
     readonly id: string,
     readonly key: string,
-    readonly request: SipMessage,
+    public request: SipMessage,
     readonly dest: Peer,
     private readonly handlers: ClientHandlers,
     private readonly ctx: TxContext,
@@ -70,6 +70,7 @@ export class ClientNonInviteTransaction implements ClientTransaction {
     this.timerE.stop();
     this.timerF.stop();
     this.timerK.start(this.ctx.timers.T4, () => this.terminate());
+    this.request = this.request.freeze();
     this.handlers.onResponse(res);
   }
 

@@ -27,7 +27,7 @@ export class ServerInviteTransaction implements ServerTransaction {
     readonly id: string,
     readonly key: string,
     readonly legacy: boolean,
-    readonly request: SipMessage,
+    public request: SipMessage,
     readonly source: Peer,
     private readonly ctx: TxContext,
   ) {
@@ -58,18 +58,28 @@ export class ServerInviteTransaction implements ServerTransaction {
       if (status < 300) {
         this.state = 'accepted';
         this.lifetime.start(64 * T1, () => this.terminate());
-        return this.transmit(res);
+        return this.transmitFinal(res);
       }
       this.state = 'completed';
       if (!this.reliable) this.retransmit.start(this.intervalG, () => this.onTimerG());
       this.lifetime.start(64 * T1, () => this.onTimerH());
-      return this.transmit(res);
+      return this.transmitFinal(res);
     }
     if (this.state === 'accepted' && status >= 200 && status < 300) {
       this.lastResponse = res;
-      return this.transmit(res);
+      return this.transmitFinal(res);
     }
     return false;
+  }
+
+  /** Sends a final response, then keeps only frozen copies for the wait states (see SipMessage.freeze). */
+  private transmitFinal(res: SipMessage): boolean {
+    const ok = this.transmit(res);
+    if (this.state !== 'terminated') {
+      this.lastResponse = res.freeze();
+      this.request = this.request.freeze();
+    }
+    return ok;
   }
 
   /** A retransmitted INVITE: resend the last provisional (proceeding) or final (completed). */

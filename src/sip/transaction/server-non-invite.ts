@@ -17,7 +17,7 @@ export class ServerNonInviteTransaction implements ServerTransaction {
     readonly id: string,
     readonly key: string,
     readonly legacy: boolean,
-    readonly request: SipMessage,
+    public request: SipMessage,
     readonly source: Peer,
     private readonly ctx: TxContext,
   ) {
@@ -35,7 +35,11 @@ export class ServerNonInviteTransaction implements ServerTransaction {
     this.state = 'completed';
     if (!this.transmit(res)) return false;
     if (this.reliable) this.terminate();
-    else this.timerJ.start(64 * this.ctx.timers.T1, () => this.terminate());
+    else {
+      this.timerJ.start(64 * this.ctx.timers.T1, () => this.terminate());
+      this.lastResponse = res.freeze();
+      this.request = this.request.freeze();
+    }
     return true;
   }
 
