@@ -3,17 +3,17 @@
  * The ACK for a 2xx is the TU's job; the ACK for 3xx-6xx is built here.
  */
 import type { SipMessage } from '../message.js';
-import { isReliable, type Peer } from '../transport/types.js';
+import type { Peer } from '../transport/types.js';
+import { TransactionBase } from './base.js';
 import { buildAck } from './messages.js';
-import { TIMER_D_UNRELIABLE, TimerSlot } from './timers.js';
+import { TIMER_D_UNRELIABLE } from './timers.js';
 import type { ClientHandlers, ClientInviteState, ClientTransaction, TxContext } from './types.js';
 
-export class ClientInviteTransaction implements ClientTransaction {
+export class ClientInviteTransaction extends TransactionBase<ClientInviteState> implements ClientTransaction {
   state: ClientInviteState = 'calling';
-  private readonly reliable: boolean;
-  private readonly timerA: TimerSlot;
-  private readonly timerB: TimerSlot;
-  private readonly timerD: TimerSlot;
+  private readonly timerA = this.timer();
+  private readonly timerB = this.timer();
+  private readonly timerD = this.timer();
   private intervalA: number;
   private ack: SipMessage | undefined;
 
@@ -23,23 +23,15 @@ export class ClientInviteTransaction implements ClientTransaction {
     public request: SipMessage,
     readonly dest: Peer,
     private readonly handlers: ClientHandlers,
-    private readonly ctx: TxContext,
+    ctx: TxContext,
   ) {
-    this.reliable = isReliable(dest.proto);
-    this.timerA = new TimerSlot(ctx.clock);
-    this.timerB = new TimerSlot(ctx.clock);
-    this.timerD = new TimerSlot(ctx.clock);
+    super(dest, ctx);
     this.intervalA = ctx.timers.T1;
   }
 
   /** Sends the INVITE. A send failure is reported on the next tick so the caller holds the transaction first. */
   start(): void {
-    try {
-      this.ctx.send(this.request, this.dest);
-    } catch {
-      this.ctx.clock.setTimer(0, () => this.transportError());
-      return;
-    }
+    if (!this.sendFirst(this.request)) return;
     if (!this.reliable) this.timerA.start(this.intervalA, () => this.onTimerA());
     this.timerB.start(64 * this.ctx.timers.T1, () => this.onTimerB());
   }
@@ -101,34 +93,11 @@ export class ClientInviteTransaction implements ClientTransaction {
     }
   }
 
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
-    this.handlers.onTerminated?.();
-  }
-
-  transportError(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
+  protected notifyTransportError(): void {
     (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+  }
+
+  protected notifyTerminated(): void {
     this.handlers.onTerminated?.();
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.ctx.send(msg, this.dest);
-      return true;
-    } catch {
-      this.transportError();
-      return false;
-    }
-  }
-
-  private finish(): void {
-    this.state = 'terminated';
-    this.timerA.stop();
-    this.timerB.stop();
-    this.timerD.stop();
-    this.ctx.release(this);
   }
 }

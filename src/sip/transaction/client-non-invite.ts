@@ -1,15 +1,14 @@
 /** Non-INVITE client transaction, RFC 3261 §17.1.2 (figure 6). */
 import type { SipMessage } from '../message.js';
-import { isReliable, type Peer } from '../transport/types.js';
-import { TimerSlot } from './timers.js';
+import type { Peer } from '../transport/types.js';
+import { TransactionBase } from './base.js';
 import type { ClientHandlers, ClientNonInviteState, ClientTransaction, TxContext } from './types.js';
 
-export class ClientNonInviteTransaction implements ClientTransaction {
+export class ClientNonInviteTransaction extends TransactionBase<ClientNonInviteState> implements ClientTransaction {
   state: ClientNonInviteState = 'trying';
-  private readonly reliable: boolean;
-  private readonly timerE: TimerSlot;
-  private readonly timerF: TimerSlot;
-  private readonly timerK: TimerSlot;
+  private readonly timerE = this.timer();
+  private readonly timerF = this.timer();
+  private readonly timerK = this.timer();
   private intervalE: number;
 
   constructor(
@@ -18,22 +17,14 @@ export class ClientNonInviteTransaction implements ClientTransaction {
     public request: SipMessage,
     readonly dest: Peer,
     private readonly handlers: ClientHandlers,
-    private readonly ctx: TxContext,
+    ctx: TxContext,
   ) {
-    this.reliable = isReliable(dest.proto);
-    this.timerE = new TimerSlot(ctx.clock);
-    this.timerF = new TimerSlot(ctx.clock);
-    this.timerK = new TimerSlot(ctx.clock);
+    super(dest, ctx);
     this.intervalE = ctx.timers.T1;
   }
 
   start(): void {
-    try {
-      this.ctx.send(this.request, this.dest);
-    } catch {
-      this.ctx.clock.setTimer(0, () => this.transportError());
-      return;
-    }
+    if (!this.sendFirst(this.request)) return;
     if (!this.reliable) this.timerE.start(this.intervalE, () => this.onTimerE());
     this.timerF.start(64 * this.ctx.timers.T1, () => this.onTimerF());
   }
@@ -74,34 +65,11 @@ export class ClientNonInviteTransaction implements ClientTransaction {
     this.handlers.onResponse(res);
   }
 
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
-    this.handlers.onTerminated?.();
-  }
-
-  transportError(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
+  protected notifyTransportError(): void {
     (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+  }
+
+  protected notifyTerminated(): void {
     this.handlers.onTerminated?.();
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.ctx.send(msg, this.dest);
-      return true;
-    } catch {
-      this.transportError();
-      return false;
-    }
-  }
-
-  private finish(): void {
-    this.state = 'terminated';
-    this.timerE.stop();
-    this.timerF.stop();
-    this.timerK.stop();
-    this.ctx.release(this);
   }
 }

@@ -5,22 +5,21 @@
  * further 2xx (retransmissions, other forks) still go out through it.
  */
 import type { SipMessage } from '../message.js';
-import { isReliable, type Peer } from '../transport/types.js';
+import type { Peer } from '../transport/types.js';
+import { TransactionBase } from './base.js';
 import { buildTrying } from './messages.js';
-import { TimerSlot } from './timers.js';
 import type { ServerInviteState, ServerTransaction, TxContext } from './types.js';
 
-export class ServerInviteTransaction implements ServerTransaction {
+export class ServerInviteTransaction extends TransactionBase<ServerInviteState> implements ServerTransaction {
   state: ServerInviteState = 'proceeding';
   lastResponse: SipMessage | undefined;
   onAckTimeout?: () => void;
   onTransportError?: () => void;
   onTerminated?: () => void;
-  private readonly reliable: boolean;
   /** Auto 100 Trying while proceeding; Timer G while completed. */
-  private readonly retransmit: TimerSlot;
+  private readonly retransmit = this.timer();
   /** Timer H (completed), I (confirmed) or L (accepted): when the transaction ends. */
-  private readonly lifetime: TimerSlot;
+  private readonly lifetime = this.timer();
   private intervalG: number;
 
   constructor(
@@ -29,11 +28,9 @@ export class ServerInviteTransaction implements ServerTransaction {
     readonly legacy: boolean,
     public request: SipMessage,
     readonly source: Peer,
-    private readonly ctx: TxContext,
+    ctx: TxContext,
   ) {
-    this.reliable = isReliable(source.proto);
-    this.retransmit = new TimerSlot(ctx.clock);
-    this.lifetime = new TimerSlot(ctx.clock);
+    super(source, ctx);
     this.intervalG = ctx.timers.T1;
     if (ctx.autoTrying) {
       this.retransmit.start(ctx.tryingDelay, () => {
@@ -120,38 +117,21 @@ export class ServerInviteTransaction implements ServerTransaction {
     this.onTerminated?.();
   }
 
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
-    this.onTerminated?.();
-  }
-
-  transportError(): void {
+  override transportError(): void {
     if (this.state === 'terminated') return;
     // RFC 6026 §8.8: a failed 2xx does not end the Accepted state; the TU may retry.
     if (this.state === 'accepted') {
       this.onTransportError?.();
       return;
     }
-    this.finish();
+    super.transportError();
+  }
+
+  protected notifyTransportError(): void {
     this.onTransportError?.();
+  }
+
+  protected notifyTerminated(): void {
     this.onTerminated?.();
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.ctx.send(msg, this.source);
-      return true;
-    } catch {
-      this.transportError();
-      return false;
-    }
-  }
-
-  private finish(): void {
-    this.state = 'terminated';
-    this.retransmit.stop();
-    this.lifetime.stop();
-    this.ctx.release(this);
   }
 }

@@ -1,17 +1,16 @@
 /** Non-INVITE server transaction, RFC 3261 §17.2.2 (figure 8). */
 import type { SipMessage } from '../message.js';
-import { isReliable, type Peer } from '../transport/types.js';
-import { TimerSlot } from './timers.js';
+import type { Peer } from '../transport/types.js';
+import { TransactionBase } from './base.js';
 import type { ServerNonInviteState, ServerTransaction, TxContext } from './types.js';
 
-export class ServerNonInviteTransaction implements ServerTransaction {
+export class ServerNonInviteTransaction extends TransactionBase<ServerNonInviteState> implements ServerTransaction {
   state: ServerNonInviteState = 'trying';
   lastResponse: SipMessage | undefined;
   onAckTimeout?: () => void;
   onTransportError?: () => void;
   onTerminated?: () => void;
-  private readonly reliable: boolean;
-  private readonly timerJ: TimerSlot;
+  private readonly timerJ = this.timer();
 
   constructor(
     readonly id: string,
@@ -19,10 +18,9 @@ export class ServerNonInviteTransaction implements ServerTransaction {
     readonly legacy: boolean,
     public request: SipMessage,
     readonly source: Peer,
-    private readonly ctx: TxContext,
+    ctx: TxContext,
   ) {
-    this.reliable = isReliable(source.proto);
-    this.timerJ = new TimerSlot(ctx.clock);
+    super(source, ctx);
   }
 
   respond(res: SipMessage): boolean {
@@ -48,32 +46,11 @@ export class ServerNonInviteTransaction implements ServerTransaction {
     if ((this.state === 'proceeding' || this.state === 'completed') && this.lastResponse) this.transmit(this.lastResponse);
   }
 
-  terminate(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
-    this.onTerminated?.();
-  }
-
-  transportError(): void {
-    if (this.state === 'terminated') return;
-    this.finish();
+  protected notifyTransportError(): void {
     this.onTransportError?.();
+  }
+
+  protected notifyTerminated(): void {
     this.onTerminated?.();
-  }
-
-  private transmit(msg: SipMessage): boolean {
-    try {
-      this.ctx.send(msg, this.source);
-      return true;
-    } catch {
-      this.transportError();
-      return false;
-    }
-  }
-
-  private finish(): void {
-    this.state = 'terminated';
-    this.timerJ.stop();
-    this.ctx.release(this);
   }
 }

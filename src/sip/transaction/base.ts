@@ -1,0 +1,77 @@
+/**
+ * What the four RFC 3261 §17 machines share: sending through the transport
+ * with a failure turned into a transport error, and the way every machine
+ * ends (stop its timers, leave the layer, tell the TU).
+ */
+import type { SipMessage } from '../message.js';
+import { isReliable, type Peer } from '../transport/types.js';
+import { TimerSlot } from './timers.js';
+import type { TxContext } from './types.js';
+
+export abstract class TransactionBase<State extends string> {
+  abstract state: State | 'terminated';
+  protected readonly reliable: boolean;
+  private readonly timers: TimerSlot[] = [];
+
+  constructor(
+    /** Where this transaction sends: the request's destination, or the source of a request we serve. */
+    protected readonly peer: Peer,
+    protected readonly ctx: TxContext,
+  ) {
+    this.reliable = isReliable(peer.proto);
+  }
+
+  /** A timer that stops when the transaction ends. */
+  protected timer(): TimerSlot {
+    const slot = new TimerSlot(this.ctx.clock);
+    this.timers.push(slot);
+    return slot;
+  }
+
+  protected abstract notifyTransportError(): void;
+  protected abstract notifyTerminated(): void;
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    this.notifyTerminated();
+  }
+
+  transportError(): void {
+    if (this.state === 'terminated') return;
+    this.finish();
+    this.notifyTransportError();
+    this.notifyTerminated();
+  }
+
+  /** Sends; a throwing transport ends the transaction as a transport error (§8.1.3.1, §17.1.4). */
+  protected transmit(msg: SipMessage): boolean {
+    try {
+      this.ctx.send(msg, this.peer);
+      return true;
+    } catch {
+      this.transportError();
+      return false;
+    }
+  }
+
+  /**
+   * The first send of a client request. A failure is reported on the next
+   * tick, so the caller already holds the transaction when it hears of it.
+   */
+  protected sendFirst(msg: SipMessage): boolean {
+    try {
+      this.ctx.send(msg, this.peer);
+      return true;
+    } catch {
+      this.ctx.clock.setTimer(0, () => this.transportError());
+      return false;
+    }
+  }
+
+  protected finish(): void {
+    this.state = 'terminated';
+    for (const t of this.timers) t.stop();
+    this.ctx.release(this);
+  }
+}
