@@ -90,8 +90,11 @@ export class SipStack {
       if (status === 0) this.counters.dropped++;
       else this.rejectMalformed(head, source, local, status, reason);
     });
-    this.transport.onSendError(() => {
+    this.transport.onSendError((dest) => {
       this.counters.dropped++;
+      // UDP send errors say little (ICMP may come late or never); a stream that cannot
+      // be opened means the phone is gone, and its callers should hear so at once.
+      if (dest.proto !== 'udp') this.transactions.transportFailed(dest);
     });
   }
 

@@ -7,10 +7,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseNameAddr } from '../../src/sip/headers.js';
 import type { SipMessage } from '../../src/sip/message.js';
+import net from 'node:net';
+import { buildAuthorization } from '../../src/sip/auth/index.js';
+import { parseMessage, SipMessage as Msg } from '../../src/sip/message.js';
+import { StreamFramer } from '../../src/sip/transport/framer.js';
 import { RawSipClient } from '../helpers/raw-sip.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-const USERS = { alice: 'Al1ce-long-pass-77', bob: 'B0b-long-pass-88', looper: 'L00per-long-pass-5', natbob: 'N4tbob-long-pass-6' };
+const USERS = {
+  alice: 'Al1ce-long-pass-77', bob: 'B0b-long-pass-88', looper: 'L00per-long-pass-5', natbob: 'N4tbob-long-pass-6', tcpgone: 'Tcpg0ne-long-pass-7',
+};
 
 describe('proxy routing rules', { timeout: 60_000 }, () => {
   let server: TestServer;
@@ -151,5 +157,47 @@ describe('proxy routing rules', { timeout: 60_000 }, () => {
     caller.send(invite, target);
     const res = (await caller.finalFor(invite, 5000)).msg;
     assert.equal(res.status, 482);
+  });
+
+  test('a phone registered over TCP that has gone away: the caller hears 500 at once, not after 32 s', async () => {
+    const [host, port] = [target.split(':')[0], Number(target.split(':')[1])];
+    const sock = net.connect(port, host);
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    const local = `${sock.localAddress}:${sock.localPort}`;
+    const replies: Msg[] = [];
+    const framer = new StreamFramer({ message: (b) => replies.push(parseMessage(b, { datagram: false })), ping: () => undefined, error: () => undefined });
+    sock.on('data', (d) => framer.push(d));
+    const next = async (): Promise<Msg> => {
+      for (let i = 0; i < 60 && replies.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const m = replies.shift();
+      assert.ok(m, 'a reply over TCP');
+      return m;
+    };
+    const register = (cseq: number, auth?: string): Msg => {
+      const m = Msg.request('REGISTER', 'sip:127.0.0.1', [
+        ['Via', `SIP/2.0/TCP ${local};branch=z9hG4bKtcpgone${cseq}`], ['Max-Forwards', '70'],
+        ['From', '<sip:tcpgone@127.0.0.1>;tag=tg'], ['To', '<sip:tcpgone@127.0.0.1>'], ['Call-ID', 'tcpgone-reg'],
+        ['CSeq', `${cseq} REGISTER`], ['Contact', `<sip:tcpgone@${local};transport=tcp>`],
+      ]);
+      if (auth) m.set('Authorization', auth);
+      return m;
+    };
+    sock.write(register(1).toBuffer());
+    const challenge = await next();
+    assert.equal(challenge.status, 401);
+    const auth = buildAuthorization(challenge.get('www-authenticate') ?? '', { user: 'tcpgone', password: USERS.tcpgone }, 'REGISTER', 'sip:127.0.0.1', 1);
+    sock.write(register(2, auth).toBuffer());
+    assert.equal((await next()).status, 200);
+    assert.equal(server.status().registrations.find((r) => r.aor.includes('tcpgone'))?.transport, 'tcp');
+    sock.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+
+    const started = Date.now();
+    const invite = caller.request('INVITE', 'sip:tcpgone@127.0.0.1', { from: '<sip:carol@example.org>;tag=c5' });
+    caller.send(invite, target);
+    const final = (await caller.finalFor(invite, 5000)).msg;
+    // RFC 3261 §16.9: a transport error counts as a 503, which §16.7 turns into a 500 upstream.
+    assert.equal(final.status, 500);
+    assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
   });
 });

@@ -323,3 +323,24 @@ test('terminate() stops timers and frees the slot; ACK and branchless requests a
   assert.throws(() => layer.createClient(request('INVITE', 'old-style'), peer(), handlers), /z9hG4bK/);
   assert.deepEqual(layer.stats(), { client: 0, server: 0 });
 });
+
+test('a peer the transport cannot reach fails its waiting client transactions at once; answered ones go on', () => {
+  const { clock, layer } = setup();
+  const events: string[] = [];
+  const handlers = (name: string): ClientHandlers => ({
+    onResponse: (r) => events.push(`${name} ${r.status}`),
+    onTimeout: () => events.push(`${name} timeout`),
+    onTransportError: () => events.push(`${name} transport error`),
+  });
+  const tcp = peer('tcp');
+  layer.createClient(request('INVITE', 'z9hG4bKt1', 'tcp'), tcp, handlers('invite'));
+  layer.createClient(request('OPTIONS', 'z9hG4bKt2', 'tcp'), tcp, handlers('options'));
+  const ringing = layer.createClient(request('INVITE', 'z9hG4bKt3', 'tcp'), tcp, handlers('ringing'));
+  layer.receiveResponse(response(ringing.request, 180), tcp);
+  layer.createClient(request('INVITE', 'z9hG4bKt4', 'tcp'), { ...tcp, port: 5071 }, handlers('elsewhere'));
+
+  assert.equal(layer.transportFailed(tcp), 2);
+  assert.deepEqual(events, ['ringing 180', 'invite transport error', 'options transport error']);
+  assert.equal(layer.stats().client, 2, 'the ringing one and the one to another port remain');
+  clock.advance(1);
+});

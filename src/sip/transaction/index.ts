@@ -149,6 +149,24 @@ export class TransactionLayer {
     return tx instanceof ServerInviteTransaction ? tx : undefined;
   }
 
+  /**
+   * The transport could not deliver to `dest` (a refused or timed-out TCP/TLS
+   * connection): every client transaction still waiting on that peer fails
+   * now as a transport error (RFC 3261 §8.1.3.1: treated as a 503), rather
+   * than after Timer B or F. Transactions that already had a response keep going.
+   */
+  transportFailed(dest: Peer): number {
+    let n = 0;
+    for (const tx of [...this.clients.values()]) {
+      const d = tx.dest;
+      if (d.proto !== dest.proto || d.address !== dest.address || d.port !== dest.port) continue;
+      if (tx.state !== 'calling' && tx.state !== 'trying') continue;
+      tx.transportError();
+      n++;
+    }
+    return n;
+  }
+
   /** Live transactions, for `switchboard status`. */
   stats(): { client: number; server: number } {
     return { client: this.clients.size, server: this.servers.size + this.legacyServers.size };
