@@ -183,3 +183,16 @@ test('keeps a private copy that does not pin the transport buffer, cut at maxMes
   assert.equal(cut.wallMs, 1234);
   assert.equal(cut.proto, 'tcp');
 });
+
+test('a call that was challenged first is summed up by the answer to the retried INVITE', () => {
+  const rec = new TraceRecorder({ clock: new VirtualClock() });
+  rec.record(input(request('INVITE', 'auth-call', 1)));
+  rec.record(input(response(407, 'Proxy Authentication Required', 'auth-call', 'INVITE', 1), 'out'));
+  rec.record(input(request('ACK', 'auth-call', 1)));
+  rec.record(input(request('INVITE', 'auth-call', 2)));
+  rec.record(input(response(180, 'Ringing', 'auth-call', 'INVITE', 2), 'out'));
+  assert.equal(rec.calls()[0].summary, 'INVITE sip:1002@example.com → 407', 'still ringing: the challenge is all we know');
+  rec.record(input(response(200, 'OK', 'auth-call', 'INVITE', 2), 'out'));
+  rec.record(input(response(603, 'Decline', 'auth-call', 'INVITE', 2), 'out'));
+  assert.equal(rec.calls()[0].summary, 'INVITE sip:1002@example.com → 200');
+});

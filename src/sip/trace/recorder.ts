@@ -93,6 +93,8 @@ interface CallTrace {
   /** The first request seen and the best status answering it (final beats provisional). */
   first?: { method: string; uri: string; cseq?: number };
   answer: number;
+  /** CSeq number of the request `answer` answered. */
+  answerCseq: number;
   fallback: string;
 }
 
@@ -149,7 +151,7 @@ export class TraceRecorder {
     if (call) {
       this.traces.delete(sip.callId);
     } else {
-      call = { callId: sip.callId, entries: [], firstMs: wallMs, lastMs: wallMs, dropped: 0, bytes: 0, answer: 0, fallback: '' };
+      call = { callId: sip.callId, entries: [], firstMs: wallMs, lastMs: wallMs, dropped: 0, bytes: 0, answer: 0, answerCseq: 0, fallback: '' };
     }
     this.traces.set(sip.callId, call);
 
@@ -214,10 +216,16 @@ function noteSummary(call: CallTrace, sip: SipPeek): void {
   }
   if (!call.fallback) call.fallback = `${sip.status} ${sip.reason}`.trim();
   const first = call.first;
-  if (!first || sip.cseq?.method !== first.method || (first.cseq !== undefined && sip.cseq.seq !== first.cseq)) return;
+  if (!first || !sip.cseq || sip.cseq.method !== first.method) return;
+  if (first.cseq !== undefined && sip.cseq.seq < first.cseq) return;
   // A final answer replaces provisional ones; among finals the first one stands
-  // (a later 200 retransmission or a forked 2xx does not change the outcome).
-  if (call.answer < 200 && sip.status > call.answer) call.answer = sip.status;
+  // (a later 200 retransmission or a forked 2xx does not change the outcome),
+  // except a 401/407 challenge: the retried request's answer is the call's outcome.
+  const challenged = (call.answer === 401 || call.answer === 407) && sip.cseq.seq > call.answerCseq;
+  if ((call.answer < 200 && sip.status > call.answer) || (challenged && sip.status >= 200)) {
+    call.answer = sip.status;
+    call.answerCseq = sip.cseq.seq;
+  }
 }
 
 function summaryOf(call: CallTrace): string {
