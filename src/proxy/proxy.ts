@@ -57,7 +57,7 @@ export class Proxy {
     stack.setLocalNames([opts.domain, ...opts.aliases]);
     stack.setHandlers({
       onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
-      onStatelessAck: (ack, source) => this.onStatelessAck(ack, source),
+      onStatelessAck: (ack) => this.onStatelessAck(ack),
       onStrayResponse: (res) => this.onStrayResponse(res),
     });
   }
@@ -126,7 +126,7 @@ export class Proxy {
     }
     if (req.has('route')) {
       // A preloaded route set we are not the head of: only our own users may use us as a relay.
-      return void this.forwardAuthenticated(req, tx, source, hash, () => this.forwardToRoute(req, tx, hash));
+      return void this.forwardAuthenticated(req, tx, () => this.forwardToRoute(req, tx, hash));
     }
 
     if (req.method === 'REGISTER') return void this.onRegister(req, tx, ruri, source, local);
@@ -136,7 +136,7 @@ export class Proxy {
     const toLocal = this.isOurDomain(ruri);
     const fromLocal = this.fromLocalDomain(req);
     if (fromLocal) {
-      return void this.forwardAuthenticated(req, tx, source, hash, () =>
+      return void this.forwardAuthenticated(req, tx, () =>
         toLocal ? this.toLocalUser(req, tx, ruri, hash) : this.forwardToUri(req, tx, hash),
       );
     }
@@ -183,7 +183,7 @@ export class Proxy {
    * Challenges a request whose From claims one of our users (RFC 3261 §22.3),
    * then runs `next`. Unknown user and wrong password get the same 407.
    */
-  private forwardAuthenticated(req: SipMessage, tx: ServerTransaction, _source: Peer, _hash: string, next: () => void): void {
+  private forwardAuthenticated(req: SipMessage, tx: ServerTransaction, next: () => void): void {
     if (req.method === 'ACK') return next();
     const result = this.verify(tx, req, true);
     if (!result) return;
@@ -360,7 +360,7 @@ export class Proxy {
   }
 
   /** ACK for a 2xx: routed end to end like any in-dialog request, without a transaction. */
-  private async onStatelessAck(ack: SipMessage, _source: Peer): Promise<void> {
+  private async onStatelessAck(ack: SipMessage): Promise<void> {
     const mf = ack.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0) return;
     // An ACK that did not come through our Record-Route is not ours to relay.

@@ -303,6 +303,6 @@ export function sameContact(a: SipUri, b: SipUri): boolean {
     a.user === b.user &&
     a.host.toLowerCase() === b.host.toLowerCase() &&
     (a.port ?? 0) === (b.port ?? 0) &&
-    (a.params.get('transport') ?? 'udp')?.toLowerCase() === (b.params.get('transport') ?? 'udp')?.toLowerCase()
+    (a.params.get('transport') ?? 'udp').toLowerCase() === (b.params.get('transport') ?? 'udp').toLowerCase()
   );
 }

@@ -85,10 +85,10 @@ export class SipStack {
       send: (msg, dest) => this.sendRaw(msg, dest),
     });
     this.transport.onMessage((inb) => this.receive(inb));
-    this.transport.onFramingError((source, local, status, reason, head) => {
+    this.transport.onFramingError((source, _local, status, reason, head) => {
       this.counters.malformed++;
       if (status === 0) this.counters.dropped++;
-      else this.rejectMalformed(head, source, local, status, reason);
+      else this.rejectMalformed(head, source, status, reason);
     });
     this.transport.onSendError((dest) => {
       this.counters.dropped++;
@@ -250,7 +250,7 @@ export class SipStack {
     for (const t of this.traces) t('in', inb.source.proto, inb.local, inb.source, inb.data);
     if (inb.source.proto === 'udp' && inb.data.length > MAX_DATAGRAM_BYTES) {
       this.counters.malformed++;
-      this.rejectMalformed(inb.data, inb.source, inb.local, 513, `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`);
+      this.rejectMalformed(inb.data, inb.source, 513, `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`);
       return;
     }
     let msg: SipMessage;
@@ -259,7 +259,7 @@ export class SipStack {
       validateMessage(msg);
     } catch (err) {
       this.counters.malformed++;
-      if (err instanceof SipParseError) this.rejectMalformed(inb.data, inb.source, inb.local, err.status, err.message);
+      if (err instanceof SipParseError) this.rejectMalformed(inb.data, inb.source, err.status, err.message);
       else this.counters.dropped++;
       return;
     }
@@ -303,7 +303,7 @@ export class SipStack {
    * route a response; otherwise drops it (RFC 3261 §16.3 / §18.3). Responses
    * are never answered.
    */
-  private rejectMalformed(data: Buffer, source: Peer, _local: LocalEndpoint, status: number, reason: string): void {
+  private rejectMalformed(data: Buffer, source: Peer, status: number, reason: string): void {
     const head = data.subarray(0, Math.min(data.length, 8192)).toString('latin1');
     if (head.startsWith('SIP/') || !/^[A-Za-z]+ \S+ SIP\//.test(head)) {
       this.counters.dropped++;
