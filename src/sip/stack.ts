@@ -67,8 +67,7 @@ export class SipStack {
   private readonly traces: TraceSink[] = [];
   private bound: LocalEndpoint[] = [];
   private localNames = new Set<string>();
-  private readonly branchSeed = randomBytes(6).toString('hex');
-  private branchCounter = 0;
+  private readonly tagSeed = randomBytes(3).toString('hex');
   private tagCounter = 0;
   /** localFor() answers by destination protocol and address family; endpoints never change after start. */
   private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
@@ -114,6 +113,7 @@ export class SipStack {
   }
 
   async close(): Promise<void> {
+    this.transactions.terminateAll();
     await this.transport.close();
   }
 
@@ -172,13 +172,9 @@ export class SipStack {
     return this.bound.some((e) => e.port === p || (port === undefined && e.port === 5061));
   }
 
-  newBranch(): string {
-    return `z9hG4bK${this.branchSeed}${(this.branchCounter++).toString(36)}`;
-  }
-
   /** Unique and unguessable enough for a To tag: a random per-process prefix and a counter. */
   newTag(): string {
-    return `${this.branchSeed.slice(0, 6)}${(this.tagCounter++).toString(36)}`;
+    return `${this.tagSeed}${(this.tagCounter++).toString(36)}`;
   }
 
   /** Our Via for a request going toward `dest`. */
