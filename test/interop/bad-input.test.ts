@@ -20,6 +20,7 @@ import { buildAuthorization, selectChallenge } from '../../src/sip/auth/index.js
 import { SipMessage, parseMessage } from '../../src/sip/message.js';
 import { StreamFramer } from '../../src/sip/transport/framer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const ALICE = 'Al1ce-long-pass-77';
 /** How long "no answer" is waited for. */
@@ -202,18 +203,6 @@ class TcpClient {
   destroy(): void {
     this.sock.destroy();
   }
-}
-
-/** Deterministic PRNG (mulberry32) so a failing garbage datagram can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('malformed input over UDP and TCP', { timeout: 120_000 }, () => {

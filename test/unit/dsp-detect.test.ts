@@ -4,19 +4,7 @@ import { decodeUlaw, encodeUlaw } from '../../src/media/codecs/g711.js';
 import { goertzel } from '../../src/media/dsp/goertzel.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { detectTone, measureTone, tonePresence } from '../../src/media/dsp/tone-detect.js';
-
-/** xorshift32: the same "noise" on every run. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+import { xorshift32 as prng } from '../helpers/prng.js';
 
 /** White noise with a uniform distribution at roughly `dbfs` RMS. */
 function noise(n: number, dbfs: number, seed: number): Int16Array {

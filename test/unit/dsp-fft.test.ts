@@ -3,18 +3,7 @@ import { test } from 'node:test';
 import { RealFft } from '../../src/media/dsp/fft.js';
 import { dominantFrequency } from '../../src/media/dsp/spectrum.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+import { xorshift32 as prng } from '../helpers/prng.js';
 
 test('the real FFT equals a direct DFT', () => {
   for (const n of [4, 8, 64, 512]) {

@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { EnergyVad } from '../../src/media/dsp/vad.js';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
+import { xorshift32 as prng } from '../helpers/prng.js';
 
 /** Per-frame decisions for `samples` cut into frames of `frame` samples. */
 function decisions(vad: EnergyVad, samples: Int16Array, frame: number): boolean[] {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { alawToLinear, linearToAlaw, linearToUlaw, ulawToLinear } from '../../src/media/codecs/g711.js';
 import type { DtmfDigitEvent } from '../../src/media/dtmf/digits.js';
 import { InbandDtmfDetector } from '../../src/media/dtmf/inband.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const RATE = 8000;
 const ALL = '0123456789*#ABCD';
@@ -39,18 +40,6 @@ function detect(samples: number[], frame = 160, opts: ConstructorParameters<type
   for (let i = 0; i < pcm.length; i += frame) digits.push(...det.process(pcm.subarray(i, i + frame)));
   det.flush();
   return { digits: digits.join(''), ended };
-}
-
-/** Mulberry32: a small seeded PRNG so the noise is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test('all sixteen keys, 80 ms on / 80 ms off at -10 dBFS per tone, are detected once each in order', () => {

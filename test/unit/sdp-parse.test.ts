@@ -13,6 +13,7 @@ import {
 import { SdpError } from '../../src/sdp/errors.js';
 import { formatSdp } from '../../src/sdp/format.js';
 import { parseSdp } from '../../src/sdp/parse.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const sdp = (...lines: string[]) => lines.join('\r\n') + '\r\n';
 
@@ -353,18 +354,6 @@ test('error messages quote hostile input safely', () => {
     (e: unknown) => e instanceof SdpError && e.message.includes('\\x01') && e.message.length < 120,
   );
 });
-
-/** Deterministic PRNG so a failure reproduces. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fuzzed descriptions either parse and round-trip or throw SdpError, nothing else', () => {
   const rand = prng(8866);
