@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/helpers/ports.js';
 import { spawnBounded } from '../../test/helpers/process.js';
+import { loopbackArgs } from '../../test/helpers/sipp.js';
 import { realClock } from '../../src/util/clock.js';
 import { cpuSeconds } from './procstat.js';
 
@@ -115,13 +116,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const args = [
     o.target,
     '-sf', o.scenario,
-    '-t', 'u1',
-    '-i', '127.0.0.1',
-    '-p', String(port),
-    '-bind_local',
-    '-mi', '127.0.0.1',
-    '-ci', '127.0.0.1',
-    '-nostdin',
+    ...loopbackArgs(port),
     '-m', String(o.calls),
     '-r', String(o.rate),
     '-l', String(o.maxConcurrent ?? Math.max(1000, o.rate * 10)),

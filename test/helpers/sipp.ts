@@ -100,10 +100,10 @@ export function sippSupportsTls(): Promise<boolean> {
   return tlsSupport;
 }
 
-function commonArgs(o: SippCommonOptions, port: number, dir: string): string[] {
-  const a = [
-    ...scenarioArgs(o.scenario),
-    '-t', o.transport ?? 'u1',
+/** SIPp with every socket it opens (signalling, media, control) on 127.0.0.1, and no stdin. */
+export function loopbackArgs(port: number, transport: SippTransport = 'u1'): string[] {
+  return [
+    '-t', transport,
     '-i', '127.0.0.1',
     '-p', String(port),
     '-bind_local',
@@ -111,6 +111,13 @@ function commonArgs(o: SippCommonOptions, port: number, dir: string): string[] {
     // The control socket defaults to 0.0.0.0:8888.
     '-ci', '127.0.0.1',
     '-nostdin',
+  ];
+}
+
+function commonArgs(o: SippCommonOptions, port: number, dir: string): string[] {
+  const a = [
+    ...scenarioArgs(o.scenario),
+    ...loopbackArgs(port, o.transport),
     '-trace_stat', '-stf', path.join(dir, 'stat.csv'),
     '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
     '-trace_err', '-error_file', path.join(dir, 'errors.log'),
