@@ -1,0 +1,11 @@
+/** The media endpoint: RTP in, RTP out, a codec, a clock. */
+export { MediaEndpoint } from './endpoint.js';
+export {
+  DROP_REASONS,
+  type DropReason,
+  type MediaEndpointConfig,
+  type MediaEndpointOpenOptions,
+  type MediaEndpointStats,
+  type PortRange,
+  type RemoteAddress,
+} from './types.js';

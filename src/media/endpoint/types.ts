@@ -1,0 +1,99 @@
+/**
+ * The public shapes of a media endpoint: how it is opened and configured,
+ * and what it reports. Kept apart from the implementation so the layers
+ * above can depend on these types alone (the endpoint may later run in a
+ * worker or on another machine behind the same interface).
+ */
+import type { Codec } from '../codecs/types.js';
+import type { Clock } from '../../util/clock.js';
+
+export interface PortRange {
+  min: number;
+  max: number;
+}
+
+export interface MediaEndpointOpenOptions {
+  /** Local address to bind (default 127.0.0.1). */
+  address?: string;
+  /** A port, 0 for any, or a range to pick a free (even) port from. */
+  port?: number | PortRange;
+  clock?: Clock;
+  /** Mean RTCP report interval; each actual interval is 0.5–1.5× this (RFC 3550 §6.3.1). */
+  rtcpIntervalMs?: number;
+  /** Source of randomness in [0, 1) for the RTCP interval; injectable so tests are deterministic. */
+  random?: () => number;
+  /** SDES CNAME; a random one by default. */
+  cname?: string;
+}
+
+export interface RemoteAddress {
+  address: string;
+  port: number;
+}
+
+export interface MediaEndpointConfig {
+  remote: RemoteAddress;
+  codec: Codec;
+  payloadType: number;
+  /** Negotiated RFC 4733 payload type; without it DTMF is neither sent nor received. */
+  telephoneEventPt?: number;
+  ptimeMs?: number;
+  /** Our SSRC; random by default. */
+  ssrc?: number;
+}
+
+/** Why a received datagram was not used. A closed set so metrics can key on it. */
+export type DropReason =
+  | 'malformed-rtp'
+  | 'malformed-rtcp'
+  | 'not-configured'
+  | 'unexpected-source'
+  | 'unexpected-payload-type'
+  | 'unexpected-ssrc'
+  | 'bad-sequence'
+  | 'bad-payload';
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'malformed-rtp',
+  'malformed-rtcp',
+  'not-configured',
+  'unexpected-source',
+  'unexpected-payload-type',
+  'unexpected-ssrc',
+  'bad-sequence',
+  'bad-payload',
+];
+
+export interface MediaEndpointStats {
+  sent: {
+    /** RTP packets (audio and telephone-event). */
+    packets: number;
+    /** RTP payload octets (headers excluded, as the SR octet count). */
+    bytes: number;
+    sr: number;
+    rr: number;
+  };
+  received: {
+    /** RTP packets accepted from the remote source. */
+    packets: number;
+    bytes: number;
+    /** Every datagram that reached the socket, good or bad. */
+    datagrams: number;
+    sr: number;
+    rr: number;
+    bye: number;
+  };
+  /** Cumulative packets lost from the remote source (RFC 3550 A.3). */
+  lost: number;
+  lossPercent: number;
+  jitterMs: number;
+  /** Round-trip time from the last report block about our stream, once one carried an LSR. */
+  rttMs: number | undefined;
+  /** Loss the peer reported for our stream in its last report block, percent. */
+  remoteLossPercent: number | undefined;
+  /** Packets that came after their play-out slot. */
+  late: number;
+  /** Frames filled in by loss concealment. */
+  concealed: number;
+  dropped: { total: number; reasons: Record<DropReason, number> };
+}
