@@ -18,6 +18,11 @@
  * `configure` fixes where we send, even if it came from another address than
  * the one signalled — behind a NAT the signalled one is often unreachable.
  * After that only that address is listened to.
+ *
+ * SRTP (RFC 3711), when configured: every RTP packet is protected in its
+ * send buffer, every RTCP compound as SRTCP, and everything received is
+ * authenticated and decrypted before it is parsed — so a packet that fails
+ * (wrong key, forgery, replay) never latches, never counts and never plays.
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
@@ -32,6 +37,7 @@ import { realClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { bindUdp } from './bind.js';
 import { Playout } from './playout.js';
 import { rtcpDelayMs } from './rtcp-interval.js';
+import { EndpointSrtp, MAX_SRTP_RTP_OVERHEAD } from './srtp.js';
 import {
   DROP_REASONS,
   type DropReason,
@@ -70,6 +76,7 @@ interface Session {
   playout: Playout;
   rx: ReceiveStats | undefined;
   lastRxMs: number;
+  srtp: EndpointSrtp | undefined;
 }
 
 export class MediaEndpoint {
@@ -127,7 +134,8 @@ export class MediaEndpoint {
     for (let i = 0; i < SEND_RING; i++) {
       const b = Buffer.alloc(MAX_PACKET);
       this.ring.push(b);
-      this.ringPayload.push(b.subarray(RTP_HEADER_LENGTH));
+      // The codec may not write into the last octets: the SRTP tag goes there.
+      this.ringPayload.push(b.subarray(RTP_HEADER_LENGTH, MAX_PACKET - MAX_SRTP_RTP_OVERHEAD));
     }
     socket.on('message', this.onMessage);
     socket.on('error', this.onSocketError);
@@ -161,7 +169,9 @@ export class MediaEndpoint {
   /**
    * Sets (or changes, e.g. after a re-INVITE) what the endpoint sends and
    * expects. Our SSRC, sequence and timestamp carry over unless `ssrc` is
-   * given; latching starts over because the remote may have moved.
+   * given; latching starts over because the remote may have moved. SRTP
+   * state carries over while the suite and keys stay the same. Throws
+   * RangeError for SRTP keys of the wrong length.
    */
   configure(cfg: MediaEndpointConfig): void {
     if (this.closed) throw new Error('MediaEndpoint is closed');
@@ -173,6 +183,7 @@ export class MediaEndpoint {
     const te = cfg.telephoneEventPt;
     // For the codecs we carry (8 kHz G.711) telephone-event runs on the audio clock.
     const dtmfOpts = { clockRate: codec.clockRate, frameMs: ptimeMs };
+    const srtp = cfg.srtp && (prev?.srtp?.matches(cfg.srtp) ? prev.srtp : new EndpointSrtp(cfg.srtp));
     this.session = {
       codec,
       payloadType: cfg.payloadType,
@@ -192,6 +203,7 @@ export class MediaEndpoint {
       playout: new Playout(codec, ptimeMs),
       rx: undefined,
       lastRxMs: 0,
+      srtp,
     };
     this.remoteLatched = undefined;
     if (!this.tickTimer) {
@@ -366,7 +378,9 @@ export class MediaEndpoint {
       len = p.length;
     }
     s.sendStats.onSent(len, ts, this.clock.now());
-    this.socket.send(buf, 0, RTP_HEADER_LENGTH + len, s.remote.port, s.remote.address, this.onSent);
+    let wire = RTP_HEADER_LENGTH + len;
+    if (s.srtp) wire = s.srtp.send.protectRtpInPlace(buf, wire);
+    this.socket.send(buf, 0, wire, s.remote.port, s.remote.address, this.onSent);
   }
 
   private readonly onSent = (err: Error | null): void => {
@@ -392,8 +406,10 @@ export class MediaEndpoint {
     packets.push({ type: 'sdes', chunks: [{ ssrc: s.ssrc, items: [{ type: SDES_CNAME, value: this.cname }] }] });
     if (bye) packets.push(bye.reason === undefined ? { type: 'bye', ssrcs: [s.ssrc] } : { type: 'bye', ssrcs: [s.ssrc], reason: bye.reason });
     // A few reports per second at most: a fresh buffer is simpler than a ring here.
-    const buf = Buffer.alloc(rtcpLength(packets));
+    const plain = rtcpLength(packets);
+    const buf = Buffer.alloc(s.srtp ? plain + s.srtp.send.rtcpOverhead : plain);
     writeRtcp(buf, packets);
+    s.srtp?.send.protectRtcpInPlace(buf, plain);
     this.socket.send(buf, s.remote.port, s.remote.address, (err) => {
       if (err) this.socketErrors++;
       done?.();
@@ -411,16 +427,23 @@ export class MediaEndpoint {
     return rinfo.port === s.remote.port && rinfo.address === s.remote.address;
   }
 
-  private readonly onMessage = (buf: Buffer, rinfo: RemoteInfo): void => {
+  private readonly onMessage = (datagram: Buffer, rinfo: RemoteInfo): void => {
     this.datagrams++;
     if (this.closed) return;
-    if (isRtcp(buf)) {
-      this.onRtcp(buf, rinfo);
+    if (isRtcp(datagram)) {
+      this.onRtcp(datagram, rinfo);
       return;
+    }
+    const s = this.session;
+    let buf = datagram;
+    if (s?.srtp) {
+      // Each datagram arrives in its own buffer, so decrypting in place is safe (the jitter buffer keeps the payload).
+      const r = s.srtp.unprotectRtp(datagram);
+      if (typeof r !== 'number') return this.drop(r);
+      buf = datagram.subarray(0, r);
     }
     const v = this.view;
     if (readRtp(buf, v) !== undefined) return this.drop('malformed-rtp');
-    const s = this.session;
     if (!s) return this.drop('not-configured');
     const isAudio = v.payloadType === s.payloadType;
     if (!isAudio && v.payloadType !== s.telephoneEventPt) return this.drop('unexpected-payload-type');
@@ -460,9 +483,15 @@ export class MediaEndpoint {
     this.onRemoteLatched?.(s.remote);
   }
 
-  private onRtcp(buf: Buffer, rinfo: RemoteInfo): void {
+  private onRtcp(datagram: Buffer, rinfo: RemoteInfo): void {
     const s = this.session;
     if (!s) return this.drop('not-configured');
+    let buf = datagram;
+    if (s.srtp) {
+      const r = s.srtp.unprotectRtcp(datagram);
+      if (typeof r !== 'number') return this.drop(r);
+      buf = datagram.subarray(0, r);
+    }
     const packets = tryParseRtcp(buf);
     if (!packets) return this.drop('malformed-rtcp');
     // RTCP does not latch: it follows the RTP stream (rtcp-mux keeps both on one 5-tuple).

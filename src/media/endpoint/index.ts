@@ -5,7 +5,9 @@ export {
   type DropReason,
   type MediaEndpointConfig,
   type MediaEndpointOpenOptions,
+  type MediaEndpointSrtpConfig,
   type MediaEndpointStats,
   type PortRange,
   type RemoteAddress,
+  type SrtpKeyMaterial,
 } from './types.js';

@@ -5,6 +5,7 @@
  * worker or on another machine behind the same interface).
  */
 import type { Codec } from '../codecs/types.js';
+import type { SrtpSuite } from '../srtp/index.js';
 import type { Clock } from '../../util/clock.js';
 
 export interface PortRange {
@@ -40,6 +41,25 @@ export interface MediaEndpointConfig {
   ptimeMs?: number;
   /** Our SSRC; random by default. */
   ssrc?: number;
+  /** SRTP/SRTCP (RFC 3711) with SDES-negotiated keys (RFC 4568); plain RTP without it. */
+  srtp?: MediaEndpointSrtpConfig;
+}
+
+/** One side's master key and salt, as carried in an `a=crypto` inline key. */
+export interface SrtpKeyMaterial {
+  masterKey: Uint8Array;
+  masterSalt: Uint8Array;
+}
+
+/**
+ * With SDES each side encrypts under the key it offered itself, so the
+ * endpoint needs both: `local` protects what we send, `remote` (the peer's
+ * key) unprotects what we receive.
+ */
+export interface MediaEndpointSrtpConfig {
+  suite: SrtpSuite;
+  local: SrtpKeyMaterial;
+  remote: SrtpKeyMaterial;
 }
 
 /** Why a received datagram was not used. A closed set so metrics can key on it. */
@@ -51,7 +71,11 @@ export type DropReason =
   | 'unexpected-payload-type'
   | 'unexpected-ssrc'
   | 'bad-sequence'
-  | 'bad-payload';
+  | 'bad-payload'
+  /** SRTP/SRTCP authentication failed: wrong key, corruption or forgery. */
+  | 'srtp-auth'
+  /** SRTP/SRTCP packet index already seen or older than the replay window. */
+  | 'srtp-replay';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'malformed-rtp',
@@ -62,6 +86,8 @@ export const DROP_REASONS: readonly DropReason[] = [
   'unexpected-ssrc',
   'bad-sequence',
   'bad-payload',
+  'srtp-auth',
+  'srtp-replay',
 ];
 
 export interface MediaEndpointStats {
