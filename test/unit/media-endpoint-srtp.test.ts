@@ -21,6 +21,7 @@ import { isRtcp, parseRtp, RTP_HEADER_LENGTH } from '../../src/media/rtp/packet.
 import { rtcpLength, SDES_CNAME } from '../../src/media/rtp/rtcp.js';
 import { generateSdesKey, type SrtpSuite } from '../../src/media/srtp/index.js';
 import { VirtualClock } from '../../src/util/clock.js';
+import { record, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const FRAME = 160;
@@ -28,18 +29,6 @@ const SUITE_80: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80';
 const SUITE_32: SrtpSuite = 'AES_CM_128_HMAC_SHA1_32';
 /** SRTCP adds the E flag and index word plus an 80-bit tag, whatever the suite. */
 const SRTCP_OVERHEAD = 4 + 10;
-
-async function until(cond: () => boolean, turns = 5000): Promise<boolean> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return true;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  return cond();
-}
-
-function sentDatagrams(s: MediaEndpointStats): number {
-  return s.sent.packets + s.sent.sr + s.sent.rr;
-}
 
 function key(suite: SrtpSuite): SrtpKeyMaterial {
   const k = generateSdesKey(suite);
@@ -135,16 +124,6 @@ function toneSource(freq: number): { next: () => Int16Array; frames: Int16Array[
       frames.push(f);
       return f;
     },
-  };
-}
-
-function record(ep: MediaEndpoint): () => Int16Array {
-  const frames: Int16Array[] = [];
-  ep.onFrame = (pcm) => frames.push(pcm.slice());
-  return () => {
-    const out = new Int16Array(frames.length * FRAME);
-    frames.forEach((f, i) => out.set(f, i * FRAME));
-    return out;
   };
 }
 

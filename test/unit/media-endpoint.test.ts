@@ -11,26 +11,14 @@ import { PcmuCodec } from '../../src/media/codecs/g711.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import type { DtmfDigitEvent } from '../../src/media/dtmf/digits.js';
-import { MediaEndpoint, type MediaEndpointOpenOptions, type MediaEndpointStats } from '../../src/media/endpoint/index.js';
+import { MediaEndpoint, type MediaEndpointOpenOptions } from '../../src/media/endpoint/index.js';
 import { parseRtp } from '../../src/media/rtp/packet.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { record, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const PT_TE = 101;
-
-/** Polls `cond` once per event-loop turn (the UDP poll phase runs in between); false if it never held. */
-async function until(cond: () => boolean, turns = 5000): Promise<boolean> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return true;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  return cond();
-}
-
-function sentDatagrams(s: MediaEndpointStats): number {
-  return s.sent.packets + s.sent.sr + s.sent.rr;
-}
 
 async function rawSocket(): Promise<Socket> {
   const s = createSocket('udp4');
@@ -90,17 +78,6 @@ function toneSource(freq: number): () => Int16Array {
     const f = new Int16Array(160);
     gen.fill(f);
     return f;
-  };
-}
-
-/** Records what an endpoint plays, from its first played frame on. */
-function record(ep: MediaEndpoint): () => Int16Array {
-  const frames: Int16Array[] = [];
-  ep.onFrame = (pcm) => frames.push(pcm.slice());
-  return () => {
-    const out = new Int16Array(frames.length * 160);
-    frames.forEach((f, i) => out.set(f, i * 160));
-    return out;
   };
 }
 

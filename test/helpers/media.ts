@@ -1,0 +1,32 @@
+/** Shared pieces of the MediaEndpoint tests: waiting on UDP delivery, counting, recording. */
+import type { MediaEndpoint, MediaEndpointStats } from '../../src/media/endpoint/index.js';
+
+/** Polls `cond` once per event-loop turn (the UDP poll phase runs in between); false if it never held. */
+export async function until(cond: () => boolean, turns = 5000): Promise<boolean> {
+  for (let i = 0; i < turns; i++) {
+    if (cond()) return true;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return cond();
+}
+
+/** Every datagram an endpoint sent: RTP packets and RTCP reports. */
+export function sentDatagrams(s: MediaEndpointStats): number {
+  return s.sent.packets + s.sent.sr + s.sent.rr;
+}
+
+/** Records what an endpoint plays, from its first played frame on. */
+export function record(ep: MediaEndpoint): () => Int16Array {
+  const frames: Int16Array[] = [];
+  ep.onFrame = (pcm) => frames.push(pcm.slice());
+  return () => {
+    const length = frames.reduce((n, f) => n + f.length, 0);
+    const out = new Int16Array(length);
+    let at = 0;
+    for (const f of frames) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  };
+}
