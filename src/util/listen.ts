@@ -1,4 +1,9 @@
-/** `proto:address:port` listen specs, shared by the config loader and the transport layer. */
+/**
+ * Listen specs (`udp:127.0.0.1:5060`) and the address spellings kept
+ * canonical, shared by the config loader and the transport layer.
+ */
+import { isIP, isIPv6 } from 'node:net';
+
 export type ListenProto = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface ListenAddress {
@@ -7,27 +12,69 @@ export interface ListenAddress {
   port: number;
 }
 
-const PROTOS = new Set<ListenProto>(['udp', 'tcp', 'tls', 'ws', 'wss']);
-const DEFAULT_PORT: Record<ListenProto, number> = { udp: 5060, tcp: 5060, tls: 5061, ws: 8080, wss: 8443 };
+/** Protocols this layer listens on itself; WebSocket listeners belong to the HTTP server. */
+const LISTEN_PROTOS: readonly ListenProto[] = ['udp', 'tcp', 'tls'];
+
+const EXAMPLES = 'e.g. "udp:127.0.0.1:5060", "tcp:0.0.0.0:5060", "tls:[::1]:5061" or "udp:5060"';
 
 /**
- * Accepts `udp:127.0.0.1:5060`, `tls:[::1]:5061`, `tcp:5060` (every interface)
- * and `udp:127.0.0.1` (the protocol's default port).
+ * Parses `proto:address:port`, `proto:[ipv6]:port` or `proto:port`. The last
+ * form listens on every IPv4 interface (0.0.0.0); write `udp:[::]:5060` for
+ * every IPv6 interface.
  */
 export function parseListen(spec: string): ListenAddress {
-  const example = 'expected proto:address:port, e.g. udp:127.0.0.1:5060 or tls:[::1]:5061';
-  const m = /^([a-z]+):(?:\[([0-9A-Fa-f:.]+)\]|([0-9A-Za-z.-]+))?(?::(\d{1,5}))?$/.exec(spec.trim());
-  if (!m) throw new Error(`bad listen address "${spec}": ${example}`);
-  const proto = m[1] as ListenProto;
-  if (!PROTOS.has(proto)) throw new Error(`bad listen address "${spec}": unknown protocol "${m[1]}"; use udp, tcp, tls, ws or wss`);
-  let address: string | undefined = m[2] ?? m[3];
-  let portText = m[4];
-  // `udp:5060` means every interface on port 5060.
-  if (address !== undefined && portText === undefined && /^\d+$/.test(address)) {
-    portText = address;
-    address = undefined;
+  const bad = (why: string): Error =>
+    new Error(`Bad SIP listen address "${spec}": ${why}; expected proto:address:port, ${EXAMPLES}`);
+  const text = spec.trim();
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw bad('missing protocol');
+  const proto = text.slice(0, colon).toLowerCase() as ListenProto;
+  if (!LISTEN_PROTOS.includes(proto)) throw bad(`unknown protocol "${text.slice(0, colon)}", use one of ${LISTEN_PROTOS.join(', ')}`);
+  const rest = text.slice(colon + 1);
+  let address: string;
+  let portText: string;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0 || rest[close + 1] !== ':') throw bad('an IPv6 address must be written [address]:port');
+    address = rest.slice(1, close);
+    portText = rest.slice(close + 2);
+    if (!isIPv6(address)) throw bad(`"${address}" is not an IPv6 address`);
+  } else {
+    const last = rest.lastIndexOf(':');
+    if (last < 0) {
+      address = '0.0.0.0';
+      portText = rest;
+    } else {
+      address = rest.slice(0, last);
+      portText = rest.slice(last + 1);
+      if (address.includes(':')) throw bad('an IPv6 address must be in brackets, like [::1]:5060');
+      if (isIP(address) !== 4) throw bad(`"${address}" is not an IP address`);
+    }
   }
-  const port = portText === undefined ? DEFAULT_PORT[proto] : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad listen address "${spec}": port out of range`);
-  return { proto, address: address ?? '0.0.0.0', port };
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad(`"${portText}" is not a port number (0-65535)`);
+  return { proto, address: canonicalAddress(address), port: Number(portText) };
+}
+
+/** How an endpoint is written in messages and logs: `udp:[::1]:5060`. */
+export function formatEndpoint(ep: ListenAddress): string {
+  return `${ep.proto}:${isIPv6(ep.address) ? `[${ep.address}]` : ep.address}:${ep.port}`;
+}
+
+/**
+ * One spelling per address so lookups by address match: IPv6 in lower case
+ * without brackets, and IPv4-mapped IPv6 (what a dual-stack socket reports)
+ * turned back into plain IPv4.
+ */
+export function canonicalAddress(address: string): string {
+  // Fast path for the common case, an IPv4 address as the socket reports it.
+  if (!address.includes(':') && !address.startsWith('[')) return address;
+  let a = address;
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+  a = a.toLowerCase();
+  if (a.startsWith('::ffff:') && isIP(a.slice(7)) === 4) a = a.slice(7);
+  return a;
+}
+
+export function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
 }

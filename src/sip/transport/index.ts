@@ -13,13 +13,13 @@ import { isIP } from 'node:net';
 import type { RemoteInfo } from 'node:dgram';
 import { realClock, type Clock } from '../../util/clock.js';
 import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFiles } from './cert.js';
-import { canonicalAddress, formatEndpoint, isWildcard } from './endpoint.js';
+import { canonicalAddress, formatEndpoint, isWildcard } from '../../util/listen.js';
 import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
 import { createTlsServer, dialTls } from './tls.js';
 import type { Inbound, LocalEndpoint, Peer } from './types.js';
 import { isUdpKeepalive, UdpListener } from './udp.js';
 
-export { parseListen, formatEndpoint, canonicalAddress } from './endpoint.js';
+export { parseListen, formatEndpoint, canonicalAddress } from '../../util/listen.js';
 export { StreamFramer, MAX_BODY_BYTES, type FramerSink } from './framer.js';
 export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type CertificateFiles } from './cert.js';
 export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';

@@ -5,7 +5,7 @@
  */
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../util/clock.js';
-import { canonicalAddress } from './endpoint.js';
+import { canonicalAddress } from '../../util/listen.js';
 import { StreamFramer } from './framer.js';
 import type { LocalEndpoint, Peer } from './types.js';
 
