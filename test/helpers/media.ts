@@ -1,5 +1,7 @@
 /** Shared pieces of the MediaEndpoint tests: waiting on UDP delivery, counting, recording. */
+import assert from 'node:assert/strict';
 import type { MediaEndpoint, MediaEndpointStats } from '../../src/media/endpoint/index.js';
+import type { VirtualClock } from '../../src/util/clock.js';
 
 /** Polls `cond` once per event-loop turn (the UDP poll phase runs in between); false if it never held. */
 export async function until(cond: () => boolean, turns = 5000): Promise<boolean> {
@@ -29,4 +31,12 @@ export function record(ep: MediaEndpoint): () => Int16Array {
     }
     return out;
   };
+}
+
+/** Moves virtual time on one 20 ms frame at a time, waiting each time until what was sent has arrived. */
+export async function runFrames(clock: VirtualClock, ms: number, settled: () => boolean): Promise<void> {
+  for (let t = 0; t < ms; t += 20) {
+    clock.advance(20);
+    assert.ok(await until(settled), 'datagrams sent in this frame did not arrive');
+  }
 }

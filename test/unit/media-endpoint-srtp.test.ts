@@ -21,7 +21,7 @@ import { isRtcp, parseRtp, RTP_HEADER_LENGTH } from '../../src/media/rtp/packet.
 import { rtcpLength, SDES_CNAME } from '../../src/media/rtp/rtcp.js';
 import { generateSdesKey, type SrtpSuite } from '../../src/media/srtp/index.js';
 import { VirtualClock } from '../../src/util/clock.js';
-import { record, sentDatagrams, until } from '../helpers/media.js';
+import { record, runFrames, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const FRAME = 160;
@@ -93,12 +93,7 @@ async function srtpCall(suite: SrtpSuite, bKnowsA?: SrtpKeyMaterial): Promise<Sr
     b,
     keys,
     fromA,
-    async run(ms) {
-      for (let t = 0; t < ms; t += 20) {
-        clock.advance(20);
-        assert.ok(await until(settled), 'datagrams sent in this frame did not arrive');
-      }
-    },
+    run: (ms) => runFrames(clock, ms, settled),
     async inject(buf) {
       n.toB++;
       relay.send(buf, bPort, HOST);

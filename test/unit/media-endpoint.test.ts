@@ -15,7 +15,7 @@ import { MediaEndpoint, type MediaEndpointOpenOptions } from '../../src/media/en
 import { parseRtp } from '../../src/media/rtp/packet.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { mulberry32 } from '../helpers/prng.js';
-import { record, sentDatagrams, until } from '../helpers/media.js';
+import { record, runFrames, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const PT_TE = 101;
@@ -59,12 +59,7 @@ async function call(opts: MediaEndpointOpenOptions = {}, bRemotePort?: number, m
     a,
     b,
     extra,
-    async run(ms) {
-      for (let t = 0; t < ms; t += 20) {
-        clock.advance(20);
-        assert.ok(await until(delivered), 'datagrams sent in this frame did not arrive');
-      }
-    },
+    run: (ms) => runFrames(clock, ms, delivered),
     async close() {
       await a.close();
       await b.close();

@@ -148,38 +148,42 @@ function g711FrameSamples(ptimeMs: number): number {
   return Math.round(ptimeMs * 8);
 }
 
-/** PCMU: G.711 µ-law, 8 kHz mono, static payload type 0 (RFC 3551). */
-export class PcmuCodec implements Codec {
-  readonly name = 'PCMU';
+/** G.711 at 8 kHz mono behind the Codec interface; the two laws differ only in their tables. */
+class G711Codec implements Codec {
   readonly clockRate = 8000;
   readonly sampleRate = 8000;
   readonly channels = 1;
-  readonly payloadType = 0;
+
+  constructor(
+    readonly name: 'PCMU' | 'PCMA',
+    readonly payloadType: number,
+    private readonly encodeLaw: (pcm: Int16Array, out: Uint8Array) => number,
+    private readonly decodeLaw: (bytes: Uint8Array, out: Int16Array) => number,
+  ) {}
+
   frameSamples(ptimeMs: number): number {
     return g711FrameSamples(ptimeMs);
   }
+
   encode(pcm: Int16Array, out: Uint8Array): number {
-    return encodeUlaw(pcm, out);
+    return this.encodeLaw(pcm, out);
   }
+
   decode(payload: Uint8Array, out: Int16Array): number {
-    return decodeUlaw(payload, out);
+    return this.decodeLaw(payload, out);
   }
 }
 
-/** PCMA: G.711 A-law, 8 kHz mono, static payload type 8 (RFC 3551). */
-export class PcmaCodec implements Codec {
-  readonly name = 'PCMA';
-  readonly clockRate = 8000;
-  readonly sampleRate = 8000;
-  readonly channels = 1;
-  readonly payloadType = 8;
-  frameSamples(ptimeMs: number): number {
-    return g711FrameSamples(ptimeMs);
+/** PCMU: G.711 µ-law, static payload type 0 (RFC 3551). */
+export class PcmuCodec extends G711Codec {
+  constructor() {
+    super('PCMU', 0, encodeUlaw, decodeUlaw);
   }
-  encode(pcm: Int16Array, out: Uint8Array): number {
-    return encodeAlaw(pcm, out);
-  }
-  decode(payload: Uint8Array, out: Int16Array): number {
-    return decodeAlaw(payload, out);
+}
+
+/** PCMA: G.711 A-law, static payload type 8 (RFC 3551). */
+export class PcmaCodec extends G711Codec {
+  constructor() {
+    super('PCMA', 8, encodeAlaw, decodeAlaw);
   }
 }
