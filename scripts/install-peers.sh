@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers the interop tests drive (Debian packages):
-# SIPp, sipsak, tshark, baresip, Kamailio, plus openssl and iproute2.
+# SIPp, sipsak, tshark, baresip, Kamailio, ffmpeg (G.722 reference), plus openssl
+# and iproute2.
 #
 #   bash scripts/install-peers.sh               install (root; CI runs as root)
 #   bash scripts/install-peers.sh --if-missing  do nothing when all are there
@@ -8,11 +9,11 @@
 set -euo pipefail
 
 # Binaries that prove the peers are installed, and the packages to install.
-BINARIES=(sipp sipsak tshark baresip kamailio)
-PACKAGES=(sip-tester sipsak tshark baresip kamailio openssl iproute2)
+BINARIES=(sipp sipsak tshark baresip kamailio ffmpeg)
+PACKAGES=(sip-tester sipsak tshark baresip kamailio ffmpeg openssl iproute2)
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 if_missing=0
