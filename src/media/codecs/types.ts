@@ -25,4 +25,13 @@ export interface Codec {
    * Returns the number of samples written; throws RangeError if `out` is too small.
    */
   decode(payload: Uint8Array, out: Int16Array): number;
+  /**
+   * For codecs that conceal a lost packet better than generic pitch repetition
+   * (their decoder state knows the signal): fills `out` — one packet's worth
+   * of samples — in place of the packet that did not arrive and returns the
+   * number of samples written. `next`, the packet after the lost one when it
+   * is already at hand, lets a codec with in-band FEC (Opus) recover the lost
+   * audio from the redundancy it carries.
+   */
+  conceal?(out: Int16Array, next?: Uint8Array): number;
 }

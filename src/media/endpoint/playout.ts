@@ -1,6 +1,9 @@
 /**
  * The receive side of an endpoint after the socket: a jitter buffer, the
  * decoder and packet-loss concealment, producing one PCM frame per ptime.
+ * Concealment is the codec's own when it has one (Opus: libopus PLC, or FEC
+ * from the next packet when the jitter buffer already holds it), else pitch
+ * repetition over the last good audio (plc.ts).
  *
  * Buffers are allocated once per configuration; `read` fills the same
  * Int16Array every time, so callers copy what they keep.
@@ -52,7 +55,8 @@ export class Playout {
       return undefined;
     }
     if (r.kind === 'frame' && this.decode(r.payload)) {
-      if (this.consecutiveLost > 0 && this.codec.channels === 1) {
+      // A codec that conceals itself resumes smoothly from its own state; a seam only follows pitch repetition.
+      if (this.consecutiveLost > 0 && this.codec.channels === 1 && !this.codec.conceal) {
         blendResumed(this.history, this.frame, this.consecutiveLost, this.codec.sampleRate);
       }
       this.consecutiveLost = 0;
@@ -60,6 +64,10 @@ export class Playout {
       return this.frame;
     }
     this.consecutiveLost++;
+    // Only a packet that will never play is worth rebuilding from its successor's FEC: a frame
+    // inserted to stretch time, or one that failed to decode, has no successor to ask.
+    const next = r.kind === 'missing' && r.lost ? this.jitter.peekNext() : undefined;
+    if (this.codecConceal(next)) return this.frame;
     if (this.codec.channels === 1) concealFrame(this.history, this.frame, this.consecutiveLost, this.codec.sampleRate);
     else this.frame.fill(0);
     return this.frame;
@@ -84,6 +92,19 @@ export class Playout {
     } else {
       this.frame.set(this.decodeBuf.subarray(0, n));
       this.frame.fill(0, n);
+    }
+    return true;
+  }
+
+  /** The codec's own concealment (Opus PLC/FEC); false when it has none or it failed. */
+  private codecConceal(next: Uint8Array | undefined): boolean {
+    const codec = this.codec;
+    if (!codec.conceal) return false;
+    try {
+      codec.conceal(this.frame, next);
+    } catch {
+      this.decodeErrors++;
+      return false;
     }
     return true;
   }

@@ -274,6 +274,17 @@ export class JitterBuffer {
     }
   }
 
+  /**
+   * The payload the next `get` would play, if it is already buffered (it
+   * stays buffered). Right after a 'missing' result with `lost` true this is
+   * the packet following the lost one, which is what a codec with in-band
+   * FEC (Opus) rebuilds the lost frame from.
+   */
+  peekNext(): Uint8Array | undefined {
+    const idx = this.nextSeq & this.mask;
+    return this.slotFull[idx] === 1 && this.slotSeq[idx] === this.nextSeq ? (this.slotPayload[idx] as Uint8Array) : undefined;
+  }
+
   stats(): JitterStats {
     return {
       ...this.s,
