@@ -1,0 +1,577 @@
+/**
+ * One call as a phone sees it: a dialog, its offer/answer with the media,
+ * and what can happen inside it (BYE, hold and resume by re-INVITE, INFO
+ * DTMF, REFER transfers). OutgoingCall and IncomingCall add how it starts.
+ */
+import { parseDtmfInfo } from '../media/dtmf/info-body.js';
+import type { DtmfDigitEvent } from '../media/dtmf/index.js';
+import { SdpError } from '../sdp/errors.js';
+import type { Dialog } from '../sip/dialog/index.js';
+import { SipMessage } from '../sip/message.js';
+import type { ServerTransaction } from '../sip/transaction/index.js';
+import type { TimerHandle } from '../util/clock.js';
+import { Authenticator, sendWithAuth } from './auth-retry.js';
+import { ALLOW, SUPPORTED, type UaContext } from './context.js';
+import { SipStatusError } from './errors.js';
+import { Emitter } from './events.js';
+import type { MediaHandler } from './media-handler.js';
+import { OkRetransmitter } from './ok-retransmit.js';
+import { ReferIn, ReferOut } from './refer.js';
+
+export type CallState = 'calling' | 'ringing' | 'answered' | 'ended';
+
+export interface CallEnd {
+  /** The failure response (486, 487, 488 ...), 408 on timeout; absent after a normal BYE. */
+  status?: number;
+  reason?: string;
+  /** Who ended it: we did, the peer did, or the protocol failed. */
+  by: 'local' | 'remote' | 'error';
+  /** The Warning header of the failure response, if any (why a 488 was sent). */
+  warning?: string;
+}
+
+export type CallEvents = {
+  /** Every provisional response to our INVITE. */
+  progress: [status: number, reason: string];
+  ringing: [];
+  /** A 18x carried the answer: media flows before the call is answered. */
+  earlyMedia: [];
+  answered: [];
+  /** The peer put us on hold (its description asks us not to send). */
+  held: [];
+  resumed: [];
+  dtmf: [digit: string, event: DtmfDigitEvent];
+  /** We were transferred (REFER): this is the call to the new party. */
+  transferred: [newCall: Call];
+  /** An INVITE with Replaces took this call's place. */
+  replaced: [by: Call];
+  ended: [info: CallEnd];
+};
+
+/** How long a transferor waits for the final NOTIFY (the target may ring for a while). */
+export const TRANSFER_TIMEOUT_MS = 120_000;
+
+/** What a call needs to place a new one (REFER) without knowing the agent. */
+export interface CallHost {
+  placeCall(uri: string, headers: [string, string][]): Call;
+  ended(call: Call): void;
+  bind(call: Call): void;
+  unbind(call: Call): void;
+  /** A 2xx no live call wants: ACK it and BYE at once (§13.2.2.4). */
+  strayAnswer(res: SipMessage): void;
+}
+
+interface PendingAck {
+  cseq: number;
+  /** Our 2xx carried the offer: the answer comes in the ACK. */
+  expectAnswer: boolean;
+  retransmit: OkRetransmitter;
+  onAck: () => void;
+}
+
+export abstract class Call extends Emitter<CallEvents> {
+  abstract readonly direction: 'outgoing' | 'incoming';
+  protected stateValue: CallState;
+  protected dialogValue: Dialog | undefined;
+  protected mediaValue: MediaHandler | undefined;
+  protected endValue: CallEnd | undefined;
+  protected localHold = false;
+  protected remoteHeld = false;
+  protected readonly auth: Authenticator;
+  protected pendingAck: PendingAck | undefined;
+  /** The ACK for the last 2xx we got to an INVITE, resent when that 2xx is retransmitted. */
+  private lastAck: { cseq: number; msg: SipMessage; dest: Parameters<UaContext['sendAck']>[1] } | undefined;
+  private reinviteBusy = false;
+  private idleWaiters: (() => void)[] = [];
+  private glareTimer: TimerHandle | undefined;
+  private referOut: ReferOut | undefined;
+  private readonly referIn = new ReferIn();
+
+  constructor(
+    protected readonly ctx: UaContext,
+    protected readonly host: CallHost,
+    readonly callId: string,
+    state: CallState,
+  ) {
+    super();
+    this.stateValue = state;
+    this.auth = new Authenticator(ctx.credentials);
+  }
+
+  get state(): CallState {
+    return this.stateValue;
+  }
+
+  get dialog(): Dialog | undefined {
+    return this.dialogValue;
+  }
+
+  get media(): MediaHandler | undefined {
+    return this.mediaValue;
+  }
+
+  /** How the call ended, once it has. */
+  get endInfo(): CallEnd | undefined {
+    return this.endValue;
+  }
+
+  /** We put the call on hold. */
+  get onHold(): boolean {
+    return this.localHold;
+  }
+
+  /** The peer put us on hold. */
+  get heldByRemote(): boolean {
+    return this.remoteHeld;
+  }
+
+  /** The peer's URI (To of our INVITE, From of theirs). */
+  abstract get remoteUri(): string;
+
+  /** Ends the call however far it got: CANCEL or a reject before the answer, BYE after. */
+  abstract hangup(): Promise<void>;
+
+  hold(): Promise<void> {
+    return this.reinvite(true);
+  }
+
+  resume(): Promise<void> {
+    return this.reinvite(false);
+  }
+
+  /** Sends an INFO; resolves with the final status. */
+  async sendInfo(contentType: string, body: string): Promise<number> {
+    const dialog = this.requireAnswered();
+    const res = await this.request(() => dialog.createRequest('INFO', { body, contentType }));
+    return res.status;
+  }
+
+  /** A key as SIP INFO (application/dtmf-relay), for peers that do not take RFC 4733. */
+  async sendDtmfInfo(digit: string, durationMs = 160): Promise<void> {
+    if (!/^[0-9*#A-Da-d]$/.test(digit)) throw new RangeError(`"${digit}" is not a DTMF key`);
+    const status = await this.sendInfo('application/dtmf-relay', `Signal=${digit.toUpperCase()}\r\nDuration=${durationMs}\r\n`);
+    if (status >= 300) throw new SipStatusError(status, 'INFO refused');
+  }
+
+  /** Blind transfer: resolves with the final status the target gave the transferee; our leg is hung up after a 2xx. */
+  transfer(target: string): Promise<number> {
+    return this.refer(`<${target}>`);
+  }
+
+  /** Attended transfer: the peer is asked to call `other`'s party with Replaces, taking our place in both calls. */
+  attendedTransfer(other: Call): Promise<number> {
+    const d = other.dialog;
+    if (!d || other.state !== 'answered') return Promise.reject(new Error('the other call is not answered'));
+    return this.refer(ReferOut.referToReplacing(d));
+  }
+
+  // ---- used by the agent ----
+
+  /** @internal A request inside our dialog (the agent matched it by tags). */
+  handleRequest(req: SipMessage, tx: ServerTransaction): void {
+    const dialog = this.dialogValue;
+    if (!dialog) return void this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+    const verdict = dialog.receiveRequest(req);
+    if (!verdict.ok) return void this.reply(tx, req, verdict.status, verdict.reason);
+    switch (req.method) {
+      case 'BYE':
+        this.reply(tx, req, 200, 'OK');
+        this.end({ by: 'remote' });
+        return;
+      case 'INVITE':
+        return this.onReinvite(req, tx);
+      case 'INFO':
+        return this.onInfo(req, tx);
+      case 'REFER':
+        return this.onRefer(req, tx);
+      case 'NOTIFY':
+        return this.onNotify(req, tx);
+      case 'OPTIONS':
+        return void this.reply(tx, req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Supported', SUPPORTED]]);
+      case 'UPDATE':
+      case 'PRACK':
+      case 'SUBSCRIBE':
+      case 'MESSAGE':
+        return void this.reply(tx, req, 501, 'Not Implemented', [['Allow', ALLOW]]);
+      default:
+        return void this.reply(tx, req, 405, 'Method Not Allowed', [['Allow', ALLOW]]);
+    }
+  }
+
+  /** @internal An ACK for one of our 2xx responses. */
+  handleAck(ack: SipMessage): void {
+    const pending = this.pendingAck;
+    if (!pending || ack.cseq.seq !== pending.cseq || !this.dialogValue || this.dialogValue.receiveRequest(ack).ok === false) return;
+    pending.retransmit.stop();
+    this.pendingAck = undefined;
+    queueMicrotask(() => this.wakeIdle());
+    if (pending.expectAnswer) {
+      const media = this.mediaValue;
+      if (!media || ack.body.length === 0) {
+        void this.bye({ status: 488, reason: 'No answer in the ACK', by: 'error' });
+        return;
+      }
+      try {
+        media.setAnswer(ack.body.toString('utf8'));
+      } catch (err) {
+        void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+        return;
+      }
+      this.noteRemoteHold();
+    }
+    pending.onAck();
+  }
+
+  /** @internal A retransmitted 2xx to one of our INVITEs: our ACK was lost. */
+  handleStray2xx(res: SipMessage): void {
+    const ack = this.lastAck;
+    if (ack && res.cseq.seq === ack.cseq) this.ctx.stack.sendStateless(ack.msg, ack.dest);
+  }
+
+  /** @internal An INVITE with Replaces for this call was accepted: step aside. */
+  replacedBy(call: Call): void {
+    this.emit('replaced', call);
+    void this.hangupAs({ by: 'local', reason: 'Replaced' });
+  }
+
+  /** Key of our dialog in the agent's table. */
+  get dialogKey(): string | undefined {
+    return this.dialogValue?.key;
+  }
+
+  // ---- shared machinery ----
+
+  /** Ends the call as `info` says, sending BYE or CANCEL as its state needs. */
+  protected abstract hangupAs(info: CallEnd): Promise<void>;
+
+  protected requireAnswered(): Dialog {
+    if (this.stateValue !== 'answered' || !this.dialogValue) throw new Error(`the call is ${this.stateValue}, not answered`);
+    return this.dialogValue;
+  }
+
+  /** An in-dialog request with authenticated retries; resolves with its final response (408/503 made up on timeout or transport failure). */
+  protected request(build: () => SipMessage): Promise<SipMessage> {
+    return new Promise((resolve) => {
+      sendWithAuth(this.ctx.send, this.auth, build, (req) => this.ctx.inDialogDest(req), {
+        onResponse: (res) => {
+          if (res.status < 200) return;
+          this.dialogValue?.receiveResponse(res);
+          if (res.status === 401 || res.status === 407) this.ctx.counters.authFailures++;
+          resolve(res);
+        },
+        onTimeout: () => resolve(SipMessage.response(408, 'Request Timeout')),
+        onTransportError: () => resolve(SipMessage.response(503, 'Service Unavailable')),
+      });
+    });
+  }
+
+  /** Sends BYE (when the dialog allows) and ends the call at once (§15.1.1); resolves when the BYE is answered. */
+  protected async bye(info: CallEnd): Promise<void> {
+    const dialog = this.dialogValue;
+    if (this.stateValue === 'ended') return;
+    if (!dialog || dialog.state === 'terminated') {
+      this.end(info);
+      return;
+    }
+    const done = this.request(() => dialog.createRequest('BYE', { extraHeaders: [['User-Agent', this.ctx.userAgent]] }));
+    this.end(info);
+    await done;
+  }
+
+  /** Sends the ACK for a 2xx to our INVITE numbered `cseq`, and keeps it for retransmitted 2xx. */
+  protected sendAck(cseq: number, body?: string): void {
+    const dialog = this.dialogValue;
+    if (!dialog) return;
+    const ack = dialog.createAck(cseq, body ? { body, contentType: 'application/sdp' } : {});
+    const go = (dest: Parameters<UaContext['sendAck']>[1]): void => {
+      this.ctx.sendAck(ack, dest);
+      this.lastAck = { cseq, msg: ack, dest };
+    };
+    const dest = this.ctx.inDialogDest(ack);
+    if (dest instanceof Promise) dest.then(go, () => undefined);
+    else go(dest);
+  }
+
+  protected reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = [], body?: { type: string; text: string }, toTag?: string): SipMessage {
+    const res = this.ctx.stack.makeResponse(req, status, reason, extra, toTag);
+    if (body) {
+      res.add('Content-Type', body.type);
+      res.body = Buffer.from(body.text, 'utf8');
+    }
+    tx.respond(res);
+    return res;
+  }
+
+  /** 488 with a Warning naming what was wrong in the description (RFC 3261 §20.43). */
+  protected rejectSdp(tx: ServerTransaction, req: SipMessage, err: SdpError, toTag?: string): void {
+    this.ctx.counters.sdpRejected++;
+    this.reply(tx, req, 488, 'Not Acceptable Here', [['Warning', warningValue(err, this.ctx.hostFor(tx.source))]], undefined, toTag);
+  }
+
+  /** Resends a 2xx until its ACK; BYE if none comes in 64*T1. */
+  protected awaitAck(res: SipMessage, tx: ServerTransaction, expectAnswer: boolean, onAck: () => void): void {
+    const retransmit = new OkRetransmitter(
+      this.ctx.clock,
+      this.ctx.timers,
+      () => this.ctx.stack.sendStateless(res, tx.source),
+      () => {
+        this.pendingAck = undefined;
+        queueMicrotask(() => this.wakeIdle());
+        void this.bye({ status: 408, reason: 'No ACK for our 200 OK', by: 'error' });
+      },
+    );
+    this.pendingAck = { cseq: res.cseq.seq, expectAnswer, retransmit, onAck };
+    retransmit.start();
+  }
+
+  /** Emits held/resumed when the peer's last description changed what it asks of us. */
+  protected noteRemoteHold(): void {
+    const held = this.mediaValue?.remoteHold ?? false;
+    if (held === this.remoteHeld) return;
+    this.remoteHeld = held;
+    this.emit(held ? 'held' : 'resumed');
+  }
+
+  protected get ended(): boolean {
+    return this.stateValue === 'ended';
+  }
+
+  protected setAnswered(): void {
+    if (this.stateValue === 'ended') return;
+    this.stateValue = 'answered';
+    this.emit('answered');
+  }
+
+  /** The one way a call ends: timers stop, media closes, the agent forgets it, `ended` fires once. */
+  protected end(info: CallEnd): void {
+    if (this.stateValue === 'ended') return;
+    this.stateValue = 'ended';
+    this.endValue = info;
+    this.pendingAck?.retransmit.stop();
+    this.pendingAck = undefined;
+    this.glareTimer?.cancel();
+    this.glareTimer = undefined;
+    queueMicrotask(() => this.wakeIdle());
+    this.referOut?.fail(487, 'Call ended');
+    this.cleanup();
+    this.mediaValue?.close();
+    if (this.dialogValue && this.dialogValue.state !== 'terminated') this.dialogValue.terminate();
+    this.host.unbind(this);
+    this.host.ended(this);
+    this.emit('ended', info);
+  }
+
+  /** Subclass timers to stop when the call ends. */
+  protected cleanup(): void {}
+
+  // ---- re-INVITE ----
+
+  /** True while an offer/answer exchange is open (ours, theirs awaiting ACK, or a glare wait). */
+  private get negotiating(): boolean {
+    return this.reinviteBusy || this.pendingAck !== undefined || this.glareTimer !== undefined;
+  }
+
+  /** Resolves when no offer/answer exchange is open (RFC 3261 §14.1: one at a time), one waiter per turn. */
+  private async whenIdle(): Promise<void> {
+    for (let turn = 0; this.negotiating && turn < 100; turn++) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  protected wakeIdle(): void {
+    if (this.negotiating && this.stateValue !== 'ended') return;
+    this.idleWaiters.shift()?.();
+    if (this.stateValue === 'ended') for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async reinvite(hold: boolean): Promise<void> {
+    this.requireAnswered();
+    await this.whenIdle();
+    const dialog = this.requireAnswered();
+    const media = this.mediaValue;
+    if (!media) throw new Error('the call has no media');
+    return new Promise<void>((resolve, reject) => {
+      const attempt = (): void => {
+        this.glareTimer = undefined;
+        if (this.stateValue !== 'answered') {
+          this.wakeIdle();
+          return reject(new Error('the call ended'));
+        }
+        if (this.pendingAck) {
+          // The peer's re-INVITE got in first during our glare wait: ours follows its ACK.
+          this.idleWaiters.unshift(attempt);
+          return;
+        }
+        this.reinviteBusy = true;
+        let offer: string;
+        try {
+          offer = media.createOffer({ hold });
+        } catch (err) {
+          this.reinviteBusy = false;
+          this.wakeIdle();
+          return reject(err);
+        }
+        const build = (): SipMessage =>
+          dialog.createRequest('INVITE', {
+            body: offer,
+            contentType: 'application/sdp',
+            extraHeaders: [['Allow', ALLOW], ['Supported', SUPPORTED], ['User-Agent', this.ctx.userAgent]],
+          });
+        void this.request(build).then((res) => {
+          this.reinviteBusy = false;
+          // Runs after this handler has settled the outcome (or armed the glare timer).
+          queueMicrotask(() => this.wakeIdle());
+          if (this.stateValue !== 'answered') return reject(new Error('the call ended'));
+          const status = res.status;
+          if (status < 300) {
+            this.sendAck(res.cseq.seq);
+            try {
+              media.setAnswer(res.body.toString('utf8'));
+            } catch (err) {
+              void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+              return reject(err);
+            }
+            this.localHold = hold;
+            this.noteRemoteHold();
+            return resolve();
+          }
+          if (status === 491) {
+            // RFC 3261 §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s, so the two retries do not collide again.
+            const owner = dialog.role === 'uac';
+            const wait = owner ? 2100 + Math.random() * 1900 : Math.random() * 2000;
+            this.glareTimer = this.ctx.clock.setTimer(wait, attempt);
+            return;
+          }
+          if (status === 481 || status === 408) {
+            if (status === 481) this.end({ status, reason: res.reason, by: 'error' });
+            else void this.bye({ status, reason: res.reason, by: 'error' });
+          }
+          reject(new SipStatusError(status, res.reason));
+        });
+      };
+      attempt();
+    });
+  }
+
+  private onReinvite(req: SipMessage, tx: ServerTransaction): void {
+    if (this.reinviteBusy) return void this.reply(tx, req, 491, 'Request Pending');
+    if (this.pendingAck || this.stateValue !== 'answered') {
+      return void this.reply(tx, req, 500, 'Server Internal Error', [['Retry-After', String(1 + Math.floor(Math.random() * 10))]]);
+    }
+    const media = this.mediaValue;
+    if (!media) return void this.reply(tx, req, 500, 'Server Internal Error');
+    const hasBody = req.body.length > 0;
+    if (hasBody && !isSdp(req)) return void this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/sdp']]);
+    let body: string;
+    try {
+      body = hasBody ? media.createAnswer(req.body.toString('utf8'), { hold: this.localHold }) : media.createOffer({ hold: this.localHold });
+    } catch (err) {
+      if (err instanceof SdpError) return this.rejectSdp(tx, req, err);
+      return void this.reply(tx, req, 500, 'Server Internal Error');
+    }
+    const dialog = this.dialogValue;
+    const res = this.reply(
+      tx,
+      req,
+      200,
+      'OK',
+      [['Contact', dialog?.localContact ?? ''], ['Allow', ALLOW], ['Supported', SUPPORTED]],
+      { type: 'application/sdp', text: body },
+    );
+    this.awaitAck(res, tx, !hasBody, () => undefined);
+    if (hasBody) this.noteRemoteHold();
+  }
+
+  // ---- INFO ----
+
+  private onInfo(req: SipMessage, tx: ServerTransaction): void {
+    if (req.body.length === 0) return void this.reply(tx, req, 200, 'OK');
+    const type = req.get('content-type') ?? '';
+    const base = type.split(';', 1)[0].trim().toLowerCase();
+    if (base === 'application/dtmf-relay' || base === 'application/dtmf') {
+      const ev = parseDtmfInfo(type, req.body.toString('utf8'));
+      if (!ev) return void this.reply(tx, req, 400, 'Bad Request - unreadable DTMF body');
+      this.reply(tx, req, 200, 'OK');
+      this.emit('dtmf', ev.digit, ev);
+      return;
+    }
+    this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/dtmf-relay, application/dtmf']]);
+  }
+
+  // ---- REFER / NOTIFY ----
+
+  private async refer(referTo: string): Promise<number> {
+    const dialog = this.requireAnswered();
+    if (this.referOut) throw new Error('a transfer is already in progress');
+    const watcher = new ReferOut(this.ctx.clock, TRANSFER_TIMEOUT_MS);
+    this.referOut = watcher;
+    try {
+      const res = await this.request(() =>
+        dialog.createRequest('REFER', {
+          extraHeaders: [['Refer-To', referTo], ['Referred-By', `<${this.ctx.aor}>`], ['User-Agent', this.ctx.userAgent]],
+        }),
+      );
+      if (res.status >= 300) {
+        watcher.fail(res.status, res.reason);
+        throw new SipStatusError(res.status, res.reason);
+      }
+      const final = await watcher.done;
+      if (final.status >= 200 && final.status < 300 && this.stateValue === 'answered') {
+        await this.bye({ by: 'local', reason: 'Transferred' });
+      }
+      return final.status;
+    } finally {
+      this.referOut = undefined;
+    }
+  }
+
+  private onNotify(req: SipMessage, tx: ServerTransaction): void {
+    const event = (req.get('event') ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (event !== 'refer') return void this.reply(tx, req, 489, 'Bad Event', [['Allow-Events', 'refer']]);
+    const watcher = this.referOut;
+    if (!watcher) return void this.reply(tx, req, 481, 'Subscription Does Not Exist');
+    this.reply(tx, req, 200, 'OK');
+    watcher.notify(req.body.toString('utf8'), req.get('subscription-state') ?? '');
+  }
+
+  private onRefer(req: SipMessage, tx: ServerTransaction): void {
+    const dialog = this.dialogValue;
+    if (!dialog || this.stateValue !== 'answered') return void this.reply(tx, req, 403, 'Forbidden - not in an answered call');
+    const parsed = this.referIn.parse(req);
+    if ('error' in parsed) return void this.reply(tx, req, 400, `Bad Request - ${parsed.error}`);
+    this.reply(tx, req, 202, 'Accepted', [['Contact', dialog.localContact]]);
+    const notify = (status: number, reason: string, terminated: boolean): Promise<SipMessage> | undefined => {
+      if (dialog.state === 'terminated') return undefined;
+      return this.request(() => dialog.createRequest('NOTIFY', this.referIn.notifyOptions(parsed.event, status, reason, terminated)));
+    };
+    void notify(100, 'Trying', false);
+    const headers = [...parsed.target.headers];
+    const referredBy = req.get('referred-by');
+    if (referredBy && !headers.some(([n]) => n.toLowerCase() === 'referred-by')) headers.push(['Referred-By', referredBy]);
+    const next = this.host.placeCall(parsed.target.uri, headers);
+    this.emit('transferred', next);
+    let reported = false;
+    next.once('answered', () => {
+      reported = true;
+      const sent = notify(200, 'OK', true);
+      const leave = (): void => void this.hangupAs({ by: 'local', reason: 'Transferred' });
+      if (sent) void sent.then(leave);
+      else leave();
+    });
+    next.once('ended', (info) => {
+      if (reported) return;
+      reported = true;
+      void notify(info.status ?? 500, info.reason ?? 'Failed', true);
+    });
+  }
+}
+
+export function isSdp(msg: SipMessage): boolean {
+  return (msg.get('content-type') ?? '').split(';', 1)[0].trim().toLowerCase() === 'application/sdp';
+}
+
+/** `399 host "text"`: the warn-code the SDP check chose and its message, made safe for a quoted string. */
+export function warningValue(err: SdpError, host: string): string {
+  const text = err.message.replace(/[\r\n]+/g, ' ').replace(/\\/g, '\\\\').replace(/"/g, '\\"').slice(0, 200);
+  return `${err.warnCode} ${host} "${text}"`;
+}

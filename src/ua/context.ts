@@ -1,0 +1,57 @@
+/**
+ * What a call and the registration client need from their UserAgent, kept
+ * as an interface so calls never reach into the agent's internals (and a
+ * PBX leg can later supply its own).
+ */
+import type { SipStack } from '../sip/stack.js';
+import type { SipMessage } from '../sip/message.js';
+import type { TimerValues } from '../sip/transaction/index.js';
+import type { Peer, Proto } from '../sip/transport/types.js';
+import type { Clock } from '../util/clock.js';
+import type { Credentials, SendFn } from './auth-retry.js';
+import type { MediaFactory } from './media-handler.js';
+
+export interface UaCounters {
+  callsPlaced: number;
+  callsReceived: number;
+  /** Offers we answered with 488 (garbage SDP or nothing in common). */
+  sdpRejected: number;
+  /** Requests that got a 401/407 even with our credentials. */
+  authFailures: number;
+}
+
+export interface CallOptions {
+  /** Extra headers for the INVITE (Replaces, Referred-By, Subject ...). */
+  headers?: [string, string][];
+}
+
+/** Methods we answer; sent in Allow. */
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY';
+export const SUPPORTED = 'replaces';
+
+export interface UaContext {
+  readonly stack: SipStack;
+  readonly clock: Clock;
+  readonly timers: TimerValues;
+  readonly credentials: Credentials | undefined;
+  readonly counters: UaCounters;
+  readonly userAgent: string;
+  /** Our address of record, `sip:user@domain`. */
+  readonly aor: string;
+  /** From value without a tag: `"Name" <sip:user@domain>`. */
+  readonly localAddress: string;
+  readonly proto: Proto;
+  readonly newMedia: MediaFactory;
+  /** Contact value toward a peer (public address when one was configured). */
+  contactFor(dest: Peer): string;
+  /** Host written in Warning headers. */
+  hostFor(dest: Peer): string;
+  /** Where an out-of-dialog request for `uri` goes: the outbound proxy, or the URI's host. */
+  outOfDialogDest(uri: string): Peer | Promise<Peer>;
+  /** Where an in-dialog request goes: its top Route, else its Request-URI. */
+  inDialogDest(req: SipMessage): Peer | Promise<Peer>;
+  /** Adds our Via (fresh branch) and starts a client transaction. */
+  send: SendFn;
+  /** Sends without a transaction (ACK for a 2xx), adding our Via. */
+  sendAck(ack: SipMessage, dest: Peer): void;
+}

@@ -1,0 +1,66 @@
+/**
+ * A tiny typed event emitter, the one event pattern of the ua/ layer: event
+ * names and argument lists are checked at compile time, and a listener that
+ * throws costs a warning, never the SIP stack that called it.
+ */
+import type { Clock } from '../util/clock.js';
+
+type EventMap<E> = { [K in keyof E]: unknown[] };
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+export class Emitter<E extends EventMap<E>> {
+  private readonly listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
+
+  on<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
+    (this.listeners[event] ??= []).push(fn);
+    return () => this.off(event, fn);
+  }
+
+  once<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
+    const off = this.on(event, (...args) => {
+      off();
+      fn(...args);
+    });
+    return off;
+  }
+
+  off<K extends keyof E>(event: K, fn: Listener<E[K]>): void {
+    const list = this.listeners[event];
+    if (!list) return;
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  listenerCount<K extends keyof E>(event: K): number {
+    return this.listeners[event]?.length ?? 0;
+  }
+
+  /**
+   * The arguments of the next `event`. With a clock and `timeoutMs` the
+   * promise rejects when nothing came in time (so a script never waits forever).
+   */
+  next<K extends keyof E>(event: K, timeout?: { clock: Clock; ms: number }): Promise<E[K]> {
+    return new Promise((resolve, reject) => {
+      const timer = timeout?.clock.setTimer(timeout.ms, () => {
+        off();
+        reject(new Error(`no "${String(event)}" event within ${timeout.ms} ms`));
+      });
+      const off = this.once(event, (...args) => {
+        timer?.cancel();
+        resolve(args);
+      });
+    });
+  }
+
+  protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
+    const list = this.listeners[event];
+    if (!list || list.length === 0) return;
+    for (const fn of [...list]) {
+      try {
+        fn(...args);
+      } catch (err) {
+        process.emitWarning(`"${String(event)}" listener failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+  }
+}

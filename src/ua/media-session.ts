@@ -1,0 +1,207 @@
+/**
+ * A phone's media for one call: SDP offer/answer (src/sdp) applied to one
+ * RTP endpoint (src/media). This is the `MediaHandler` the signalling code
+ * drives; the audio source and what is heard are plugged in by the caller
+ * (the softphone CLI, later a PBX leg).
+ */
+import { MediaEndpoint, type MediaEndpointStats, type PortRange } from '../media/endpoint/index.js';
+import type { Codec } from '../media/codecs/types.js';
+import { codecForRtpmap, sdpSpec, type CodecName } from '../media/codecs/registry.js';
+import { openSource, type AudioSource, type AudioSourceSpec } from '../media/players/index.js';
+import type { DtmfDigitEvent } from '../media/dtmf/index.js';
+import {
+  createAnswer,
+  createOffer,
+  effectiveDirection,
+  formatSdp,
+  negotiated,
+  parseSdp,
+  receives,
+  sends,
+  type Direction,
+  type NegotiatedMedia,
+  type SessionDescription,
+} from '../sdp/index.js';
+import type { Clock } from '../util/clock.js';
+import type { MediaHandler } from './media-handler.js';
+
+export interface MediaSessionOptions {
+  /** Codecs we offer and accept, best first. */
+  codecs: readonly CodecName[];
+  /** Local address the RTP socket binds to. */
+  bindAddress: string;
+  /** Address written in SDP c= (a public address learnt by STUN); the bind address by default. */
+  advertiseAddress?: string;
+  /** Port written in SDP m= when a NAT maps ours to another; our own port by default. */
+  advertisePort?: number;
+  port?: number | PortRange;
+  ptime?: number;
+  clock?: Clock;
+  /** What we play; silence when omitted. */
+  source?: AudioSourceSpec;
+  /** Offer and accept RFC 4733 events (default true). */
+  telephoneEvent?: boolean;
+}
+
+/** What was agreed, for the "codec chosen" line and the stats. */
+export interface MediaInfo {
+  codec: string;
+  clockRate: number;
+  sampleRate: number;
+  payloadType: number;
+  remote: string;
+  direction: Direction;
+  telephoneEvent: boolean;
+}
+
+export class MediaSession implements MediaHandler {
+  /** Called when offer/answer completes (again after each re-INVITE). */
+  onNegotiated: ((info: MediaInfo) => void) | undefined;
+  /** Each 20 ms frame heard (decoded or concealed), mono at `info.sampleRate`; the array is reused. */
+  onFrame: ((pcm: Int16Array, sampleRate: number) => void) | undefined;
+  onDigit: ((ev: DtmfDigitEvent) => void) | undefined;
+  info: MediaInfo | undefined;
+  remoteHold = false;
+
+  private local: SessionDescription | undefined;
+  private codec: { name: string; clockRate: number; codec: Codec } | undefined;
+  private source: AudioSource | undefined;
+  private sourceSpec: AudioSourceSpec;
+  private readonly sessionId = String(Date.now());
+  private version = 1;
+  /** Packetization in use: the peer's a=ptime (the endpoint sends what the peer asked for). */
+  private ptimeMs = 20;
+  private closed = false;
+
+  private constructor(
+    readonly endpoint: MediaEndpoint,
+    private readonly opts: MediaSessionOptions,
+  ) {
+    if (opts.codecs.length === 0) throw new RangeError('a media session needs at least one codec');
+    this.sourceSpec = opts.source ?? { kind: 'silence' };
+    endpoint.onDigit = (ev) => this.onDigit?.(ev);
+    endpoint.onFrame = (pcm) => {
+      if (this.codec && !this.closed) this.onFrame?.(pcm, this.codec.codec.sampleRate);
+    };
+  }
+
+  static async open(opts: MediaSessionOptions): Promise<MediaSession> {
+    const endpoint = await MediaEndpoint.open({ address: opts.bindAddress, port: opts.port ?? 0, clock: opts.clock });
+    return new MediaSession(endpoint, opts);
+  }
+
+  get localPort(): number {
+    return this.endpoint.localPort;
+  }
+
+  /** Changes what we play (takes effect at the next frame). */
+  play(spec: AudioSourceSpec): void {
+    this.sourceSpec = spec;
+    if (this.codec) this.openSource();
+  }
+
+  /** RFC 4733 keys; throws when the peer did not accept telephone-event. */
+  sendDigits(digits: string): void {
+    this.endpoint.sendDigits(digits);
+  }
+
+  stats(): MediaEndpointStats {
+    return this.endpoint.stats();
+  }
+
+  createOffer(opts: { hold: boolean }): string {
+    const sd = createOffer({ ...this.endpointOptions(this.wanted(opts.hold)), codecs: this.specs() });
+    this.local = sd;
+    return formatSdp(sd);
+  }
+
+  setAnswer(sdp: string): void {
+    if (!this.local) throw new Error('setAnswer without an offer');
+    const remote = parseSdp(sdp);
+    this.apply(negotiated(this.local, remote), remote);
+  }
+
+  createAnswer(offer: string, opts: { hold: boolean }): string {
+    const remote = parseSdp(offer);
+    const answer = createAnswer(remote, { ...this.endpointOptions(this.wanted(opts.hold)), codecs: this.specs() });
+    this.apply(negotiated(answer, remote), remote);
+    this.local = answer;
+    return formatSdp(answer);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endpoint.close();
+  }
+
+  /** Hold means sendonly; if the peer holds us too, nobody sends: inactive. */
+  private wanted(hold: boolean): Direction {
+    if (!hold) return 'sendrecv';
+    return this.remoteHold ? 'inactive' : 'sendonly';
+  }
+
+  private specs() {
+    return this.opts.codecs.map((c) => sdpSpec(c));
+  }
+
+  private endpointOptions(direction: Direction) {
+    return {
+      address: this.opts.advertiseAddress ?? this.opts.bindAddress,
+      port: this.opts.advertisePort ?? this.endpoint.localPort,
+      telephoneEvent: this.opts.telephoneEvent ?? true,
+      ptime: this.opts.ptime ?? 20,
+      direction,
+      rtcpMux: true,
+      sessionId: this.sessionId,
+      // RFC 3264 §8: every new description from us carries a higher version.
+      sessionVersion: String(this.version++),
+      username: 'switchboard',
+    };
+  }
+
+  private apply(n: NegotiatedMedia, remote: SessionDescription): void {
+    const rm = remote.media[n.mediaIndex];
+    this.remoteHold = !receives(effectiveDirection(remote, rm));
+    const key = `${n.codec.name.toLowerCase()}/${n.codec.clockRate}`;
+    if (!this.codec || this.codec.name !== key) {
+      const codec = codecForRtpmap(n.codec.name, n.codec.clockRate, n.codec.channels);
+      // negotiated() only picks codecs we listed, and we list only codecs the registry makes.
+      if (!codec) throw new Error(`negotiated codec ${n.codec.name}/${n.codec.clockRate} has no implementation`);
+      this.codec = { name: key, clockRate: n.codec.clockRate, codec };
+    }
+    const codec = this.codec.codec;
+    this.ptimeMs = n.ptime;
+    this.endpoint.configure({
+      remote: { address: n.remoteAddress, port: n.remotePort },
+      codec,
+      payloadType: n.payloadType,
+      telephoneEventPt: n.telephoneEvent,
+      ptimeMs: n.ptime,
+    });
+    if (sends(n.direction)) {
+      this.openSource();
+    } else {
+      this.source = undefined;
+      this.endpoint.stop();
+    }
+    this.info = {
+      codec: n.codec.name,
+      clockRate: n.codec.clockRate,
+      sampleRate: codec.sampleRate,
+      payloadType: n.payloadType,
+      remote: `${n.remoteAddress}:${n.remotePort}`,
+      direction: n.direction,
+      telephoneEvent: n.telephoneEvent !== undefined,
+    };
+    this.onNegotiated?.(this.info);
+  }
+
+  private openSource(): void {
+    const c = this.codec;
+    if (!c) return;
+    this.source = openSource(this.sourceSpec, c.codec.sampleRate, c.codec.frameSamples(this.ptimeMs));
+    const src = this.source;
+    this.endpoint.start(() => src.read());
+  }
+}

@@ -1,0 +1,218 @@
+/** A call we place: INVITE with our offer, provisional responses, the answer, CANCEL. */
+import { randomBytes, randomInt } from 'node:crypto';
+import { SdpError } from '../sdp/errors.js';
+import { Dialog, newTag } from '../sip/dialog/index.js';
+import { SipMessage } from '../sip/message.js';
+import type { TimerHandle } from '../util/clock.js';
+import { sendWithAuth, type AuthSend } from './auth-retry.js';
+import { Call, isSdp, type CallEnd, type CallHost } from './call.js';
+import { ALLOW, SUPPORTED, type CallOptions, type UaContext } from './context.js';
+
+export class OutgoingCall extends Call {
+  readonly direction = 'outgoing' as const;
+  private invite: AuthSend | undefined;
+  private gotProvisional = false;
+  private cancelRequested = false;
+  private cancelSent = false;
+  private cancelTimer: TimerHandle | undefined;
+  /** The SDP answer already applied from a 18x (early media). */
+  private earlyAnswer: string | undefined;
+  private gotFinal = false;
+
+  constructor(
+    ctx: UaContext,
+    host: CallHost,
+    /** The URI we call. */
+    readonly target: string,
+    private readonly opts: CallOptions = {},
+  ) {
+    super(ctx, host, `${randomBytes(12).toString('hex')}`, 'calling');
+  }
+
+  get remoteUri(): string {
+    return this.dialogValue?.remote.uri ?? this.target;
+  }
+
+  /** @internal Opens the media and sends the INVITE. */
+  start(): void {
+    void this.run().catch((err: unknown) => this.end({ status: 500, reason: (err as Error).message, by: 'error' }));
+  }
+
+  /** Gives up before the answer (CANCEL); after the answer use hangup(). */
+  cancel(): void {
+    if (this.stateValue === 'ended' || this.stateValue === 'answered') return;
+    this.cancelRequested = true;
+    if (!this.invite) {
+      this.end({ status: 487, reason: 'Request Terminated', by: 'local' });
+      return;
+    }
+    // §9.1: a CANCEL may only follow a provisional response; without one it waits for the first.
+    if (this.gotProvisional) this.sendCancel();
+  }
+
+  hangup(): Promise<void> {
+    return this.hangupAs({ by: 'local' });
+  }
+
+  protected hangupAs(info: CallEnd): Promise<void> {
+    if (this.stateValue === 'answered') return this.bye(info);
+    this.cancel();
+    return Promise.resolve();
+  }
+
+  protected override cleanup(): void {
+    this.cancelTimer?.cancel();
+    if (this.invite && !this.gotFinal) this.invite.abandon();
+  }
+
+  private async run(): Promise<void> {
+    const media = await this.ctx.newMedia();
+    if (this.ended) {
+      media.close();
+      return;
+    }
+    this.mediaValue = media;
+    const dest = await this.ctx.outOfDialogDest(this.target);
+    if (this.ended) return;
+    const offer = media.createOffer({ hold: false });
+    const contact = this.ctx.contactFor(dest);
+    const fromTag = newTag();
+    let cseq = randomInt(1, 2 ** 30);
+    const build = (): SipMessage =>
+      SipMessage.request(
+        'INVITE',
+        this.target,
+        [
+          ['Max-Forwards', '70'],
+          ['From', `${this.ctx.localAddress};tag=${fromTag}`],
+          ['To', `<${this.target}>`],
+          ['Call-ID', this.callId],
+          ['CSeq', `${cseq++} INVITE`],
+          ['Contact', contact],
+          ['Allow', ALLOW],
+          ['Supported', SUPPORTED],
+          ['User-Agent', this.ctx.userAgent],
+          ...(this.opts.headers ?? []),
+          ['Content-Type', 'application/sdp'],
+        ],
+        offer,
+      );
+    this.ctx.counters.callsPlaced++;
+    this.invite = sendWithAuth(this.ctx.send, this.auth, build, () => dest, {
+      onResponse: (res, req) => this.onResponse(res, req),
+      onTimeout: () => this.failed(408, 'Request Timeout'),
+      onTransportError: () => this.failed(503, 'Service Unavailable'),
+    });
+  }
+
+  private failed(status: number, reason: string): void {
+    this.gotFinal = true;
+    this.end({ status: this.cancelRequested ? 487 : status, reason: this.cancelRequested ? 'Request Terminated' : reason, by: this.cancelRequested ? 'local' : 'error' });
+  }
+
+  private onResponse(res: SipMessage, req: SipMessage): void {
+    const status = res.status;
+    if (status < 200) return this.onProvisional(res, req);
+    this.gotFinal = true;
+    if (status >= 300) {
+      if (status === 401 || status === 407) this.ctx.counters.authFailures++;
+      const local = this.cancelRequested && status === 487;
+      this.end({ status, reason: res.reason, by: local ? 'local' : 'remote', warning: res.get('warning') });
+      return;
+    }
+    if (this.stateValue === 'ended' || this.stateValue === 'answered') {
+      // A 2xx after we gave up, or from a second fork: confirm it and end it at once (§13.2.2.4).
+      this.host.strayAnswer(res);
+      return;
+    }
+    let dialog: Dialog;
+    try {
+      const early = this.dialogValue;
+      if (early && early.id.remoteTag === res.toTag) {
+        early.receiveResponse(res);
+        dialog = early;
+      } else dialog = Dialog.fromUac(req, res);
+    } catch {
+      this.host.strayAnswer(res);
+      this.end({ status: 502, reason: 'Bad Gateway - unusable 2xx', by: 'error' });
+      return;
+    }
+    this.dialogValue = dialog;
+    this.host.bind(this);
+    this.sendAck(res.cseq.seq);
+    if (this.cancelRequested) {
+      void this.bye({ status: 487, reason: 'Request Terminated', by: 'local' });
+      return;
+    }
+    const body = res.body.toString('utf8');
+    const media = this.mediaValue;
+    try {
+      if (!media) throw new SdpError('no media');
+      if (body.length && isSdp(res) && body !== this.earlyAnswer) media.setAnswer(body);
+      else if (this.earlyAnswer === undefined) throw new SdpError('the 2xx carries no answer');
+    } catch (err) {
+      void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+      return;
+    }
+    this.noteRemoteHold();
+    this.setAnswered();
+  }
+
+  private onProvisional(res: SipMessage, req: SipMessage): void {
+    if (this.stateValue === 'ended') return;
+    this.gotProvisional = true;
+    if (this.cancelRequested && !this.cancelSent) this.sendCancel();
+    const status = res.status;
+    if (status > 100 && res.toTag) {
+      try {
+        if (!this.dialogValue) this.dialogValue = Dialog.fromUac(req, res);
+        else if (this.dialogValue.id.remoteTag === res.toTag) this.dialogValue.receiveResponse(res);
+      } catch {
+        /* a provisional we cannot make a dialog of still tells us the call progresses */
+      }
+    }
+    if (status === 180 || status === 183) this.stateValue = 'ringing';
+    this.emit('progress', status, res.reason);
+    if (status === 180) this.emit('ringing');
+    if (this.earlyAnswer === undefined && res.body.length > 0 && isSdp(res) && this.mediaValue && !this.cancelRequested) {
+      const sdp = res.body.toString('utf8');
+      try {
+        this.mediaValue.setAnswer(sdp);
+        this.earlyAnswer = sdp;
+        this.emit('earlyMedia');
+      } catch {
+        /* an unusable early answer: wait for the one in the 2xx */
+      }
+    }
+  }
+
+  /** §9.1: CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID and Route, with CSeq method CANCEL. */
+  private sendCancel(): void {
+    const invite = this.invite;
+    const tx = invite?.tx;
+    if (!invite || !tx || this.cancelSent) return;
+    this.cancelSent = true;
+    const inv = invite.current;
+    const headers: [string, string][] = [['Via', inv.get('via') ?? '']];
+    for (const r of inv.getAll('route')) headers.push(['Route', r]);
+    headers.push(
+      ['Max-Forwards', '70'],
+      ['From', inv.get('from') ?? ''],
+      ['To', inv.get('to') ?? ''],
+      ['Call-ID', inv.callId],
+      ['CSeq', `${inv.cseq.seq} CANCEL`],
+      ['User-Agent', this.ctx.userAgent],
+    );
+    const cancel = SipMessage.request('CANCEL', inv.uri, headers);
+    try {
+      this.ctx.stack.client(cancel, tx.dest, { onResponse: () => undefined, onTimeout: () => undefined });
+    } catch {
+      /* the INVITE's own timers still end the call */
+    }
+    // §9.1: if no final response comes within 64*T1 of the CANCEL, the INVITE is given up.
+    this.cancelTimer = this.ctx.clock.setTimer(64 * this.ctx.timers.T1, () => {
+      this.invite?.abandon();
+      this.failed(487, 'Request Terminated');
+    });
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * A SIP phone on Switchboard's own SIP core: one stack, a registration
+ * client, and the calls it places and receives. The softphone CLI is a thin
+ * shell over it; PBX legs will be too.
+ */
+import os from 'node:os';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { parseSdp } from '../sdp/parse.js';
+import { SdpError } from '../sdp/errors.js';
+import { Dialog, dialogKey, newBranch } from '../sip/dialog/index.js';
+import { parseNameAddr, quote } from '../sip/headers.js';
+import { SipMessage } from '../sip/message.js';
+import { SipStack } from '../sip/stack.js';
+import { DEFAULT_TIMERS, type ServerTransaction, type TimerValues } from '../sip/transaction/index.js';
+import type { Peer, Proto } from '../sip/transport/types.js';
+import { bareHost, uriHost } from '../sip/uri.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { parseListen, type ListenAddress } from '../util/listen.js';
+import type { Credentials } from './auth-retry.js';
+import { isSdp, warningValue, type Call, type CallHost } from './call.js';
+import { ALLOW, SUPPORTED, type CallOptions, type UaContext, type UaCounters } from './context.js';
+import { Emitter } from './events.js';
+import { IncomingCall } from './incoming.js';
+import type { MediaFactory } from './media-handler.js';
+import { OutgoingCall } from './outgoing.js';
+import { Registration } from './registration.js';
+import { parseReplaces } from './replaces.js';
+import { resolveTarget } from './target.js';
+
+export interface UserAgentOptions {
+  /** Where SIP binds: `127.0.0.1:5074` (UDP), or `tcp:127.0.0.1:5074`; port 0 picks a free one. */
+  listen: string;
+  /** Outbound proxy and registrar: every out-of-dialog request goes here. */
+  server?: { host: string; port: number };
+  user?: string;
+  password?: string;
+  /** Domain of our address of record; the server's host by default. */
+  domain?: string;
+  displayName?: string;
+  /** Public address (from STUN) written in Contact and Via instead of the bound one. */
+  contactHost?: string;
+  contactPort?: number;
+  clock?: Clock;
+  timers?: Partial<TimerValues>;
+  /** User-Agent of requests and Server of responses. */
+  userAgent?: string;
+  newMedia: MediaFactory;
+  /** Every SIP message sent and received, as text; `peer` is `udp:host:port`. */
+  traceSip?: (dir: 'in' | 'out', text: string, peer: string) => void;
+  /** Longest real-time wait in close() for BYEs and the unregister. */
+  closeTimeoutMs?: number;
+}
+
+export type UserAgentEvents = {
+  registered: [expires: number];
+  registrationFailed: [status: number, reason: string];
+  unregistered: [];
+  /** A new call for us: call ringing(), accept() or reject() on it. With no listener, calls get 480. */
+  incoming: [call: IncomingCall];
+};
+
+export const DEFAULT_USER_AGENT = 'Switchboard-phone/0.1';
+
+export class UserAgent extends Emitter<UserAgentEvents> {
+  readonly counters: UaCounters = { callsPlaced: 0, callsReceived: 0, sdpRejected: 0, authFailures: 0 };
+  readonly stack: SipStack;
+  /** Our address of record, `sip:user@domain`. */
+  readonly aor: string;
+  private readonly listenAddress: ListenAddress;
+  private readonly user: string | undefined;
+  private readonly clock: Clock;
+  private readonly ctx: UaContext;
+  private readonly host: CallHost;
+  private readonly calls = new Set<Call>();
+  private readonly dialogs = new Map<string, Call>();
+  private readonly invites = new Map<ServerTransaction, IncomingCall>();
+  private registration: Registration | undefined;
+  private serverPeer: Peer | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: UserAgentOptions) {
+    super();
+    this.listenAddress = /^(udp|tcp|tls):/i.test(opts.listen) ? parseListen(opts.listen) : parseListen(`udp:${opts.listen}`);
+    if (this.listenAddress.proto === 'tls') throw new Error('a phone listens on udp or tcp');
+    this.clock = opts.clock ?? realClock;
+    this.user = opts.user;
+    const domain = opts.domain ?? opts.server?.host ?? uriHost(this.listenAddress.address);
+    this.aor = `sip:${opts.user ?? 'phone'}@${uriHost(bareHost(domain))}`;
+    const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    const timers: TimerValues = { ...DEFAULT_TIMERS, ...opts.timers };
+    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir: os.tmpdir(), userAgent });
+    this.stack.setHandlers({
+      onRequest: (req, tx) => this.onRequest(req, tx),
+      onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
+      onStrayResponse: (res) => this.onStrayResponse(res),
+    });
+    const trace = opts.traceSip;
+    if (trace) this.stack.addTraceSink((dir, proto, _local, remote, data) => trace(dir, data.toString('utf8'), `${proto}:${uriHost(remote.address)}:${remote.port}`));
+    const credentials: Credentials | undefined = opts.user !== undefined && opts.password !== undefined ? { user: opts.user, password: opts.password } : undefined;
+    const proto: Proto = this.listenAddress.proto;
+    const dn = opts.displayName;
+    this.ctx = {
+      stack: this.stack,
+      clock: this.clock,
+      timers: this.stack.transactions.timers,
+      credentials,
+      counters: this.counters,
+      userAgent,
+      aor: this.aor,
+      localAddress: `${dn ? quote(dn) + ' ' : ''}<${this.aor}>`,
+      proto,
+      newMedia: opts.newMedia,
+      contactFor: (dest) => this.contactFor(dest),
+      hostFor: (dest) => opts.contactHost ?? this.stack.localFor(dest).host,
+      outOfDialogDest: (uri) => this.serverPeer ?? resolveTarget(uri, proto),
+      inDialogDest: (req) => {
+        const route = req.get('route');
+        return resolveTarget(route ? parseNameAddr(route).uri : req.uri, proto);
+      },
+      send: (req, dest, handlers) => {
+        req.prepend('Via', this.via(dest));
+        return this.stack.client(req, dest, handlers);
+      },
+      sendAck: (ack, dest) => {
+        ack.prepend('Via', this.via(dest));
+        this.stack.sendStateless(ack, dest);
+      },
+    };
+    this.host = {
+      placeCall: (uri, headers) => this.call(uri, { headers }),
+      ended: (call) => {
+        this.calls.delete(call);
+        if (call instanceof IncomingCall) this.invites.delete(call.inviteTransaction);
+      },
+      bind: (call) => {
+        const k = call.dialogKey;
+        if (k) this.dialogs.set(k, call);
+      },
+      unbind: (call) => {
+        const k = call.dialogKey;
+        if (k && this.dialogs.get(k) === call) this.dialogs.delete(k);
+      },
+      strayAnswer: (res) => this.strayAnswer(res),
+    };
+  }
+
+  /** Binds the socket and resolves the server's address. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const server = this.opts.server;
+    if (server) {
+      const host = bareHost(server.host);
+      const address = isIP(host) ? host : (await lookup(host)).address;
+      this.serverPeer = { proto: this.listenAddress.proto, address, port: server.port };
+    }
+    await this.stack.start();
+  }
+
+  /** Where we listen (the real port when 0 was asked). */
+  get local(): { proto: Proto; address: string; port: number } {
+    const ep = this.stack.endpoints()[0];
+    if (!ep) throw new Error('the user agent is not started');
+    return { proto: ep.proto, address: ep.address, port: ep.port };
+  }
+
+  /** Our Contact as sent toward the server (or toward the listen address's own family). */
+  get contact(): string {
+    const ep = this.local;
+    return this.contactFor(this.serverPeer ?? { proto: ep.proto, address: ep.address, port: ep.port });
+  }
+
+  get registered(): boolean {
+    return this.registration?.registered ?? false;
+  }
+
+  /** Calls not yet ended. */
+  get activeCalls(): Call[] {
+    return [...this.calls];
+  }
+
+  /** Registers with the server; resolves with the granted expiry (s), refreshed at ~90% of it. */
+  register(expires = 3600): Promise<number> {
+    if (!this.opts.server) return Promise.reject(new Error('register() needs a server'));
+    this.registration ??= new Registration(this.ctx, `sip:${this.aor.slice(this.aor.indexOf('@') + 1)}`, {
+      registered: (e) => this.emit('registered', e),
+      failed: (status, reason) => this.emit('registrationFailed', status, reason),
+      unregistered: () => this.emit('unregistered'),
+    });
+    return this.registration.register(expires);
+  }
+
+  unregister(): Promise<void> {
+    return this.registration ? this.registration.unregister() : Promise.resolve();
+  }
+
+  /**
+   * Calls `uri` (`sip:bob@host:port`, or `bob` in our domain). Returns at
+   * once; watch the call's events (progress, answered, ended).
+   */
+  call(uri: string, opts: CallOptions = {}): OutgoingCall {
+    if (!this.started || this.closed) throw new Error('the user agent is not running');
+    const target = this.normalize(uri);
+    const call = new OutgoingCall(this.ctx, this.host, target, opts);
+    this.calls.add(call);
+    call.start();
+    return call;
+  }
+
+  /** Ends every call (BYE/CANCEL), unregisters, closes the socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.started) {
+      const jobs: Promise<unknown>[] = [...this.calls].map((c) => c.hangup().catch(() => undefined));
+      if (this.registration?.registered) jobs.push(this.registration.unregister().catch(() => undefined));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.opts.closeTimeoutMs ?? 2000);
+        timer.unref();
+      });
+      await Promise.race([Promise.all(jobs), deadline]);
+      clearTimeout(timer);
+    }
+    this.registration?.close();
+    await this.stack.close();
+  }
+
+  private normalize(uri: string): string {
+    if (/^(sips?|tel):/i.test(uri)) return uri;
+    if (uri.includes('@')) return `sip:${uri}`;
+    return `sip:${uri}@${this.aor.slice(this.aor.indexOf('@') + 1)}`;
+  }
+
+  private via(dest: Peer): string {
+    const branch = newBranch();
+    const host = this.opts.contactHost;
+    if (host === undefined) return this.stack.makeVia(dest, branch);
+    const port = this.opts.contactPort ?? this.stack.localFor(dest).port;
+    return `SIP/2.0/${dest.proto.toUpperCase()} ${uriHost(host)}:${port};branch=${branch};rport`;
+  }
+
+  private contactFor(dest: Peer): string {
+    const local = this.stack.localFor(dest);
+    const host = this.opts.contactHost ?? local.host;
+    const port = this.opts.contactPort ?? local.port;
+    const user = this.user !== undefined ? `${this.user}@` : '';
+    const transport = dest.proto === 'udp' ? '' : `;transport=${dest.proto}`;
+    return `<sip:${user}${uriHost(host)}:${port}${transport}>`;
+  }
+
+  private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
+    tx.respond(this.stack.makeResponse(req, status, reason, extra, this.stack.newTag()));
+  }
+
+  private onRequest(req: SipMessage, tx: ServerTransaction): void {
+    const method = req.method;
+    if (method === 'CANCEL') return this.onCancel(req, tx);
+    if (req.toTag !== undefined) {
+      const call = this.dialogs.get(dialogKey(req.callId, req.toTag, req.fromTag ?? ''));
+      if (call) return call.handleRequest(req, tx);
+      return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+    }
+    switch (method) {
+      case 'INVITE':
+        return this.onInvite(req, tx);
+      case 'OPTIONS':
+        return this.reply(tx, req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Supported', SUPPORTED]]);
+      case 'BYE':
+      case 'INFO':
+      case 'NOTIFY':
+      case 'REFER':
+      case 'UPDATE':
+      case 'PRACK':
+        return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+      default:
+        return this.reply(tx, req, 405, 'Method Not Allowed', [['Allow', ALLOW]]);
+    }
+  }
+
+  private onCancel(req: SipMessage, tx: ServerTransaction): void {
+    const invite = this.stack.transactions.findForCancel(req);
+    const call = invite ? this.invites.get(invite) : undefined;
+    if (!call) return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+    tx.respond(this.stack.makeResponse(req, 200, 'OK'));
+    call.handleCancel();
+  }
+
+  private onInvite(req: SipMessage, tx: ServerTransaction): void {
+    if (this.closed) return this.reply(tx, req, 503, 'Service Unavailable');
+    if (req.body.length > 0) {
+      if (!isSdp(req)) return this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/sdp']]);
+      try {
+        parseSdp(req.body.toString('utf8'));
+      } catch (err) {
+        if (!(err instanceof SdpError)) throw err;
+        this.counters.sdpRejected++;
+        return this.reply(tx, req, 488, 'Not Acceptable Here', [['Warning', warningValue(err, this.ctx.hostFor(tx.source))]]);
+      }
+    }
+    let replaced: Call | undefined;
+    const replaces = req.get('replaces');
+    if (replaces !== undefined) {
+      const id = parseReplaces(replaces);
+      if (!id) return this.reply(tx, req, 400, 'Bad Request - malformed Replaces');
+      // RFC 3891 §3: to-tag is our tag, from-tag the peer's.
+      replaced = this.dialogs.get(dialogKey(id.callId, id.toTag, id.fromTag));
+      if (!replaced || replaced.state === 'ended') return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+      if (id.earlyOnly && replaced.state === 'answered') return this.reply(tx, req, 486, 'Busy Here');
+      if (replaced.direction === 'incoming' && replaced.state !== 'answered') return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+    }
+    const call = new IncomingCall(this.ctx, this.host, req, tx);
+    this.counters.callsReceived++;
+    this.calls.add(call);
+    this.invites.set(tx, call);
+    if (replaced) {
+      const old = replaced;
+      call.replaces = old;
+      // The replacing call is answered at once; its owner hears of it through the old call's `replaced`.
+      call.accept().then(
+        () => old.replacedBy(call),
+        () => undefined,
+      );
+      return;
+    }
+    if (this.listenerCount('incoming') === 0) return call.reject(480, 'Temporarily Unavailable');
+    this.emit('incoming', call);
+  }
+
+  private onStrayResponse(res: SipMessage): void {
+    let method: string;
+    try {
+      method = res.cseq.method;
+    } catch {
+      return;
+    }
+    if (method !== 'INVITE' || res.status < 200 || res.status >= 300) return;
+    const call = this.dialogs.get(dialogKey(res.callId, res.fromTag ?? '', res.toTag ?? ''));
+    if (call) call.handleStray2xx(res);
+    else this.strayAnswer(res);
+  }
+
+  /** A 2xx to an INVITE no call wants (a late fork, or after we gave up): ACK and BYE it (§13.2.2.4). */
+  private strayAnswer(res: SipMessage): void {
+    if (!res.toTag) return;
+    let dialog: Dialog;
+    try {
+      const from = res.get('from') ?? '';
+      const to = res.get('to') ?? '';
+      const contact = res.get('contact');
+      if (!contact) return;
+      const fake = SipMessage.request('INVITE', parseNameAddr(contact).uri, [['From', from], ['To', to], ['Call-ID', res.callId], ['CSeq', res.get('cseq') ?? '']]);
+      dialog = Dialog.fromUac(fake, res);
+    } catch {
+      return;
+    }
+    const ack = dialog.createAck(res.cseq.seq);
+    const bye = dialog.createRequest('BYE');
+    const send = (dest: Peer): void => {
+      this.ctx.sendAck(ack, dest);
+      try {
+        this.ctx.send(bye, dest, { onResponse: () => undefined, onTimeout: () => undefined });
+      } catch {
+        /* nothing more to do for a call nobody wants */
+      }
+    };
+    try {
+      const dest = this.ctx.inDialogDest(ack);
+      if (dest instanceof Promise) dest.then(send, () => undefined);
+      else send(dest);
+    } catch {
+      /* unroutable: the peer's own timers will end it */
+    }
+  }
+}
