@@ -3,6 +3,27 @@
  * 127.0.0.1, audio from a WAV file (aufile) into a null ALSA player, what it
  * hears written per call as WAV (sndfile), driven over ctrl_tcp (netstring
  * framed JSON). The working config is in /work/shared/PEERS.md.
+ *
+ * Call controls, as baresip 1.0 really behaves (checked by
+ * test/interop/baresip-controls.test.ts):
+ * - DTMF out: ctrl `sndcode 123#` sends every key as RFC 4733 telephone-events
+ *   (PT 101; baresip always offers telephone-event/8000, audio_codecs need not
+ *   name it). In: one `CALL_DTMF_START` event per key, its `param` the key,
+ *   then `CALL_DTMF_END` (log: `received event: '1' (end=0)` / `(end=1)`).
+ * - Hold/resume: ctrl `hold` / `resume` on the current call send a re-INVITE
+ *   (log `call: hold <peer>` / `call: resume <peer>`; `listcalls` shows
+ *   `(on hold)`). The held side logs only `call: got re-INVITE (SDP Offer)`
+ *   and emits `CALL_REMOTE_SDP` with param `offer`: the hold is visible in
+ *   `audio_debug` as `audio dir=recvonly` (back to `sendrecv` on resume).
+ * - Blind transfer: ctrl `transfer <uri>` sends REFER; the transferor's call
+ *   closes with `CALL_CLOSED` param `Call transfered`, the transferee emits
+ *   `TRANSFER` (param = the Refer-To URI) and dials it. No attended transfer in 1.0.
+ * - Answer/hang up: with `answermode=manual` an incoming call emits
+ *   `CALL_INCOMING` (peeruri = caller) and waits for ctrl `accept`; ctrl
+ *   `hangup` ends the current call. A call the peer ends logs
+ *   `<peer uri>: session closed: <reason>`; every end emits `CALL_CLOSED`.
+ * - An aufile source that reaches its end hangs the call up (`AUDIO_ERROR`
+ *   `0,end of file`, then `CALL_CLOSED` `end of file`): give long calls a long tone.
  */
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -12,6 +33,12 @@ import { realClock, type Clock } from '../../src/util/clock.js';
 import { freePort } from './ports.js';
 import { sleep, spawnBounded, type Exited } from './process.js';
 import { writeToneWav } from './wav.js';
+
+/** SDP media direction as baresip's audio_debug prints it. */
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** Keys baresip can send as RFC 4733 events. */
+const DTMF_KEYS = /^[0-9*#A-Da-d]+$/;
 
 /** Module names (without .so) beyond g711 that a codec needs. */
 const CODEC_MODULES: Record<string, string> = { g722: 'g722', opus: 'opus', g726: 'g726', gsm: 'gsm', l16: 'l16' };
@@ -29,6 +56,13 @@ export interface BaresipOptions {
   account: string;
   /** WAV played as the microphone; its rate/channels must match the codec. Default: 440 Hz, 8 kHz mono. */
   toneWav?: string;
+  /**
+   * Length of the default tone (default 5 s). baresip hangs a call up when its
+   * aufile source ends, so a test whose call lasts longer needs more.
+   */
+  toneSeconds?: number;
+  /** Start with `-s`: baresip prints every SIP message it sends and receives to its log. */
+  sipTrace?: boolean;
   /** Extra codec modules to load: 'g722', 'opus', ... (g711 is always loaded). */
   codecs?: string[];
   /** Config dir to use (created if missing); a fresh temp dir by default. */
@@ -73,6 +107,27 @@ export interface Baresip {
   hangup(): Promise<BaresipResponse>;
   /** Accepts the ringing incoming call (for accounts without answermode=auto). */
   accept(): Promise<BaresipResponse>;
+  /** Sends `keys` (0-9 * # A-D) on the current call as RFC 4733 events (ctrl `sndcode`). */
+  sendDtmf(keys: string): Promise<BaresipResponse>;
+  /** Puts the current call on hold (re-INVITE, a=sendonly). */
+  hold(): Promise<BaresipResponse>;
+  /** Takes the current call off hold (re-INVITE, a=sendrecv). */
+  resume(): Promise<BaresipResponse>;
+  /** Blind transfer of the current call: REFER with Refer-To `uri`. */
+  transfer(uri: string): Promise<BaresipResponse>;
+  /** Keys received so far (CALL_DTMF_START events at or after index `from` of events()). */
+  receivedDtmf(from?: number): string;
+  /** Resolves with the first `count` keys received at or after index `from` of events() (default 0). */
+  waitForDtmf(count: number, timeoutMs: number, from?: number): Promise<string>;
+  /** The current call's negotiated audio direction (ctrl `audio_debug`), undefined without a call. */
+  mediaDirection(): Promise<MediaDirection | undefined>;
+  /**
+   * Polls mediaDirection() every 100 ms until it is one of `want`; resolves with it.
+   * The remote putting us on hold shows as 'recvonly' (or 'inactive'), its resume as 'sendrecv'.
+   */
+  waitForMediaDirection(want: MediaDirection | MediaDirection[], timeoutMs: number): Promise<MediaDirection>;
+  /** True when this phone itself has put its current call on hold (`listcalls` shows "(on hold)"). */
+  isHolding(): Promise<boolean>;
   /**
    * Resolves with the first log line (stdout) matching `re`, searching from
    * offset `from` of the log (default 0: lines already seen count too).
@@ -156,7 +211,7 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
   await mkdir(recDir, { recursive: true });
   const sipPort = o.sipPort ?? (await freePort('both'));
   const ctrlPort = await freePort('tcp');
-  const tone = o.toneWav ?? (await writeToneWav(path.join(dir, 'tone-8k.wav')));
+  const tone = o.toneWav ?? (await writeToneWav(path.join(dir, 'tone-8k.wav'), { seconds: o.toneSeconds ?? 5 }));
   await writeFile(path.join(dir, 'config'), configText(o, sipPort, ctrlPort, tone, recDir));
   await writeFile(path.join(dir, 'accounts'), `${o.account}\n`);
   // Without these files baresip writes templates full of examples.
@@ -164,7 +219,7 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
 
   let logText = '';
   const logWaiters = new Set<() => void>();
-  const spawned = spawnBounded('baresip', ['-f', dir], {
+  const spawned = spawnBounded('baresip', ['-f', dir, ...(o.sipTrace ? ['-s'] : [])], {
     cwd: dir,
     // A test run never lasts a day; this only stops an orphan.
     deadlineMs: 24 * 3600 * 1000,
@@ -268,6 +323,19 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
       logWaiters.add(onChange);
     });
 
+  const receivedDtmf = (from = 0): string =>
+    events
+      .slice(from)
+      .filter((e) => e.type === 'CALL_DTMF_START' && typeof e.param === 'string')
+      .map((e) => e.param)
+      .join('');
+
+  const mediaDirection = async (): Promise<MediaDirection | undefined> => {
+    const r = await ctrl('audio_debug');
+    const m = /audio dir=(sendrecv|sendonly|recvonly|inactive)\b/.exec(r.data);
+    return m ? (m[1] as MediaDirection) : undefined;
+  };
+
   return {
     name: o.name,
     sipPort,
@@ -278,6 +346,44 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
     dial: (uri) => ctrl('dial', uri),
     hangup: () => ctrl('hangup'),
     accept: () => ctrl('accept'),
+    sendDtmf(keys) {
+      if (!DTMF_KEYS.test(keys)) return Promise.reject(new Error(`baresip ${o.name}: cannot send DTMF ${JSON.stringify(keys)}`));
+      return ctrl('sndcode', keys);
+    },
+    hold: () => ctrl('hold'),
+    resume: () => ctrl('resume'),
+    transfer: (uri) => ctrl('transfer', uri),
+    receivedDtmf,
+    waitForDtmf(count, timeoutMs, from = 0) {
+      return waitUntil(
+        () => {
+          const got = receivedDtmf(from);
+          return got.length >= count ? got.slice(0, count) : undefined;
+        },
+        timeoutMs,
+        `${count} DTMF key(s) (so far ${JSON.stringify(receivedDtmf(from))})`,
+      );
+    },
+    mediaDirection,
+    async waitForMediaDirection(want, timeoutMs) {
+      const wanted = Array.isArray(want) ? want : [want];
+      const deadline = clock.now() + timeoutMs;
+      let last: MediaDirection | undefined;
+      // Bounded by the deadline; each round is one ctrl round trip plus 100 ms.
+      for (;;) {
+        if (proc.exited) throw new Error(`baresip ${o.name} exited while waiting for audio dir ${wanted.join('|')}`);
+        last = await mediaDirection();
+        if (last && wanted.includes(last)) return last;
+        if (clock.now() >= deadline) {
+          throw new Error(`baresip ${o.name}: audio dir is ${last ?? '(no call)'}, not ${wanted.join('|')}, after ${timeoutMs} ms`);
+        }
+        await sleep(100, clock);
+      }
+    },
+    async isHolding() {
+      const r = await ctrl('listcalls');
+      return /\(on hold\)/.test(r.data);
+    },
     waitFor(re, timeoutMs, from = 0) {
       const flat = new RegExp(re.source, re.flags.replace('g', ''));
       return waitUntil(
