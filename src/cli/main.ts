@@ -6,6 +6,7 @@ import { runStatus } from './status.js';
 import { runTrace } from './trace.js';
 import { checkMessage } from '../sip/check.js';
 import { VERSION } from './server.js';
+import { addPhoneCommands } from './phone/command.js';
 
 const program = new Command();
 program
@@ -20,7 +21,9 @@ Examples:
   switchboard serve --config switchboard.yaml run your own config
   switchboard status                          who is registered, calls in progress
   switchboard trace                           recent calls; then: switchboard trace CALL-ID
-  switchboard sip check capture.txt           is this SIP message valid?`,
+  switchboard sip check capture.txt           is this SIP message valid?
+  switchboard phone call sip:bob@127.0.0.1:5072 --duration 10 --stats
+                                              a softphone call (also: phone listen, phone register)`,
   );
 
 program
@@ -79,6 +82,8 @@ sip
     console.log(JSON.stringify(result.json, null, 2));
     process.exit(result.exitCode);
   });
+
+addPhoneCommands(program);
 
 program.exitOverride();
 try {

@@ -60,6 +60,8 @@ export interface SpawnOptions {
   /** Called with every stdout chunk (e.g. to watch a log). */
   onStdout?: (chunk: string) => void;
   stdin?: string;
+  /** Keep standard input open as a pipe (write to child.stdin) instead of closing it. */
+  stdinOpen?: boolean;
 }
 
 export function spawnBounded(cmd: string, args: string[], opts: SpawnOptions): Spawned {
@@ -69,7 +71,7 @@ export function spawnBounded(cmd: string, args: string[], opts: SpawnOptions): S
   const child = spawn(cmd, args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
-    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [opts.stdin === undefined && !opts.stdinOpen ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (opts.stdin !== undefined && child.stdin) {
     child.stdin.end(opts.stdin);

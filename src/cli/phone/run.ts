@@ -1,0 +1,255 @@
+/**
+ * `switchboard phone register|call|listen`: a thin shell over ua/ (SIP)
+ * and ua/media-session (RTP). Scripted by flags, with the exit code as the
+ * call outcome; interactive by keys on a terminal, or by one command per
+ * line on a pipe (how tests and scripts drive hold and transfer).
+ */
+import { UserAgent, SipStatusError, type Call, type IncomingCall } from '../../ua/index.js';
+import { MediaSession } from '../../ua/media-session.js';
+import { parseSourceSpec, type AudioSourceSpec } from '../../media/players/index.js';
+import { CallView } from './call-view.js';
+import { Commands } from './commands.js';
+import { EXIT, exitCodeFor, statusWords } from './outcome.js';
+import { parsePhoneOptions, type PhoneOptions, type RawPhoneOptions } from './options.js';
+import { mapPort } from './stun-ports.js';
+
+export type PhoneMode = 'register' | 'call' | 'listen';
+
+/** Keys go out this long after the answer, so the far end's media is surely up. */
+const DTMF_DELAY_MS = 1000;
+
+export async function runPhone(mode: PhoneMode, target: string | undefined, raw: RawPhoneOptions): Promise<number> {
+  const opts = parsePhoneOptions(raw, mode);
+  const source = await parseSourceSpec(opts.play);
+  const print = (line: string): void => {
+    process.stdout.write(line + '\n');
+  };
+  const phone = await Phone.start(opts, source, print);
+  try {
+    if (mode === 'call') return await phone.placeCall(target ?? '');
+    return await phone.serve(mode);
+  } finally {
+    await phone.close();
+  }
+}
+
+class Phone {
+  private readonly views = new Map<Call, CallView>();
+  private readonly sessions: MediaSession[] = [];
+  private commands: Commands | undefined;
+  private stopping: (() => void) | undefined;
+  private recordCount = 0;
+
+  private constructor(
+    readonly ua: UserAgent,
+    private readonly opts: PhoneOptions,
+    private readonly print: (line: string) => void,
+  ) {}
+
+  static async start(opts: PhoneOptions, source: AudioSourceSpec, print: (line: string) => void): Promise<Phone> {
+    let listenPort = opts.listen.port;
+    let contact: { host: string; port: number } | undefined;
+    if (opts.stun) {
+      const m = await mapPort(opts.listen.host, listenPort, opts.stun);
+      listenPort = m.localPort;
+      contact = { host: m.mapped.address, port: m.mapped.port };
+      print(`STUN: our SIP port ${listenPort} is ${contact.host}:${contact.port} outside`);
+    }
+    const holder: { phone?: Phone } = {};
+    const ua = new UserAgent({
+      listen: `${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${listenPort}`,
+      server: opts.server,
+      user: opts.user,
+      password: opts.password,
+      contactHost: contact?.host,
+      contactPort: contact?.port,
+      newMedia: async () => {
+        let port = 0;
+        let advertise: { address: string; port: number } | undefined;
+        if (opts.stun) {
+          const m = await mapPort(opts.listen.host, 0, opts.stun);
+          port = m.localPort;
+          advertise = m.mapped;
+        }
+        const session = await MediaSession.open({
+          codecs: opts.codecs,
+          bindAddress: opts.listen.host,
+          advertiseAddress: advertise?.address,
+          advertisePort: advertise?.port,
+          port,
+          source,
+        });
+        holder.phone?.sessions.push(session);
+        return session;
+      },
+      traceSip: opts.traceSip ? (dir, text, peer) => print(`${dir === 'in' ? '<<<' : '>>>'} ${dir === 'in' ? 'from' : 'to'} ${peer}\n${text.trimEnd()}\n`) : undefined,
+    });
+    const phone = new Phone(ua, opts, print);
+    holder.phone = phone;
+    await ua.start();
+    const l = ua.local;
+    print(`phone ${ua.aor} on ${l.proto}:${l.address}:${l.port}`);
+    if (opts.server) {
+      ua.on('registrationFailed', (status, reason) => print(`registration refresh failed: ${statusWords(status, reason)}`));
+      try {
+        const granted = await ua.register(opts.expires);
+        print(`registered at ${opts.server.host}:${opts.server.port} as ${ua.aor} for ${granted} s`);
+      } catch (err) {
+        await ua.close();
+        if (err instanceof SipStatusError) {
+          print(`registration failed: ${statusWords(err.status, err.reason)}`);
+          throw new PhoneExit(EXIT.registrationFailed);
+        }
+        print(`registration failed: ${(err as Error).message}. Is a registrar listening at ${opts.server.host}:${opts.server.port}?`);
+        throw new PhoneExit(EXIT.registrationFailed);
+      }
+    }
+    return phone;
+  }
+
+  /** `phone call URI`: resolves with the exit code for the call's outcome. */
+  async placeCall(target: string): Promise<number> {
+    const { opts, print } = this;
+    print(`calling ${target}${opts.server ? ` via ${opts.server.host}:${opts.server.port}` : ''}`);
+    const call = this.ua.call(target);
+    const ended = this.follow(call);
+    this.listenForCommands(call);
+    const stopOnSignal = this.onSignal(() => void call.hangup());
+    let answered = false;
+    call.once('answered', () => {
+      answered = true;
+      if (opts.dtmf) this.sendDtmfLater(call, opts.dtmf);
+      if (opts.durationS !== undefined) setTimeout(() => void call.hangup(), opts.durationS * 1000).unref();
+    });
+    const end = await ended;
+    stopOnSignal();
+    await this.commands?.settle();
+    if (end.status !== undefined) return exitCodeFor(end.status);
+    return answered ? EXIT.ok : EXIT.failed;
+  }
+
+  /** `phone listen` / `phone register`: wait for calls until --calls are done or a signal comes. */
+  async serve(mode: PhoneMode): Promise<number> {
+    const { opts, print } = this;
+    let done = 0;
+    const target = opts.calls;
+    const finished = new Promise<void>((resolve) => {
+      this.stopping = resolve;
+      this.ua.on('incoming', (call) => {
+        print(`incoming call from ${call.from}`);
+        const ended = this.follow(call);
+        this.listenForCommands(call);
+        void ended.then(() => {
+          done++;
+          if (target !== undefined && done >= target) resolve();
+        });
+        call.once('answered', () => {
+          if (opts.dtmf) this.sendDtmfLater(call, opts.dtmf);
+          if (opts.durationS !== undefined) setTimeout(() => void call.hangup(), opts.durationS * 1000).unref();
+        });
+        if (opts.autoAnswer) {
+          call.ringing();
+          this.answer(call);
+        } else {
+          call.ringing();
+          print(process.stdin.isTTY ? 'press a to answer, r to reject' : 'ringing; send "answer" or "reject" on standard input');
+        }
+      });
+    });
+    print(mode === 'listen' ? `waiting for calls${target ? ` (${target})` : ''}; Ctrl-C to stop` : 'registered; Ctrl-C to unregister and quit');
+    const stopOnSignal = this.onSignal(() => this.stopping?.());
+    await finished;
+    stopOnSignal();
+    await this.commands?.settle();
+    return EXIT.ok;
+  }
+
+  async close(): Promise<void> {
+    this.commands?.close();
+    await this.ua.close();
+    for (const s of this.sessions) s.close();
+  }
+
+  answer(call: IncomingCall): void {
+    call.accept().catch((err: Error) => this.print(`could not answer: ${err.message}`));
+  }
+
+  /** Wires printing and recording to a call; resolves when it ends. */
+  private follow(call: Call): Promise<{ status?: number }> {
+    const view = new CallView(call, { print: this.print, stats: this.opts.stats, recordPath: this.recordPath() });
+    this.views.set(call, view);
+    const attach = (): void => {
+      const media = call.media;
+      if (media instanceof MediaSession) view.attach(media);
+    };
+    attach();
+    // The media exists once the INVITE is built (outgoing) or answered (incoming).
+    call.on('progress', attach);
+    call.on('answered', attach);
+    call.on('transferred', (next) => void this.follow(next));
+    return new Promise((resolve) => call.once('ended', (end) => resolve(end)));
+  }
+
+  private recordPath(): string | undefined {
+    const path = this.opts.record;
+    if (!path) return undefined;
+    this.recordCount++;
+    if (this.recordCount === 1) return path;
+    // More calls than one (--calls N, a transfer): FILE-2.wav, FILE-3.wav ...
+    return path.replace(/(\.wav)?$/i, (ext) => `-${this.recordCount}${ext || '.wav'}`);
+  }
+
+  private sendDtmfLater(call: Call, keys: string): void {
+    setTimeout(() => {
+      const media = call.media;
+      if (call.state !== 'answered' || !(media instanceof MediaSession)) return;
+      try {
+        media.sendDigits(keys);
+        this.print(`DTMF sent: ${keys}`);
+      } catch {
+        // The peer took no telephone-event: fall back to SIP INFO, one request per key.
+        void (async () => {
+          for (const k of keys) await call.sendDtmfInfo(k).catch(() => undefined);
+          this.print(`DTMF sent by SIP INFO: ${keys}`);
+        })();
+      }
+    }, DTMF_DELAY_MS).unref();
+  }
+
+  private listenForCommands(call: Call): void {
+    if (!this.commands) {
+      this.commands = new Commands(this.print, {
+        ua: this.ua,
+        views: this.views,
+        answer: (c) => this.answer(c),
+        follow: (c) => void this.follow(c),
+        quit: () => this.stopping?.(),
+      });
+    }
+    this.commands.current = call;
+  }
+
+  /** Ctrl-C / SIGTERM: the first ends the call (or stops listening) politely; a second quits at once. */
+  private onSignal(fn: () => void): () => void {
+    let count = 0;
+    const handler = (): void => {
+      count++;
+      if (count > 1) process.exit(EXIT.error);
+      this.print('stopping (again to quit at once)');
+      fn();
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    };
+  }
+}
+
+/** Thrown to end the command with an exit code after the reason was printed. */
+export class PhoneExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

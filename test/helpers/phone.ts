@@ -1,0 +1,103 @@
+/**
+ * `switchboard phone` as a user runs it: the real CLI in its own process
+ * (compiled from dist/ when the tests run compiled, through tsx otherwise),
+ * its output watched line by line, commands written to its standard input.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseStatsLine, type StatsLine } from '../../src/media/quality/stats-line.js';
+import { spawnBounded, type Exited, type Spawned } from './process.js';
+import { repoRoot } from './repo.js';
+
+export interface PhoneProcess {
+  proc: Spawned;
+  /** Everything printed so far. */
+  output(): string;
+  /** Resolves with the first output line matching `re` (lines already printed count). */
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+  /** Writes one command line (`hold`, `dtmf 12#`, `transfer URI` ...). */
+  send(command: string): void;
+  /** Every [STATS] line so far. */
+  stats(): StatsLine[];
+  exited: Promise<Exited>;
+  stop(): Promise<Exited>;
+}
+
+/** The command line that runs the CLI: node + entry (+ tsx when running from sources). */
+export function cliCommand(): string[] {
+  const root = repoRoot();
+  const compiled = fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`);
+  return compiled ? [path.join(root, 'dist', 'src', 'cli', 'main.js')] : ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts')];
+}
+
+export interface StartPhoneOptions {
+  /** Hard limit on the process (default 60 s). */
+  deadlineMs?: number;
+  /** Run inside this network namespace (`ip netns exec`). */
+  netns?: string;
+}
+
+export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneProcess {
+  const root = repoRoot();
+  const argv = [...cliCommand(), 'phone', ...args];
+  const [cmd, cmdArgs] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]] : [process.execPath, argv];
+  const waiters = new Set<() => void>();
+  const proc = spawnBounded(cmd, cmdArgs, {
+    cwd: root,
+    deadlineMs: opts.deadlineMs ?? 60_000,
+    stdinOpen: true,
+    onStdout: () => {
+      for (const w of [...waiters]) w();
+    },
+  });
+  void proc.exited.then(() => {
+    for (const w of [...waiters]) w();
+  });
+  let done = false;
+  void proc.exited.then(() => (done = true));
+  const output = (): string => proc.stdout();
+  return {
+    proc,
+    output,
+    waitFor(re, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const line = output().split('\n').find((l) => re.test(l));
+          if (line !== undefined) {
+            finish();
+            resolve(line);
+            return true;
+          }
+          if (done) {
+            finish();
+            reject(new Error(`phone exited before printing ${re}; output:\n${output()}\nstderr:\n${proc.stderr()}`));
+            return true;
+          }
+          return false;
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`no line matching ${re} within ${timeoutMs} ms; output:\n${output()}\nstderr:\n${proc.stderr()}`));
+        }, timeoutMs);
+        const finish = (): void => {
+          clearTimeout(timer);
+          waiters.delete(w);
+        };
+        const w = (): void => void check();
+        waiters.add(w);
+        check();
+      });
+    },
+    send(command) {
+      proc.child.stdin?.write(command + '\n');
+    },
+    stats() {
+      return output()
+        .split('\n')
+        .map((l) => parseStatsLine(l))
+        .filter((s): s is StatsLine => s !== undefined);
+    },
+    exited: proc.exited,
+    stop: () => proc.kill('SIGTERM', 3000),
+  };
+}
