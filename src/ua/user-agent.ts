@@ -58,6 +58,8 @@ export type UserAgentEvents = {
   unregistered: [];
   /** A new call for us: call ringing(), accept() or reject() on it. With no listener, calls get 480. */
   incoming: [call: IncomingCall];
+  /** An INVITE whose offer could not be parsed got 488 before any call existed (counted in sdpRejected). */
+  offerRejected: [from: string, warning: string];
 };
 
 export const DEFAULT_USER_AGENT = 'Switchboard-phone/0.1';
@@ -297,7 +299,10 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       } catch (err) {
         if (!(err instanceof SdpError)) throw err;
         this.counters.sdpRejected++;
-        return this.reply(tx, req, 488, 'Not Acceptable Here', [['Warning', warningValue(err, this.ctx.hostFor(tx.source))]]);
+        const warning = warningValue(err, this.ctx.hostFor(tx.source));
+        this.reply(tx, req, 488, 'Not Acceptable Here', [['Warning', warning]]);
+        this.emit('offerRejected', req.get('from') ?? '', warning);
+        return;
       }
     }
     let replaced: Call | undefined;

@@ -66,7 +66,7 @@ export function addPhoneCommands(program: Command): void {
   accountOptions(phone.command('listen'))
     .description('wait for calls (registering first with --server) and answer them')
     .option('--auto-answer', 'answer incoming calls at once')
-    .option('--calls <n>', 'exit after this many calls')
+    .option('--calls <n>', 'exit after this many answered calls have ended')
     .addHelpText('after', `\nExample:\n  switchboard phone listen --listen 127.0.0.1:5072 --auto-answer --play tone:1000 --record heard.wav --calls 1${EXIT_HELP}`)
     .action((opts: RawPhoneOptions) => run('listen', undefined, opts));
 }

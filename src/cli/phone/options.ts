@@ -86,9 +86,11 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
   if (server && (raw.user === undefined || raw.password === undefined)) {
     throw new UsageError('--server needs --user and --password (the account to register), e.g. --server 127.0.0.1:5060 --user 1001 --password secret');
   }
-  if (!server && mode === 'register') throw new UsageError('phone register needs --server HOST:PORT --user U --password P');
+  if (!server && mode === 'register') {
+    throw new UsageError('phone register needs --server HOST:PORT --user U --password P, e.g. --server 127.0.0.1:5060 --user 1001 --password secret');
+  }
   if (!server && (raw.user !== undefined || raw.password !== undefined) && mode !== 'call') {
-    throw new UsageError('--user/--password go with --server (the registrar to use)');
+    throw new UsageError('--user/--password go with --server (the registrar to use), e.g. --server 127.0.0.1:5060 --user 1001 --password secret');
   }
   const listen = parseHostPort('--listen', raw.listen ?? '127.0.0.1:0');
   if (isIP(listen.host) === 0) throw new UsageError(`--listen ${raw.listen}: use an IP address of this machine, e.g. --listen 127.0.0.1:5074`);
@@ -98,10 +100,11 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     const names = raw.codec.toLowerCase().split(',');
     for (const n of names) {
       if (!(CODEC_NAMES as readonly string[]).includes(n)) {
-        throw new UsageError(`--codec ${raw.codec}: unknown codec "${n}"; choose from ${CODEC_NAMES.join(', ')} (a list like opus,pcmu sets the preference)`);
+        throw new UsageError(`--codec ${raw.codec}: unknown codec "${n}"; choose from ${CODEC_NAMES.join(', ')} (a list sets the preference), e.g. --codec opus,pcmu`);
       }
     }
-    codecs = names as CodecName[];
+    // A name given twice would put its payload type twice on the m= line.
+    codecs = [...new Set(names)] as CodecName[];
   }
 
   let durationS: number | undefined;

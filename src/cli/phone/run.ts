@@ -135,15 +135,19 @@ class Phone {
     const target = opts.calls;
     const finished = new Promise<void>((resolve) => {
       this.stopping = resolve;
+      this.ua.on('offerRejected', (from, warning) => print(`rejected a call from ${from}: 488 Not Acceptable Here (Warning: ${warning})`));
       this.ua.on('incoming', (call) => {
         print(`incoming call from ${call.from}`);
         const ended = this.follow(call);
         this.listenForCommands(call);
+        let connected = false;
+        // --calls counts conversations: a call refused (488, cancelled) is not one.
         void ended.then(() => {
-          done++;
+          if (connected) done++;
           if (target !== undefined && done >= target) resolve();
         });
         call.once('answered', () => {
+          connected = true;
           if (opts.dtmf) this.sendDtmfLater(call, opts.dtmf);
           if (opts.durationS !== undefined) setTimeout(() => void call.hangup(), opts.durationS * 1000).unref();
         });
@@ -166,8 +170,21 @@ class Phone {
 
   async close(): Promise<void> {
     this.commands?.close();
+    await this.awaitAcks();
     await this.ua.close();
     for (const s of this.sessions) s.close();
+  }
+
+  /**
+   * A failure response to an INVITE is retransmitted until the caller's ACK
+   * (RFC 3261 §17.2.1); quitting before it comes would leave the caller
+   * retrying into a closed port. Waits for those ACKs, 4 s at most.
+   */
+  private async awaitAcks(): Promise<void> {
+    const deadline = Date.now() + 4000;
+    const waiting = (): boolean =>
+      this.ua.stack.transactions.list().some((t) => t.side === 'server' && t.method === 'INVITE' && t.state === 'completed');
+    while (waiting() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   answer(call: IncomingCall): void {
