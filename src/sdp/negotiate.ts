@@ -113,8 +113,10 @@ export function createOffer(opts: OfferOptions): SessionDescription {
 
   // Telephone-event should run at the clock rate of the voice codec it
   // accompanies (RFC 4733 §2.1), so offer one per rate we offer.
+  // 8 kHz is offered too whatever the codecs: many phones (baresip among
+  // them) only ever do telephone-event/8000, also next to Opus.
   const eventRates = opts.telephoneEvent
-    ? [...new Set(codecs.filter((c) => !isAuxiliaryFormat(c.name)).map((c) => c.clockRate))]
+    ? [...new Set([...codecs.filter((c) => !isAuxiliaryFormat(c.name)).map((c) => c.clockRate), 8000])]
     : [];
   const pts = assignPayloadTypes(codecs, eventRates);
 

@@ -10,6 +10,7 @@ import { codecForRtpmap, sdpSpec, type CodecName } from '../media/codecs/registr
 import { openSource, type AudioSource, type AudioSourceSpec } from '../media/players/index.js';
 import type { DtmfDigitEvent } from '../media/dtmf/index.js';
 import {
+  codecsOf,
   createAnswer,
   createOffer,
   effectiveDirection,
@@ -97,7 +98,8 @@ export class MediaSession implements MediaHandler {
   /** Changes what we play (takes effect at the next frame). */
   play(spec: AudioSourceSpec): void {
     this.sourceSpec = spec;
-    if (this.codec) this.openSource();
+    // Only while we send: on hold the new source waits for the resume.
+    if (this.codec && this.source) this.openSource();
   }
 
   /** RFC 4733 keys; throws when the peer did not accept telephone-event. */
@@ -123,7 +125,9 @@ export class MediaSession implements MediaHandler {
 
   createAnswer(offer: string, opts: { hold: boolean }): string {
     const remote = parseSdp(offer);
-    const answer = createAnswer(remote, { ...this.endpointOptions(this.wanted(opts.hold)), codecs: this.specs() });
+    // remoteHold still describes the previous offer here; answerDirection() narrows
+    // sendonly to inactive by itself when this offer holds us too.
+    const answer = createAnswer(remote, { ...this.endpointOptions(opts.hold ? 'sendonly' : 'sendrecv'), codecs: this.specs() });
     this.apply(negotiated(answer, remote), remote);
     this.local = answer;
     return formatSdp(answer);
@@ -135,7 +139,7 @@ export class MediaSession implements MediaHandler {
     this.endpoint.close();
   }
 
-  /** Hold means sendonly; if the peer holds us too, nobody sends: inactive. */
+  /** For an offer: hold means sendonly; if the peer holds us too, nobody sends: inactive. */
   private wanted(hold: boolean): Direction {
     if (!hold) return 'sendrecv';
     return this.remoteHold ? 'inactive' : 'sendonly';
@@ -177,6 +181,7 @@ export class MediaSession implements MediaHandler {
       codec,
       payloadType: n.payloadType,
       telephoneEventPt: n.telephoneEvent,
+      telephoneEventClockRate: n.telephoneEvent === undefined ? undefined : codecsOf(rm).find((c) => c.pt === n.telephoneEvent)?.clockRate,
       ptimeMs: n.ptime,
     });
     if (sends(n.direction)) {

@@ -137,18 +137,21 @@ describe('switchboard phone with baresip', { skip, timeout: 300_000 }, () => {
     });
   }
 
-  test('DTMF over RFC 4733 both ways arrives as the same digits', async () => {
-    const b = await baresipFor(CODECS[0], 'dtmfbob');
-    const p = phone(['call', `sip:dtmfbob@127.0.0.1:${b.sipPort}`, '--codec', 'pcmu', '--dtmf', '159#']);
-    await p.waitFor(/^answered/, 10_000);
-    assert.equal(await b.waitForDtmf(4, 10_000), '159#');
-    await b.sendDtmf('2580*');
-    await p.waitFor(/DTMF received: \*/, 10_000);
-    const heard = [...p.output().matchAll(/DTMF received: (\S)/g)].map((m) => m[1]).join('');
-    assert.equal(heard, '2580*');
-    p.send('hangup');
-    assert.equal((await p.exited).exitCode, 0);
-  });
+  for (const c of CODECS) {
+    test(`${c.name}: DTMF over RFC 4733 both ways arrives as the same digits`, async () => {
+      const b = await baresipFor(c, `dtmf${c.name}`);
+      const p = phone(['call', `sip:dtmf${c.name}@127.0.0.1:${b.sipPort}`, '--codec', c.name, '--dtmf', '159#']);
+      await p.waitFor(/^answered/, 10_000);
+      assert.equal(await b.waitForDtmf(4, 10_000), '159#');
+      assert.match(p.output(), /DTMF sent: 159#/, 'sent as RFC 4733 events, not the SIP INFO fallback');
+      await b.sendDtmf('2580*');
+      await p.waitFor(/DTMF received: \*/, 10_000);
+      const heard = [...p.output().matchAll(/DTMF received: (\S) \(rfc4733\)/g)].map((m) => m[1]).join('');
+      assert.equal(heard, '2580*');
+      p.send('hangup');
+      assert.equal((await p.exited).exitCode, 0);
+    });
+  }
 
   test('hold and resume, each side in turn', async () => {
     const b = await baresipFor(CODECS[0], 'holdbob');

@@ -181,8 +181,7 @@ export class MediaEndpoint {
     if (!(frameUnits > 0)) throw new RangeError(`ptime ${ptimeMs} ms gives no samples`);
     const prev = this.session;
     const te = cfg.telephoneEventPt;
-    // For the codecs we carry (8 kHz G.711) telephone-event runs on the audio clock.
-    const dtmfOpts = { clockRate: codec.clockRate, frameMs: ptimeMs };
+    const dtmfOpts = { clockRate: cfg.telephoneEventClockRate ?? codec.clockRate, frameMs: ptimeMs };
     const srtp = cfg.srtp && (prev?.srtp?.matches(cfg.srtp) ? prev.srtp : new EndpointSrtp(cfg.srtp));
     this.session = {
       codec,

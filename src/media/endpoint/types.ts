@@ -38,6 +38,12 @@ export interface MediaEndpointConfig {
   payloadType: number;
   /** Negotiated RFC 4733 payload type; without it DTMF is neither sent nor received. */
   telephoneEventPt?: number;
+  /**
+   * Clock of the negotiated telephone-event, when it differs from the codec's
+   * (telephone-event/8000 beside Opus): event durations count in it, while the
+   * packets keep the stream's timestamps.
+   */
+  telephoneEventClockRate?: number;
   ptimeMs?: number;
   /** Our SSRC; random by default. */
   ssrc?: number;
