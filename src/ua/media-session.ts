@@ -67,10 +67,12 @@ export class MediaSession implements MediaHandler {
   private local: SessionDescription | undefined;
   private codec: { name: string; clockRate: number; codec: Codec } | undefined;
   private source: AudioSource | undefined;
+  /** Rate and frame size `source` was opened for. */
+  private sourceFrame = '';
   private sourceSpec: AudioSourceSpec;
   private readonly sessionId = String(Date.now());
   private version = 1;
-  /** Packetization in use: the peer's a=ptime (the endpoint sends what the peer asked for). */
+  /** Packetization in use: the peer's a=ptime when we can send it (see sendPtime). */
   private ptimeMs = 20;
   private closed = false;
 
@@ -136,6 +138,7 @@ export class MediaSession implements MediaHandler {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.source?.close?.();
     this.endpoint.close();
   }
 
@@ -175,18 +178,20 @@ export class MediaSession implements MediaHandler {
       this.codec = { name: key, clockRate: n.codec.clockRate, codec };
     }
     const codec = this.codec.codec;
-    this.ptimeMs = n.ptime;
+    this.ptimeMs = sendPtime(codec, n.ptime);
     this.endpoint.configure({
       remote: { address: n.remoteAddress, port: n.remotePort },
       codec,
       payloadType: n.payloadType,
       telephoneEventPt: n.telephoneEvent,
       telephoneEventClockRate: n.telephoneEvent === undefined ? undefined : codecsOf(rm).find((c) => c.pt === n.telephoneEvent)?.clockRate,
-      ptimeMs: n.ptime,
+      ptimeMs: this.ptimeMs,
     });
     if (sends(n.direction)) {
-      this.openSource();
+      // A re-INVITE that keeps rate and frame size (a session refresh) must not restart the file.
+      if (!this.source || this.sourceFrame !== this.frameKey()) this.openSource();
     } else {
+      this.source?.close?.();
       this.source = undefined;
       this.endpoint.stop();
     }
@@ -202,11 +207,29 @@ export class MediaSession implements MediaHandler {
     this.onNegotiated?.(this.info);
   }
 
+  private frameKey(): string {
+    const c = this.codec;
+    return c ? `${c.codec.sampleRate}/${c.codec.frameSamples(this.ptimeMs)}` : '';
+  }
+
   private openSource(): void {
     const c = this.codec;
     if (!c) return;
+    this.sourceFrame = this.frameKey();
+    this.source?.close?.();
     this.source = openSource(this.sourceSpec, c.codec.sampleRate, c.codec.frameSamples(this.ptimeMs));
     const src = this.source;
     this.endpoint.start(() => src.read());
   }
+}
+
+/**
+ * The packetization we send: the peer's a=ptime when it is one phones use
+ * and our codec can encode (Opus has no 30 ms frame), else 20 ms. ptime is
+ * only a wish (RFC 4566 §6), and an odd one (25 ms Opus, 200 ms PCMU beyond
+ * one datagram, 0.1 ms floods) must not break the call.
+ */
+function sendPtime(codec: Codec, asked: number): number {
+  const ok = asked === 10 || asked === 20 || asked === 40 || asked === 60 || (asked === 30 && codec.name !== 'opus');
+  return ok ? asked : 20;
 }

@@ -35,6 +35,7 @@ export interface StartPhoneOptions {
   deadlineMs?: number;
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneProcess {
@@ -44,6 +45,7 @@ export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneP
   const waiters = new Set<() => void>();
   const proc = spawnBounded(cmd, cmdArgs, {
     cwd: root,
+    env: opts.env,
     deadlineMs: opts.deadlineMs ?? 60_000,
     stdinOpen: true,
     onStdout: () => {

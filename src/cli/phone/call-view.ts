@@ -5,7 +5,7 @@
  */
 import type { Call, CallEnd } from '../../ua/index.js';
 import type { MediaInfo, MediaSession } from '../../ua/media-session.js';
-import { WavRecorder } from '../../media/players/index.js';
+import { Speaker, WavRecorder } from '../../media/players/index.js';
 import { estimateMos } from '../../media/quality/emodel.js';
 import { formatStatsLine } from '../../media/quality/stats-line.js';
 import { codecNameForRtpmap } from '../../media/codecs/registry.js';
@@ -18,11 +18,14 @@ export interface CallViewOptions {
   stats: boolean;
   /** WAV file for what we hear; the first frame fixes its sample rate. */
   recordPath?: string;
+  /** Play what we hear on the sound card (sox `play`). */
+  speaker?: boolean;
 }
 
 export class CallView {
   private media: MediaSession | undefined;
   private recorder: WavRecorder | undefined;
+  private speaker: Speaker | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private info: MediaInfo | undefined;
   /** Every key heard, in order. */
@@ -91,6 +94,11 @@ export class CallView {
   }
 
   private record(pcm: Int16Array, rate: number): void {
+    if (this.opts.speaker) {
+      if (this.speaker && this.speaker.rate !== rate) this.speaker.close();
+      if (!this.speaker || this.speaker.rate !== rate) this.speaker = new Speaker(rate);
+      this.speaker.write(pcm);
+    }
     const path = this.opts.recordPath;
     if (!path) return;
     if (!this.recorder) {
@@ -131,6 +139,7 @@ export class CallView {
     } else {
       this.opts.print(`call ended by ${end.by === 'local' ? 'us' : end.by === 'remote' ? 'the other side' : 'an error'}`);
     }
+    this.speaker?.close();
     this.recorder?.close();
     if (this.recorder) this.opts.print(`recorded ${this.recorder.seconds.toFixed(1)} s to ${this.recorder.path}`);
     this.media?.close();

@@ -20,6 +20,7 @@ export interface PhoneOptions {
   codecs: CodecName[];
   play: string;
   record?: string;
+  speaker: boolean;
   durationS?: number;
   dtmf?: string;
   stats: boolean;
@@ -39,6 +40,7 @@ export interface RawPhoneOptions {
   codec?: string;
   play?: string;
   record?: string;
+  speaker?: boolean;
   duration?: string;
   dtmf?: string;
   stats?: boolean;
@@ -131,6 +133,7 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     codecs,
     play: raw.play ?? (mode === 'listen' ? 'tone:1000' : 'tone:440'),
     record: raw.record,
+    speaker: raw.speaker ?? false,
     durationS,
     dtmf: raw.dtmf?.toUpperCase(),
     stats: raw.stats ?? false,

@@ -6,7 +6,7 @@
  */
 import { UserAgent, SipStatusError, type Call, type IncomingCall } from '../../ua/index.js';
 import { MediaSession } from '../../ua/media-session.js';
-import { parseSourceSpec, type AudioSourceSpec } from '../../media/players/index.js';
+import { parseSourceSpec, requireSox, type AudioSourceSpec } from '../../media/players/index.js';
 import { CallView } from './call-view.js';
 import { Commands } from './commands.js';
 import { EXIT, exitCodeFor, statusWords } from './outcome.js';
@@ -21,6 +21,7 @@ const DTMF_DELAY_MS = 1000;
 export async function runPhone(mode: PhoneMode, target: string | undefined, raw: RawPhoneOptions): Promise<number> {
   const opts = parsePhoneOptions(raw, mode);
   const source = await parseSourceSpec(opts.play);
+  if (opts.speaker) requireSox('play');
   const print = (line: string): void => {
     process.stdout.write(line + '\n');
   };
@@ -193,7 +194,7 @@ class Phone {
 
   /** Wires printing and recording to a call; resolves when it ends. */
   private follow(call: Call): Promise<{ status?: number }> {
-    const view = new CallView(call, { print: this.print, stats: this.opts.stats, recordPath: this.recordPath() });
+    const view = new CallView(call, { print: this.print, stats: this.opts.stats, recordPath: this.recordPath(), speaker: this.opts.speaker });
     this.views.set(call, view);
     const attach = (): void => {
       const media = call.media;

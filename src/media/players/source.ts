@@ -7,28 +7,37 @@
 import { readWavFile, type PcmAudio } from '../wav.js';
 import { Resampler } from '../resample.js';
 import { ToneGenerator } from '../dsp/tone.js';
+import { MicSource, requireSox } from './sox.js';
 
 export type AudioSourceSpec =
   | { kind: 'tone'; hz: number; levelDbfs?: number }
   | { kind: 'silence' }
-  | { kind: 'wav'; path: string; audio: PcmAudio; loop?: boolean };
+  | { kind: 'wav'; path: string; audio: PcmAudio; loop?: boolean }
+  /** The sound card's microphone, through sox `rec`. */
+  | { kind: 'mic' };
 
 export interface AudioSource {
   /** The next frame, or undefined for silence (nothing is sent: the peer hears comfort silence). */
   read(): Int16Array | undefined;
   /** True once a non-looping file has played to its end. */
   readonly ended: boolean;
+  /** Releases what the source holds (the microphone). */
+  close?(): void;
 }
 
 /** Tones at -10 dBFS: loud enough for any detector, far from clipping after any codec. */
 const DEFAULT_TONE_DBFS = -10;
 
 /**
- * Parses the `--play` value: `tone:HZ`, `silence`, or the path of a WAV file
+ * Parses the `--play` value: `tone:HZ`, `silence`, `mic`, or the path of a WAV file
  * (read here, so a missing or broken file is reported before the call starts).
  */
 export async function parseSourceSpec(text: string): Promise<AudioSourceSpec> {
   if (text === 'silence') return { kind: 'silence' };
+  if (text === 'mic') {
+    requireSox('rec');
+    return { kind: 'mic' };
+  }
   const tone = /^tone:(\d+(?:\.\d+)?)$/.exec(text);
   if (tone) {
     const hz = Number(tone[1]);
@@ -36,7 +45,15 @@ export async function parseSourceSpec(text: string): Promise<AudioSourceSpec> {
     return { kind: 'tone', hz };
   }
   if (text.startsWith('tone:')) throw new RangeError(`--play ${text}: write a tone as tone:HZ, e.g. tone:440`);
-  return { kind: 'wav', path: text, audio: await readWavFile(text) };
+  try {
+    return { kind: 'wav', path: text, audio: await readWavFile(text) };
+  } catch (err) {
+    // A typo such as "tone440" lands here: say what a source looks like, not just ENOENT.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`--play ${text}: no such file; give a WAV file, tone:HZ (e.g. tone:440) or silence`);
+    }
+    throw err;
+  }
 }
 
 /** Opens `spec` for frames of `frameSamples` mono samples at `sampleRate`. */
@@ -48,6 +65,8 @@ export function openSource(spec: AudioSourceSpec, sampleRate: number, frameSampl
       return toneSource(spec.hz, spec.levelDbfs ?? DEFAULT_TONE_DBFS, sampleRate, frameSamples);
     case 'wav':
       return new FileSource(toMonoAt(spec.audio, sampleRate), frameSamples, spec.loop ?? false);
+    case 'mic':
+      return new MicSource(sampleRate, frameSamples);
   }
 }
 
