@@ -61,6 +61,8 @@ export class MediaSession implements MediaHandler {
   /** Each 20 ms frame heard (decoded or concealed), mono at `info.sampleRate`; the array is reused. */
   onFrame: ((pcm: Int16Array, sampleRate: number) => void) | undefined;
   onDigit: ((ev: DtmfDigitEvent) => void) | undefined;
+  /** Something the user should know that does not end the call. */
+  onWarning: ((message: string) => void) | undefined;
   info: MediaInfo | undefined;
   remoteHold = false;
 
@@ -217,8 +219,17 @@ export class MediaSession implements MediaHandler {
     if (!c) return;
     this.sourceFrame = this.frameKey();
     this.source?.close?.();
-    this.source = openSource(this.sourceSpec, c.codec.sampleRate, c.codec.frameSamples(this.ptimeMs));
-    const src = this.source;
+    const rate = c.codec.sampleRate;
+    const frame = c.codec.frameSamples(this.ptimeMs);
+    let src: AudioSource;
+    try {
+      src = openSource(this.sourceSpec, rate, frame);
+    } catch (err) {
+      // A tone above what the codec carries (tone:5000 on PCMU) costs the sound, not the call.
+      this.onWarning?.(`${(err as Error).message}; sending silence`);
+      src = openSource({ kind: 'silence' }, rate, frame);
+    }
+    this.source = src;
     this.endpoint.start(() => src.read());
   }
 }

@@ -63,6 +63,7 @@ export class CallView {
     media.onNegotiated = (info) => this.negotiated(info);
     media.onDigit = (ev) => this.digit(ev.digit, 'rfc4733');
     media.onFrame = (pcm, rate) => this.record(pcm, rate);
+    media.onWarning = (message) => this.opts.print(`warning: ${message}`);
     if (media.info) this.negotiated(media.info);
     if (this.call.state === 'answered') this.startStats();
   }
