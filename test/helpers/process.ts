@@ -73,8 +73,12 @@ export function spawnBounded(cmd: string, args: string[], opts: SpawnOptions): S
     env: opts.env ?? process.env,
     stdio: [opts.stdin === undefined && !opts.stdinOpen ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
-  if (opts.stdin !== undefined && child.stdin) {
-    child.stdin.end(opts.stdin);
+  if (child.stdin) {
+    // EPIPE once the child is gone is not the test's business.
+    child.stdin.on('error', () => undefined);
+    if (opts.stdinOpen) {
+      if (opts.stdin) child.stdin.write(opts.stdin);
+    } else if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
   }
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
