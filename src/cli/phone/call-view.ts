@@ -6,6 +6,7 @@
 import type { Call, CallEnd } from '../../ua/index.js';
 import type { MediaInfo, MediaSession } from '../../ua/media-session.js';
 import { Speaker, WavRecorder } from '../../media/players/index.js';
+import { CALL_PROGRESS_TONES, ToneGenerator } from '../../media/dsp/tone.js';
 import { estimateMos } from '../../media/quality/emodel.js';
 import { formatStatsLine } from '../../media/quality/stats-line.js';
 import { codecNameForRtpmap } from '../../media/codecs/registry.js';
@@ -39,9 +40,16 @@ export class CallView {
     call.on('progress', (status, reason) => {
       if (status !== 100) print(`${status} ${reason}`);
     });
-    call.on('ringing', () => print('ringing...'));
-    call.on('earlyMedia', () => print('early media (the network plays a tone or a message)'));
+    call.on('ringing', () => {
+      print('ringing...');
+      this.startRingback();
+    });
+    call.on('earlyMedia', () => {
+      this.stopRingback();
+      print('early media (the network plays a tone or a message)');
+    });
     call.on('answered', () => {
+      this.stopRingback();
       print('answered');
       this.startStats();
     });
@@ -85,6 +93,31 @@ export class CallView {
     if (this.opts.stats && this.media && !this.statsTimer) this.statsTimer = setInterval(() => this.printStats(), STATS_INTERVAL_MS);
   }
 
+  private ringback: NodeJS.Timeout | undefined;
+
+  /** Ringback on the speaker while the far phone rings (what a caller expects to hear; the network sends none in a 180). */
+  private startRingback(): void {
+    if (!this.opts.speaker || this.ringback) return;
+    const rate = 8000;
+    const gen = new ToneGenerator(CALL_PROGRESS_TONES.us.ringback, rate);
+    const frame = new Int16Array(rate / 50);
+    this.ringback = setInterval(() => {
+      gen.fill(frame);
+      this.speakerAt(rate).write(frame);
+    }, 20);
+  }
+
+  private stopRingback(): void {
+    if (this.ringback) clearInterval(this.ringback);
+    this.ringback = undefined;
+  }
+
+  private speakerAt(rate: number): Speaker {
+    if (this.speaker && this.speaker.rate !== rate) this.speaker.close();
+    if (!this.speaker || this.speaker.rate !== rate) this.speaker = new Speaker(rate);
+    return this.speaker;
+  }
+
   private negotiated(info: MediaInfo): void {
     const first = !this.info;
     const changed = this.info && (this.info.codec !== info.codec || this.info.direction !== info.direction);
@@ -95,11 +128,7 @@ export class CallView {
   }
 
   private record(pcm: Int16Array, rate: number): void {
-    if (this.opts.speaker) {
-      if (this.speaker && this.speaker.rate !== rate) this.speaker.close();
-      if (!this.speaker || this.speaker.rate !== rate) this.speaker = new Speaker(rate);
-      this.speaker.write(pcm);
-    }
+    if (this.opts.speaker && !this.ringback) this.speakerAt(rate).write(pcm);
     const path = this.opts.recordPath;
     if (!path) return;
     if (!this.recorder) {
@@ -133,6 +162,7 @@ export class CallView {
 
   private ended(end: CallEnd): void {
     if (this.statsTimer) clearInterval(this.statsTimer);
+    this.stopRingback();
     this.printStats();
     this.printDrops();
     if (end.status !== undefined) {
