@@ -113,20 +113,16 @@ class Phone {
     const { opts, print } = this;
     print(`calling ${target}${opts.server ? ` via ${opts.server.host}:${opts.server.port}` : ''}`);
     const call = this.ua.call(target);
-    const ended = this.follow(call);
-    this.listenForCommands(call);
-    const stopOnSignal = this.onSignal(() => void call.hangup());
-    let answered = false;
-    call.once('answered', () => {
-      answered = true;
-      if (opts.dtmf) this.sendDtmfLater(call, opts.dtmf);
-      if (opts.durationS !== undefined) setTimeout(() => void call.hangup(), opts.durationS * 1000).unref();
+    let current: Call = call;
+    const stopOnSignal = this.onSignal(() => void current.hangup());
+    const outcome = await this.followChain(call, (c) => {
+      current = c;
+      this.listenForCommands(c);
     });
-    const end = await ended;
     stopOnSignal();
     await this.commands?.settle();
-    if (end.status !== undefined) return exitCodeFor(end.status);
-    return answered ? EXIT.ok : EXIT.failed;
+    if (outcome.answered) return EXIT.ok;
+    return outcome.status !== undefined ? exitCodeFor(outcome.status) : EXIT.failed;
   }
 
   /** `phone listen` / `phone register`: wait for calls until --calls are done or a signal comes. */
@@ -139,26 +135,15 @@ class Phone {
       this.ua.on('offerRejected', (from, warning) => print(`rejected a call from ${from}: 488 Not Acceptable Here (Warning: ${warning})`));
       this.ua.on('incoming', (call) => {
         print(`incoming call from ${call.from}`);
-        const ended = this.follow(call);
-        this.listenForCommands(call);
-        let connected = false;
-        // --calls counts conversations: a call refused (488, cancelled) is not one.
-        void ended.then(() => {
-          if (connected) done++;
+        // --calls counts conversations: a call refused (488, cancelled) is not one,
+        // and a call handed over by a transfer counts once, when its successor ends.
+        void this.followChain(call, (c) => this.listenForCommands(c)).then((outcome) => {
+          if (outcome.answered) done++;
           if (target !== undefined && done >= target) resolve();
         });
-        call.once('answered', () => {
-          connected = true;
-          if (opts.dtmf) this.sendDtmfLater(call, opts.dtmf);
-          if (opts.durationS !== undefined) setTimeout(() => void call.hangup(), opts.durationS * 1000).unref();
-        });
-        if (opts.autoAnswer) {
-          call.ringing();
-          this.answer(call);
-        } else {
-          call.ringing();
-          print(process.stdin.isTTY ? 'press a to answer, r to reject' : 'ringing; send "answer" or "reject" on standard input');
-        }
+        call.ringing();
+        if (opts.autoAnswer) this.answer(call);
+        else print(process.stdin.isTTY ? 'press a to answer, r to reject' : 'ringing; send "answer" or "reject" on standard input');
       });
     });
     print(mode === 'listen' ? `waiting for calls${target ? ` (${target})` : ''}; Ctrl-C to stop` : 'registered; Ctrl-C to unregister and quit');
@@ -167,6 +152,37 @@ class Phone {
     stopOnSignal();
     await this.commands?.settle();
     return EXIT.ok;
+  }
+
+  /**
+   * Follows a call and whatever takes its place: the new call a REFER made us
+   * place (transferred), or the call that replaced it (attended transfer
+   * with Replaces). Resolves when the last of them ends: whether any was
+   * answered, and the last one's failure status. `--dtmf` and `--duration`
+   * apply to each call once it is answered.
+   */
+  private followChain(first: Call, onCall: (c: Call) => void): Promise<{ answered: boolean; status?: number }> {
+    let answeredAny = false;
+    return new Promise((resolve) => {
+      const run = (c: Call): void => {
+        onCall(c);
+        let next: Call | undefined;
+        const onAnswered = (): void => {
+          answeredAny = true;
+          if (this.opts.dtmf) this.sendDtmfLater(c, this.opts.dtmf);
+          if (this.opts.durationS !== undefined) setTimeout(() => void c.hangup(), this.opts.durationS * 1000).unref();
+        };
+        if (c.state === 'answered') onAnswered();
+        else c.once('answered', onAnswered);
+        c.on('transferred', (n) => (next = n));
+        c.on('replaced', (n) => (next = n));
+        void this.follow(c).then((end) => {
+          if (next && next.state !== 'ended') run(next);
+          else resolve({ answered: answeredAny, status: end.status });
+        });
+      };
+      run(first);
+    });
   }
 
   async close(): Promise<void> {
@@ -204,7 +220,6 @@ class Phone {
     // The media exists once the INVITE is built (outgoing) or answered (incoming).
     call.on('progress', attach);
     call.on('answered', attach);
-    call.on('transferred', (next) => void this.follow(next));
     return new Promise((resolve) => call.once('ended', (end) => resolve(end)));
   }
 
