@@ -390,6 +390,9 @@ interface BenchBridge {
   close(): Promise<void>;
 }
 
+/** Opus encoder complexity for the transcoding legs (libopus default 5 here; 0-1 halves the encode cost). */
+let opusComplexity: number | undefined;
+
 async function openBridge(mode: Mode, portA: number, portB: number, timer: PacketTimer): Promise<BenchBridge> {
   // Connected legs send synchronously inside the handler, so the timed section includes the
   // sendto() itself (unconnected, Node defers it past an address lookup, out of the timer's sight).
@@ -402,7 +405,7 @@ async function openBridge(mode: Mode, portA: number, portB: number, timer: Packe
       ? await RtpRelay.open({ a: { remote: remoteA, payloadType: PT_PCMU, connectOnLatch, port }, b: { remote: remoteB, payloadType: PT_PCMU, connectOnLatch, port }, timer })
       : await TranscodeBridge.open({
           a: { remote: remoteA, payloadType: PT_PCMU, codec: 'pcmu', connectOnLatch, port },
-          b: { remote: remoteB, payloadType: PT_OPUS, codec: 'opus', connectOnLatch, port },
+          b: { remote: remoteB, payloadType: PT_OPUS, codec: 'opus', connectOnLatch, port, codecOptions: opusComplexity === undefined ? undefined : { complexity: opusComplexity } },
           timer,
         });
   return { ports: [bridge.a.localPort, bridge.b.localPort], stats: () => bridge.stats(), close: () => bridge.close() };
@@ -595,6 +598,7 @@ options:
   --steps N,N,...               stream counts to try, ascending
                                 (default ${DEFAULT_STEPS.join(',')})
   --seconds S                   measured seconds per step (default ${DEFAULT_MEASURE_S})
+  --opus-complexity N           Opus encoder complexity 0-10 for transcoding (default 5)
   --help                        this text
 
 Each mode stops at the first failing step or after ${MODE_BUDGET_MS / 1000} s.
@@ -635,6 +639,10 @@ function parseArgs(argv: string[]): Args | undefined {
       const s = Number(value());
       if (!(s >= 1 && s <= 30)) throw new Error('--seconds must be 1..30');
       args.measureMs = s * 1000;
+    } else if (a === '--opus-complexity') {
+      const c = Number(value());
+      if (!Number.isInteger(c) || c < 0 || c > 10) throw new Error('--opus-complexity must be 0..10');
+      opusComplexity = c;
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
   return args;
@@ -658,6 +666,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     host: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`,
     node: process.version,
+    opusComplexity: opusComplexity ?? 5,
     loadAverage: os.loadavg(),
   };
   log(`bench:media on ${env.host}; node ${env.node}; load average ${env.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
