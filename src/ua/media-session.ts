@@ -8,7 +8,7 @@ import { MediaEndpoint, type MediaEndpointStats, type PortRange } from '../media
 import type { Codec } from '../media/codecs/types.js';
 import { codecForRtpmap, sdpSpec, type CodecName } from '../media/codecs/registry.js';
 import { openSource, type AudioSource, type AudioSourceSpec } from '../media/players/index.js';
-import type { DtmfDigitEvent } from '../media/dtmf/index.js';
+import { InbandDtmfDetector, type DtmfDigitEvent } from '../media/dtmf/index.js';
 import {
   codecsOf,
   createAnswer,
@@ -42,6 +42,8 @@ export interface MediaSessionOptions {
   source?: AudioSourceSpec;
   /** Offer and accept RFC 4733 events (default true). */
   telephoneEvent?: boolean;
+  /** Detect DTMF tones in the audio when the peer has no RFC 4733 and the codec is G.711 (default true). */
+  inbandDtmf?: boolean;
 }
 
 /** What was agreed, for the "codec chosen" line and the stats. */
@@ -77,6 +79,12 @@ export class MediaSession implements MediaHandler {
   /** Packetization in use: the peer's a=ptime when we can send it (see sendPtime). */
   private ptimeMs = 20;
   private closed = false;
+  /**
+   * Keys played as tones in the audio, listened for when the peer has no
+   * RFC 4733 and the codec is 8 kHz G.711 (where tones survive), as
+   * Asterisk's dtmfmode=auto does.
+   */
+  private inband: InbandDtmfDetector | undefined;
 
   private constructor(
     readonly endpoint: MediaEndpoint,
@@ -86,7 +94,9 @@ export class MediaSession implements MediaHandler {
     this.sourceSpec = opts.source ?? { kind: 'silence' };
     endpoint.onDigit = (ev) => this.onDigit?.(ev);
     endpoint.onFrame = (pcm) => {
-      if (this.codec && !this.closed) this.onFrame?.(pcm, this.codec.codec.sampleRate);
+      if (!this.codec || this.closed) return;
+      this.inband?.process(pcm);
+      this.onFrame?.(pcm, this.codec.codec.sampleRate);
     };
   }
 
@@ -197,6 +207,9 @@ export class MediaSession implements MediaHandler {
       this.source = undefined;
       this.endpoint.stop();
     }
+    const wantInband = (this.opts.inbandDtmf ?? true) && n.telephoneEvent === undefined && codec.sampleRate === 8000;
+    if (!wantInband) this.inband = undefined;
+    else this.inband ??= new InbandDtmfDetector({ onDigit: (ev) => this.onDigit?.(ev) });
     this.info = {
       codec: n.codec.name,
       clockRate: n.codec.clockRate,

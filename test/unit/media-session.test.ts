@@ -449,3 +449,31 @@ test('IPv6: a session on ::1 offers c=IN IP6 and carries a tone', async () => {
     await p.close();
   }
 });
+
+test('without RFC 4733 on either side, keys played as tones over G.711 are heard in-band', async () => {
+  // '5' (770+1336 Hz) and '9' (852+1477 Hz), 120 ms each with 120 ms gaps, as a phone's keypad plays them.
+  const rate = 8000;
+  const keys: [string, number[]][] = [['5', [770, 1336]], ['9', [852, 1477]]];
+  const samples = new Int16Array(rate);
+  let at = rate / 10;
+  for (const [, freqs] of keys) {
+    const burst = new Int16Array((rate * 120) / 1000);
+    new ToneGenerator({ freqs, levelDbfs: -12 }, rate).fill(burst);
+    samples.set(burst, at);
+    at += burst.length * 2;
+  }
+  const clock = new VirtualClock();
+  const a = await MediaSession.open({ codecs: ['pcma'], bindAddress: '127.0.0.1', clock, telephoneEvent: false, source: { kind: 'wav', path: 'keys', audio: { sampleRate: rate, channels: 1, samples } } });
+  const b = await MediaSession.open({ codecs: ['pcma'], bindAddress: '127.0.0.1', clock, telephoneEvent: false });
+  try {
+    const heard: string[] = [];
+    b.onDigit = (ev) => heard.push(`${ev.digit}:${ev.source}`);
+    a.setAnswer(b.createAnswer(a.createOffer({ hold: false }), { hold: false }));
+    const delivered = (): boolean => b.stats().received.datagrams >= sentDatagrams(a.stats());
+    await runFrames(clock, 1500, delivered);
+    assert.deepEqual(heard, ['5:inband', '9:inband']);
+  } finally {
+    a.close();
+    b.close();
+  }
+});

@@ -69,7 +69,7 @@ export class CallView {
     if (this.media) return;
     this.media = media;
     media.onNegotiated = (info) => this.negotiated(info);
-    media.onDigit = (ev) => this.digit(ev.digit, 'rfc4733');
+    media.onDigit = (ev) => this.digit(ev.digit, ev.source === 'inband' ? 'in-band' : ev.source);
     media.onFrame = (pcm, rate) => this.record(pcm, rate);
     media.onWarning = (message) => this.opts.print(`warning: ${message}`);
     if (media.info) this.negotiated(media.info);
