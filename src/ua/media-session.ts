@@ -4,7 +4,8 @@
  * drives; the audio source and what is heard are plugged in by the caller
  * (the softphone CLI, later a PBX leg).
  */
-import { MediaEndpoint, type MediaEndpointStats, type PortRange } from '../media/endpoint/index.js';
+import { MediaEndpoint, type MediaEndpointSrtpConfig, type MediaEndpointStats, type PortRange } from '../media/endpoint/index.js';
+import { generateSdesKey, isSrtpSuite, parseSdesKey, type SdesKey, type SrtpSuite } from '../media/srtp/index.js';
 import type { Codec } from '../media/codecs/types.js';
 import { codecForRtpmap, sdpSpec, type CodecName } from '../media/codecs/registry.js';
 import { openSource, type AudioSource, type AudioSourceSpec } from '../media/players/index.js';
@@ -19,6 +20,9 @@ import {
   parseSdp,
   receives,
   sends,
+  SdpError,
+  WarnCode,
+  type CryptoSpec,
   type Direction,
   type NegotiatedMedia,
   type SessionDescription,
@@ -44,6 +48,11 @@ export interface MediaSessionOptions {
   telephoneEvent?: boolean;
   /** Detect DTMF tones in the audio when the peer has no RFC 4733 and the codec is G.711 (default true). */
   inbandDtmf?: boolean;
+  /**
+   * Offer SRTP with SDES keys (RTP/SAVP, RFC 4568). Answers accept an SRTP
+   * offer whatever this says; an offer without it is plain RTP.
+   */
+  srtp?: boolean;
 }
 
 /** What was agreed, for the "codec chosen" line and the stats. */
@@ -55,6 +64,8 @@ export interface MediaInfo {
   remote: string;
   direction: Direction;
   telephoneEvent: boolean;
+  /** The SRTP suite in use, when the media is encrypted. */
+  srtp?: string;
 }
 
 export class MediaSession implements MediaHandler {
@@ -126,7 +137,9 @@ export class MediaSession implements MediaHandler {
   }
 
   createOffer(opts: { hold: boolean }): string {
-    const sd = createOffer({ ...this.endpointOptions(this.wanted(opts.hold)), codecs: this.specs() });
+    const base = this.endpointOptions(this.wanted(opts.hold));
+    // Plain RTP offers carry no keys: a=crypto on RTP/AVP means nothing (RFC 4568 §3.1.4).
+    const sd = createOffer({ ...base, crypto: this.opts.srtp ? base.crypto : undefined, codecs: this.specs() });
     this.local = sd;
     return formatSdp(sd);
   }
@@ -164,8 +177,20 @@ export class MediaSession implements MediaHandler {
     return this.opts.codecs.map((c) => sdpSpec(c));
   }
 
+  /** Our SDES keys, one per suite, made once: re-offers keep them so the ROC and replay state carry on. */
+  private readonly keys = new Map<SrtpSuite, SdesKey & { inline: string }>();
+
+  private cryptoSpecs(): CryptoSpec[] {
+    return SUITES.map((suite, i) => {
+      let key = this.keys.get(suite);
+      if (!key) this.keys.set(suite, (key = generateSdesKey(suite)));
+      return { suite, keySalt: key.inline.slice('inline:'.length), tag: i + 1 };
+    });
+  }
+
   private endpointOptions(direction: Direction) {
     return {
+      crypto: this.cryptoSpecs(),
       address: this.opts.advertiseAddress ?? this.opts.bindAddress,
       port: this.opts.advertisePort ?? this.endpoint.localPort,
       telephoneEvent: this.opts.telephoneEvent ?? true,
@@ -198,6 +223,7 @@ export class MediaSession implements MediaHandler {
       telephoneEventPt: n.telephoneEvent,
       telephoneEventClockRate: n.telephoneEvent === undefined ? undefined : codecsOf(rm).find((c) => c.pt === n.telephoneEvent)?.clockRate,
       ptimeMs: this.ptimeMs,
+      srtp: srtpConfig(n),
     });
     if (sends(n.direction)) {
       // A re-INVITE that keeps rate and frame size (a session refresh) must not restart the file.
@@ -218,6 +244,7 @@ export class MediaSession implements MediaHandler {
       remote: `${n.remoteAddress}:${n.remotePort}`,
       direction: n.direction,
       telephoneEvent: n.telephoneEvent !== undefined,
+      srtp: n.crypto?.suite,
     };
     this.onNegotiated?.(this.info);
   }
@@ -256,4 +283,21 @@ export class MediaSession implements MediaHandler {
 function sendPtime(codec: Codec, asked: number): number {
   const ok = asked === 10 || asked === 20 || asked === 40 || asked === 60 || (asked === 30 && codec.name !== 'opus');
   return ok ? asked : 20;
+}
+
+const SUITES: readonly SrtpSuite[] = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+
+/** Endpoint keys from the agreed a=crypto lines: each side sends under the key it wrote itself. */
+function srtpConfig(n: NegotiatedMedia): MediaEndpointSrtpConfig | undefined {
+  const c = n.crypto;
+  if (!c) return undefined;
+  const suite = c.suite.toUpperCase();
+  if (!isSrtpSuite(suite)) throw new SdpError(`SRTP suite ${c.suite} is not supported`, undefined, WarnCode.incompatibleMediaFormat);
+  try {
+    const local = parseSdesKey(`inline:${c.local.keySalt}`, suite);
+    const remote = parseSdesKey(`inline:${c.remote.keySalt}`, suite);
+    return { suite, local, remote };
+  } catch (err) {
+    throw new SdpError(`bad a=crypto key: ${(err as Error).message}`, undefined, WarnCode.incompatibleMediaFormat);
+  }
 }

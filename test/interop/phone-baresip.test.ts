@@ -153,6 +153,37 @@ describe('switchboard phone with baresip', { skip, timeout: 300_000 }, () => {
     });
   }
 
+  for (const direction of ['we call', 'baresip calls'] as const) {
+    test(`SRTP (SDES, mandatory at baresip): ${direction}; each hears the other's tone`, async () => {
+      const tone = await writeToneWav(path.join(tmp, `srtp-${direction.replace(' ', '')}.wav`), { freqHz: THEIR_HZ, seconds: 60 });
+      const b = await startBaresip({
+        name: `srtp-${direction.replace(' ', '')}`,
+        account: `<sip:sbob@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1;mediaenc=srtp-mand`,
+        toneWav: tone,
+        extraConfig: ['module          srtp.so'],
+      });
+      peers.push(b);
+      const rec = path.join(tmp, `srtp-heard-${direction.replace(' ', '')}.wav`);
+      let p: PhoneProcess;
+      if (direction === 'we call') {
+        p = phone(['call', `sip:sbob@127.0.0.1:${b.sipPort}`, '--srtp', '--codec', 'pcmu', '--play', `tone:${OUR_HZ}`, '--record', rec, '--duration', String(CALL_SECONDS)]);
+      } else {
+        const port = await freePort('both');
+        p = phone(['listen', '--listen', `127.0.0.1:${port}`, '--auto-answer', '--calls', '1', '--codec', 'pcmu', '--play', `tone:${OUR_HZ}`, '--record', rec, '--duration', String(CALL_SECONDS)]);
+        await p.waitFor(/waiting for calls/, 10_000);
+        await b.dial(`sip:phone@127.0.0.1:${port}`);
+      }
+      const exit = await p.exited;
+      assert.equal(exit.exitCode, 0, `phone exit ${exit.exitCode}:\n${exit.stdout}\n${exit.stderr}`);
+      assert.match(exit.stdout, /SRTP AES_CM_128_HMAC_SHA1_(80|32)/);
+      const ours = await presence(rec, THEIR_HZ);
+      assert.ok(ours >= 0.9, `we heard ${THEIR_HZ} Hz in ${(ours * 100).toFixed(1)}% of frames`);
+      await b.waitForEvent('CALL_CLOSED', 5000);
+      const theirs = await presence(await heardByBaresip(b, 0), OUR_HZ);
+      assert.ok(theirs >= 0.9, `baresip heard ${OUR_HZ} Hz in ${(theirs * 100).toFixed(1)}% of frames`);
+    });
+  }
+
   test('hold and resume, each side in turn', async () => {
     const b = await baresipFor(CODECS[0], 'holdbob');
     const p = phone(['call', `sip:holdbob@127.0.0.1:${b.sipPort}`, '--codec', 'pcmu']);

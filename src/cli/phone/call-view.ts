@@ -123,7 +123,7 @@ export class CallView {
     const changed = this.info && (this.info.codec !== info.codec || this.info.direction !== info.direction);
     this.info = info;
     if (first || changed) {
-      this.opts.print(`media: ${info.codec}/${info.clockRate} to ${info.remote}, ${info.direction}${info.telephoneEvent ? ', DTMF by RFC 4733' : ''}`);
+      this.opts.print(`media: ${info.codec}/${info.clockRate} to ${info.remote}, ${info.direction}${info.telephoneEvent ? ', DTMF by RFC 4733' : ''}${info.srtp ? `, SRTP ${info.srtp}` : ''}`);
     }
   }
 

@@ -19,6 +19,7 @@ function accountOptions(cmd: Command): Command {
     .option('--play <source>', 'what we send: FILE.wav, tone:HZ, silence, or mic (the sound card, needs sox)')
     .option('--record <file.wav>', 'write what we hear to a WAV file')
     .option('--speaker', 'play what we hear on the sound card (needs sox)')
+    .option('--srtp', 'offer encrypted media: SRTP with SDES keys (RTP/SAVP); SRTP offers are accepted anyway')
     .option('--duration <seconds>', 'hang up this long after the answer')
     .option('--dtmf <keys>', 'send these DTMF keys (RFC 4733) a second after the answer, e.g. 1234#')
     .option('--stats', 'print [STATS] lines (loss, jitter, RTT, MOS) every 5 s')

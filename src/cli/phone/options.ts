@@ -21,6 +21,7 @@ export interface PhoneOptions {
   play: string;
   record?: string;
   speaker: boolean;
+  srtp: boolean;
   durationS?: number;
   dtmf?: string;
   stats: boolean;
@@ -41,6 +42,7 @@ export interface RawPhoneOptions {
   play?: string;
   record?: string;
   speaker?: boolean;
+  srtp?: boolean;
   duration?: string;
   dtmf?: string;
   stats?: boolean;
@@ -134,6 +136,7 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     play: raw.play ?? (mode === 'listen' ? 'tone:1000' : 'tone:440'),
     record: raw.record,
     speaker: raw.speaker ?? false,
+    srtp: raw.srtp ?? false,
     durationS,
     dtmf: raw.dtmf?.toUpperCase(),
     stats: raw.stats ?? false,

@@ -79,6 +79,7 @@ class Phone {
           advertisePort: advertise?.port,
           port,
           source,
+          srtp: opts.srtp,
         });
         holder.phone?.sessions.push(session);
         return session;
