@@ -36,6 +36,7 @@ import { ToneGenerator } from '../src/media/dsp/tone.js';
 import { writeRtp } from '../src/media/rtp/packet.js';
 import { sleep } from '../test/helpers/process.js';
 import { hostBusySeconds, udpReceiveBufferErrors } from './lib/procstat.js';
+import { runMain } from './lib/run-main.js';
 import { repoRoot } from './lib/targets.js';
 
 type Mode = 'relay' | 'transcode';
@@ -695,17 +696,5 @@ async function main(): Promise<void> {
 if (process.argv.includes('--load-generator')) {
   loadGenerator();
 } else {
-  // The helpers' timers are unref'd (realClock): without this, a wait with no child
-  // process running would let Node exit in the middle of the bench.
-  const keepAlive = setInterval(() => undefined, 60_000);
-  main().then(
-    () => {
-      clearInterval(keepAlive);
-      process.exit(process.exitCode ?? 0);
-    },
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-      process.exit(1);
-    },
-  );
+  runMain(main);
 }

@@ -24,6 +24,7 @@ import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile.js';
 import { pidsWithArgs, processTree, type Memory } from './lib/procstat.js';
 import { formatTable, ratio, type Row } from './lib/report.js';
 import { SIPP_SOCKET_BUFFER } from './lib/sipp-load.js';
+import { runMain } from './lib/run-main.js';
 import { searchRate, settle, step, type SearchResult, type StepResult, type Workload } from './lib/search.js';
 import { kamailioBinary, repoRoot, startKamailio, startSwitchboard, type BenchUser, type Target } from './lib/targets.js';
 
@@ -269,8 +270,31 @@ function describeSearch(name: string, label: string, s: SearchResult | undefined
   return `  ${name} ${label}: best ${s.best ? `${s.best.rate}/s` : 'none'}; stopped: ${s.stop}`;
 }
 
+const PROXY_USAGE = `usage: npm run bench:proxy [-- options]
+
+SIPp calls and REGISTERs through Switchboard and through Kamailio (same
+machine, same run): the highest rates with zero failures, CPU and memory,
+and the ratio. About 8 minutes.
+
+options:
+  --profile       also profile Switchboard with the V8 profiler (about 1 min more)
+  --no-kamailio   measure Switchboard only
+  --help          this text
+
+example:
+  npm run bench:proxy -- --no-kamailio
+`;
+
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
+  const known = new Set(['--profile', '--no-kamailio', '--help', '-h']);
+  const unknown = [...args].filter((a) => !known.has(a));
+  if (args.has('--help') || args.has('-h') || unknown.length > 0) {
+    if (unknown.length > 0) process.stderr.write(`unknown option ${unknown.join(' ')}\n\n`);
+    process.stdout.write(PROXY_USAGE);
+    process.exitCode = unknown.length > 0 ? 2 : 0;
+    return;
+  }
   const wantProfile = args.has('--profile');
   const wantKamailio = !args.has('--no-kamailio');
   if (!hasBinary('sipp')) {
@@ -365,16 +389,4 @@ async function main(): Promise<void> {
   }
 }
 
-// The helpers' timers are unref'd (realClock): without this, a wait with no child
-// process running would let Node exit in the middle of the bench.
-const keepAlive = setInterval(() => undefined, 60_000);
-main().then(
-  () => {
-    clearInterval(keepAlive);
-    process.exit(process.exitCode ?? 0);
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-    process.exit(1);
-  },
-);
+runMain(main);

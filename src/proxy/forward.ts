@@ -5,10 +5,9 @@
  */
 import type { SipMessage } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
-import type { ClientTransaction, ServerTransaction } from '../sip/transaction/index.js';
+import { buildCancel, type ClientTransaction, type ServerTransaction } from '../sip/transaction/index.js';
 import type { Peer } from '../sip/transport/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { SipMessage as Msg } from '../sip/message.js';
 
 export interface Branch {
   request: SipMessage;
@@ -157,18 +156,7 @@ export class ResponseContext {
     if (branch.cancelSent || branch.final !== undefined || !this.isInvite) return;
     if (!branch.provisional) return; // sent once the first provisional arrives
     branch.cancelSent = true;
-    const inv = branch.request;
-    const headers: [string, string][] = [['Via', inv.getAll('via')[0]]];
-    for (const r of inv.getAll('route')) headers.push(['Route', r]);
-    headers.push(
-      ['Max-Forwards', '70'],
-      ['From', inv.get('from') ?? ''],
-      ['To', inv.get('to') ?? ''],
-      ['Call-ID', inv.callId],
-      ['CSeq', `${inv.cseq.seq} CANCEL`],
-    );
-    if (this.cancelReason) headers.push(['Reason', this.cancelReason]);
-    const cancel = Msg.request('CANCEL', inv.uri, headers);
+    const cancel = buildCancel(branch.request, this.cancelReason ? [['Reason', this.cancelReason]] : []);
     this.stack.client(cancel, branch.dest, { onResponse: () => undefined, onTimeout: () => undefined });
   }
 }

@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { SdpError } from '../sdp/errors.js';
 import { Dialog, newTag } from '../sip/dialog/index.js';
 import { SipMessage } from '../sip/message.js';
+import { buildCancel } from '../sip/transaction/index.js';
 import type { TimerHandle } from '../util/clock.js';
 import { sendWithAuth, type AuthSend } from './auth-retry.js';
 import { Call, isSdp, type CallEnd, type CallHost } from './call.js';
@@ -186,24 +187,13 @@ export class OutgoingCall extends Call {
     }
   }
 
-  /** §9.1: CANCEL copies the INVITE's Request-URI, top Via, From, To, Call-ID and Route, with CSeq method CANCEL. */
+  /** §9.1: CANCEL the INVITE (on its transaction's destination) once; give up on it 64*T1 later. */
   private sendCancel(): void {
     const invite = this.invite;
     const tx = invite?.tx;
     if (!invite || !tx || this.cancelSent) return;
     this.cancelSent = true;
-    const inv = invite.current;
-    const headers: [string, string][] = [['Via', inv.get('via') ?? '']];
-    for (const r of inv.getAll('route')) headers.push(['Route', r]);
-    headers.push(
-      ['Max-Forwards', '70'],
-      ['From', inv.get('from') ?? ''],
-      ['To', inv.get('to') ?? ''],
-      ['Call-ID', inv.callId],
-      ['CSeq', `${inv.cseq.seq} CANCEL`],
-      ['User-Agent', this.ctx.userAgent],
-    );
-    const cancel = SipMessage.request('CANCEL', inv.uri, headers);
+    const cancel = buildCancel(invite.current, [['User-Agent', this.ctx.userAgent]]);
     try {
       this.ctx.stack.client(cancel, tx.dest, { onResponse: () => undefined, onTimeout: () => undefined });
     } catch {

@@ -1,4 +1,4 @@
-/** Shared pieces of the MediaEndpoint tests: waiting on UDP delivery, counting, recording. */
+/** Shared pieces of the media tests: waiting on UDP delivery, counting, recording, joining frames. */
 import assert from 'node:assert/strict';
 import type { MediaEndpoint, MediaEndpointStats } from '../../src/media/endpoint/index.js';
 import type { VirtualClock } from '../../src/util/clock.js';
@@ -17,20 +17,22 @@ export function sentDatagrams(s: MediaEndpointStats): number {
   return s.sent.packets + s.sent.sr + s.sent.rr;
 }
 
+/** Frames one after another as one signal. */
+export function concatFrames(frames: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
 /** Records what an endpoint plays, from its first played frame on. */
 export function record(ep: MediaEndpoint): () => Int16Array {
   const frames: Int16Array[] = [];
   ep.onFrame = (pcm) => frames.push(pcm.slice());
-  return () => {
-    const length = frames.reduce((n, f) => n + f.length, 0);
-    const out = new Int16Array(length);
-    let at = 0;
-    for (const f of frames) {
-      out.set(f, at);
-      at += f.length;
-    }
-    return out;
-  };
+  return () => concatFrames(frames);
 }
 
 /** Moves virtual time on one 20 ms frame at a time, waiting each time until what was sent has arrived. */

@@ -103,3 +103,24 @@ export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneP
     stop: () => proc.kill('SIGTERM', 3000),
   };
 }
+
+/** The phones a suite starts, remembered so its `after` stops every one. */
+export interface PhoneTracker {
+  /** startPhone, remembering the process. */
+  start: (args: string[], opts?: StartPhoneOptions) => PhoneProcess;
+  stopAll: () => Promise<void>;
+}
+
+export function phoneTracker(): PhoneTracker {
+  const started: PhoneProcess[] = [];
+  return {
+    start: (args, opts) => {
+      const p = startPhone(args, opts);
+      started.push(p);
+      return p;
+    },
+    stopAll: async () => {
+      await Promise.all(started.map((p) => p.stop()));
+    },
+  };
+}

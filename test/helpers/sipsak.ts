@@ -5,7 +5,9 @@
  * (bad option, unresolvable name), 3 a remote error: no answer (timeout),
  * ICMP error, redirect without Contact.
  */
+import { randomInt } from 'node:crypto';
 import { realClock, type Clock } from '../../src/util/clock.js';
+import { isPortFree, type PortProto } from './ports.js';
 import { spawnBounded } from './process.js';
 
 export interface SipsakOptions {
@@ -39,4 +41,20 @@ export async function runSipsak(opts: SipsakOptions): Promise<SipsakResult> {
 /** Args for an OPTIONS ping to host:port from a 127.0.0.1 socket, verbose enough to show the reply. */
 export function optionsPingArgs(target: string, extra: string[] = []): string[] {
   return ['-vv', '--local-ip', '127.0.0.1', '-s', `sip:${target}`, ...extra];
+}
+
+/**
+ * A port in 5062..9999 free on 127.0.0.1 for `proto`, for a server sipsak
+ * talks to: sipsak 0.9.8.1 cuts a 5-digit port to 4 digits in the URIs it
+ * builds. Searched from a random start so parallel runs spread out.
+ */
+export async function freeSipsakPort(proto: PortProto): Promise<number> {
+  const lo = 5062;
+  const span = 9999 - lo + 1;
+  const start = randomInt(span);
+  for (let i = 0; i < 300; i++) {
+    const port = lo + ((start + i) % span);
+    if (await isPortFree(port, proto)) return port;
+  }
+  throw new Error(`no free ${proto} port in 5062-9999 after 300 tries`);
 }

@@ -9,13 +9,11 @@
  * Kamailio listens on a free port below 10000 here.
  */
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startBaresip, type Baresip } from '../helpers/baresip.js';
 import { startKamailioRegistrar, type KamailioRegistrar } from '../helpers/kamailio.js';
 import { requirePeers } from '../helpers/peers.js';
-import { isPortFree } from '../helpers/ports.js';
-import { runSipsak, type SipsakResult } from '../helpers/sipsak.js';
+import { freeSipsakPort, runSipsak, type SipsakResult } from '../helpers/sipsak.js';
 
 const skip = requirePeers('kamailio', 'kamcmd', 'sipsak', 'baresip');
 const PASS = {
@@ -24,17 +22,6 @@ const PASS = {
   carol: 'C4rol-kam-long-pass-5506',
   dave: 'D4ve-kam-long-pass-9034',
 };
-
-async function freeFourDigitPort(): Promise<number> {
-  const lo = 5062;
-  const span = 9999 - lo + 1;
-  const start = randomInt(span);
-  for (let i = 0; i < 300; i++) {
-    const port = lo + ((start + i) % span);
-    if (await isPortFree(port, 'udp')) return port;
-  }
-  throw new Error('no free UDP port in 5062-9999 after 300 tries');
-}
 
 function explain(r: SipsakResult, k: KamailioRegistrar): string {
   return `sipsak exit ${r.exitCode}${r.killed ? ' (killed)' : ''}\n${r.stdout.slice(-2500)}\n${r.stderr.slice(-800)}\n--- kamailio:\n${k.log().slice(-2000)}`;
@@ -48,7 +35,7 @@ describe('Kamailio registrar with digest auth', { skip, timeout: 120_000 }, () =
     // The port may be taken between the check and Kamailio's bind: retry a few times.
     for (let attempt = 1; ; attempt++) {
       try {
-        kam = await startKamailioRegistrar({ users: PASS, port: await freeFourDigitPort() });
+        kam = await startKamailioRegistrar({ users: PASS, port: await freeSipsakPort('udp') });
         break;
       } catch (err) {
         if (attempt >= 4) throw err;

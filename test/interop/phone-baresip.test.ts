@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBaresip, type Baresip } from '../helpers/baresip.js';
 import { requirePeers } from '../helpers/peers.js';
-import { startPhone, type PhoneProcess } from '../helpers/phone.js';
+import { phoneTracker, type PhoneProcess } from '../helpers/phone.js';
 import { freePort } from '../helpers/ports.js';
 import { readWav, writeToneWav } from '../helpers/wav.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
@@ -59,7 +59,8 @@ async function heardByBaresip(b: Baresip, from: number): Promise<string> {
 describe('switchboard phone with baresip', { skip, timeout: 300_000 }, () => {
   let tmp: string;
   const peers: Baresip[] = [];
-  const phones: PhoneProcess[] = [];
+  const phones = phoneTracker();
+  const phone = phones.start;
 
   async function baresipFor(c: CodecCase, user: string, manual = false): Promise<Baresip> {
     const tone = await writeToneWav(path.join(tmp, `${user}-${c.name}.wav`), {
@@ -78,18 +79,12 @@ describe('switchboard phone with baresip', { skip, timeout: 300_000 }, () => {
     return b;
   }
 
-  function phone(args: string[]): PhoneProcess {
-    const p = startPhone(args);
-    phones.push(p);
-    return p;
-  }
-
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'sb-phone-baresip-'));
   });
 
   after(async () => {
-    await Promise.all(phones.map((p) => p.stop()));
+    await phones.stopAll();
     await Promise.all(peers.map((b) => b.stop()));
   });
 
@@ -202,30 +197,31 @@ describe('switchboard phone with baresip', { skip, timeout: 300_000 }, () => {
     assert.equal((await p.exited).exitCode, 0);
   });
 
-  test('blind transfer: our phone hands baresip over to a third phone', async () => {
-    const b = await baresipFor(CODECS[0], 'xferbob');
-    const cPort = await freePort('both');
-    const carol = phone(['listen', '--listen', `127.0.0.1:${cPort}`, '--auto-answer', '--calls', '1', '--codec', 'pcmu', '--duration', '2']);
+  /** Our phone in a call with baresip as `user`, and a third phone (carol) waiting for one call at `carolAt` (host:port). */
+  async function transferSetup(user: string): Promise<{ b: Baresip; p: PhoneProcess; carol: PhoneProcess; carolAt: string }> {
+    const b = await baresipFor(CODECS[0], user);
+    const carolAt = `127.0.0.1:${await freePort('both')}`;
+    const carol = phone(['listen', '--listen', carolAt, '--auto-answer', '--calls', '1', '--codec', 'pcmu', '--duration', '2']);
     await carol.waitFor(/waiting for calls/, 10_000);
-    const p = phone(['call', `sip:xferbob@127.0.0.1:${b.sipPort}`, '--codec', 'pcmu']);
+    const p = phone(['call', `sip:${user}@127.0.0.1:${b.sipPort}`, '--codec', 'pcmu']);
     await p.waitFor(/^answered/, 10_000);
-    p.send(`transfer sip:carol@127.0.0.1:${cPort}`);
+    return { b, p, carol, carolAt };
+  }
+
+  test('blind transfer: our phone hands baresip over to a third phone', async () => {
+    const { b, p, carol, carolAt } = await transferSetup('xferbob');
+    p.send(`transfer sip:carol@${carolAt}`);
     await carol.waitFor(/incoming call from .*xferbob/, 10_000);
     await p.waitFor(/transfer done/, 10_000);
     assert.equal((await p.exited).exitCode, 0, p.output());
     assert.equal((await carol.exited).exitCode, 0, carol.output());
     const t = await b.waitForEvent('TRANSFER', 1000);
-    assert.match(String(t.param), new RegExp(`carol@127.0.0.1:${cPort}`));
+    assert.match(String(t.param), new RegExp(`carol@${carolAt}`));
   });
 
   test('blind transfer: baresip hands our phone over to a third phone', async () => {
-    const b = await baresipFor(CODECS[0], 'xferalice');
-    const cPort = await freePort('both');
-    const carol = phone(['listen', '--listen', `127.0.0.1:${cPort}`, '--auto-answer', '--calls', '1', '--codec', 'pcmu', '--duration', '2']);
-    await carol.waitFor(/waiting for calls/, 10_000);
-    const p = phone(['call', `sip:xferalice@127.0.0.1:${b.sipPort}`, '--codec', 'pcmu']);
-    await p.waitFor(/^answered/, 10_000);
-    await b.transfer(`sip:carol@127.0.0.1:${cPort}`);
+    const { b, p, carol, carolAt } = await transferSetup('xferalice');
+    await b.transfer(`sip:carol@${carolAt}`);
     await p.waitFor(/transferred: now calling .*carol/, 10_000);
     await carol.waitFor(/^answered|incoming call/, 10_000);
     assert.equal((await carol.exited).exitCode, 0, carol.output());

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startKamailioRegistrar, type KamailioRegistrar } from '../helpers/kamailio.js';
 import { requirePeers } from '../helpers/peers.js';
-import { startPhone, type PhoneProcess } from '../helpers/phone.js';
+import { phoneTracker } from '../helpers/phone.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { readWav } from '../helpers/wav.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
@@ -21,19 +21,15 @@ const USERS = { alice: 'Al1ce-phone-long-pass-61', bob: 'B0b-phone-long-pass-62'
 describe('switchboard phone registers and calls through Switchboard', { timeout: 120_000 }, () => {
   let server: TestServer;
   let tmp: string;
-  const phones: PhoneProcess[] = [];
-  const phone = (args: string[]): PhoneProcess => {
-    const p = startPhone(args);
-    phones.push(p);
-    return p;
-  };
+  const phones = phoneTracker();
+  const phone = phones.start;
 
   before(async () => {
     server = await startTestServer({ users: USERS });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'sb-phone-reg-'));
   });
   after(async () => {
-    await Promise.all(phones.map((p) => p.stop()));
+    await phones.stopAll();
     await server.stop();
   });
 
@@ -75,18 +71,17 @@ const skipKamailio = requirePeers('kamailio');
 
 describe('switchboard phone registers to Kamailio with digest auth', { skip: skipKamailio, timeout: 120_000 }, () => {
   let kam: KamailioRegistrar;
-  const phones: PhoneProcess[] = [];
+  const phones = phoneTracker();
   before(async () => {
     kam = await startKamailioRegistrar({ users: USERS });
   });
   after(async () => {
-    await Promise.all(phones.map((p) => p.stop()));
+    await phones.stopAll();
     await kam.stop();
   });
 
   test('registers, refreshes at about 90% of a short expiry, unregisters on Ctrl-C', async () => {
-    const p = startPhone(['register', '--server', kam.sip, '--user', 'alice', '--password', USERS.alice, '--expires', '10', '--trace-sip']);
-    phones.push(p);
+    const p = phones.start(['register', '--server', kam.sip, '--user', 'alice', '--password', USERS.alice, '--expires', '10', '--trace-sip']);
     await p.waitFor(/^registered at .* for 10 s/, 10_000);
     const bound = await kam.lookup('alice');
     assert.ok(bound.length === 1, `one binding for alice, got ${JSON.stringify(bound)}`);
@@ -103,8 +98,7 @@ describe('switchboard phone registers to Kamailio with digest auth', { skip: ski
   });
 
   test('a wrong password is refused by Kamailio and shown', async () => {
-    const p = startPhone(['register', '--server', kam.sip, '--user', 'bob', '--password', 'wrong']);
-    phones.push(p);
+    const p = phones.start(['register', '--server', kam.sip, '--user', 'bob', '--password', 'wrong']);
     const exit = await p.exited;
     assert.equal(exit.exitCode, EXIT.registrationFailed, exit.stdout);
     assert.deepEqual(await kam.lookup('bob'), []);

@@ -9,21 +9,15 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startPhone, type PhoneProcess } from '../helpers/phone.js';
+import { phoneTracker } from '../helpers/phone.js';
 import { freePort } from '../helpers/ports.js';
 import { readWav } from '../helpers/wav.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 
 describe('switchboard phone attended transfer', { timeout: 60_000 }, () => {
-  const phones: PhoneProcess[] = [];
-  const phone = (args: string[]): PhoneProcess => {
-    const p = startPhone(args);
-    phones.push(p);
-    return p;
-  };
-  after(async () => {
-    await Promise.all(phones.map((p) => p.stop()));
-  });
+  const phones = phoneTracker();
+  const phone = phones.start;
+  after(() => phones.stopAll());
 
   test('alice consults carol, then bob talks to carol', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'sb-attended-'));

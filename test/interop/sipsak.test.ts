@@ -15,24 +15,11 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
 import { requirePeers } from '../helpers/peers.js';
-import { isPortFree } from '../helpers/ports.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { optionsPingArgs, runSipsak, type SipsakResult } from '../helpers/sipsak.js';
+import { freeSipsakPort, optionsPingArgs, runSipsak, type SipsakResult } from '../helpers/sipsak.js';
 
 const skip = requirePeers('sipsak');
 const PASS = { alice: 'Al1ce-sipsak-long-pass-4417', bob: 'B0b-sipsak-long-pass-9902' };
-
-/** A port in 5062..9999 free for UDP and TCP on 127.0.0.1, from a random start so parallel runs spread out. */
-async function freeFourDigitPort(): Promise<number> {
-  const lo = 5062;
-  const span = 9999 - lo + 1;
-  const start = randomInt(span);
-  for (let i = 0; i < 300; i++) {
-    const port = lo + ((start + i) % span);
-    if (await isPortFree(port, 'both')) return port;
-  }
-  throw new Error('no free port in 5062-9999 after 300 tries');
-}
 
 function explain(r: SipsakResult): string {
   return `exit ${r.exitCode}${r.killed ? ' (killed by deadline)' : ''}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-1500)}`;
@@ -45,7 +32,7 @@ describe('sipsak against the registrar', { skip, timeout: 90_000 }, () => {
     // Another process may take the port between the check and the bind: retry a few times.
     for (let attempt = 1; ; attempt++) {
       try {
-        server = await startTestServer({ port: await freeFourDigitPort(), users: PASS });
+        server = await startTestServer({ port: await freeSipsakPort('both'), users: PASS });
         break;
       } catch (err) {
         if (attempt >= 5) throw err;

@@ -7,16 +7,23 @@ import { OpusCodec } from '../../src/media/codecs/opus.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { parseRtp, writeRtp, type RtpHeaderFields } from '../../src/media/rtp/packet.js';
-import { until } from '../helpers/media.js';
+import { concatFrames, until } from '../helpers/media.js';
 
 interface Received {
   buf: Buffer;
   port: number;
 }
 
-/** A bare UDP peer on 127.0.0.1 that records what reaches it. */
+/** What the tests opened, closed in order after the last one. */
+const closers: (() => unknown)[] = [];
+after(async () => {
+  for (const c of closers) await c();
+});
+
+/** A bare UDP peer on 127.0.0.1 that records what reaches it; closed after the tests. */
 async function peer(): Promise<{ sock: Socket; port: number; got: Received[] }> {
   const sock = createSocket('udp4');
+  closers.push(() => sock.close());
   const got: Received[] = [];
   sock.on('message', (buf, rinfo) => got.push({ buf, port: rinfo.port }));
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -35,16 +42,10 @@ function send(sock: Socket, buf: Buffer, port: number): Promise<void> {
 /** An RTP port range as a B2BUA is configured with (explicit ports survive a UDP disconnect). */
 const RTP_RANGE = { min: 41000, max: 48999 };
 
-const closers: (() => unknown)[] = [];
-after(async () => {
-  for (const c of closers) await c();
-});
-
 describe('RtpRelay', () => {
   it('forwards both ways with each leg seeing one continuous stream in its own payload types', async () => {
     const pa = await peer();
     const pb = await peer();
-    closers.push(() => pa.sock.close(), () => pb.sock.close());
     const relay = await RtpRelay.open({
       a: { remote: { address: '127.0.0.1', port: pa.port }, payloadType: 0, telephoneEventPt: 101, ssrc: 0xaaaa0001 },
       b: { payloadType: 0, telephoneEventPt: 96, ssrc: 0xbbbb0002 },
@@ -106,7 +107,6 @@ describe('RtpRelay', () => {
     const pa = await peer();
     const pb = await peer();
     const stranger = await peer();
-    closers.push(() => pa.sock.close(), () => pb.sock.close(), () => stranger.sock.close());
     const relay = await RtpRelay.open({
       a: { remote: { address: '127.0.0.1', port: pa.port }, payloadType: 8 },
       b: { remote: { address: '127.0.0.1', port: pb.port }, payloadType: 8 },
@@ -140,7 +140,6 @@ describe('RtpRelay', () => {
     const pa = await peer();
     const pb = await peer();
     const stranger = await peer();
-    closers.push(() => pa.sock.close(), () => pb.sock.close(), () => stranger.sock.close());
     const relay = await RtpRelay.open({
       a: { remote: { address: '127.0.0.1', port: pa.port }, payloadType: 0, connectOnLatch: true, port: RTP_RANGE },
       b: { remote: { address: '127.0.0.1', port: pb.port }, payloadType: 0, connectOnLatch: true, port: RTP_RANGE },
@@ -170,22 +169,10 @@ describe('RtpRelay', () => {
   });
 });
 
-/** Concatenates decoded frames into one signal. */
-function join(frames: Int16Array[]): Int16Array {
-  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
-}
-
 describe('TranscodeBridge', () => {
   it('carries a 1 kHz tone PCMU → Opus and Opus → PCMU, filling a lost packet', async () => {
     const pa = await peer();
     const pb = await peer();
-    closers.push(() => pa.sock.close(), () => pb.sock.close());
     const bridge = await TranscodeBridge.open({
       a: { remote: { address: '127.0.0.1', port: pa.port }, payloadType: 0, codec: 'pcmu', telephoneEventPt: 101 },
       b: { remote: { address: '127.0.0.1', port: pb.port }, payloadType: 111, codec: 'opus', telephoneEventPt: 96 },
@@ -214,7 +201,7 @@ describe('TranscodeBridge', () => {
     assert.equal(bridge.stats().b.concealed, 1);
     const opusDec = new OpusCodec({ sampleRate: 48000 });
     closers.push(() => opusDec.close());
-    const heardB = join(
+    const heardB = concatFrames(
       atB.map((v) => {
         const out = new Int16Array(960);
         return out.subarray(0, opusDec.decode(v.payload, out));
@@ -239,7 +226,7 @@ describe('TranscodeBridge', () => {
     const atA = pa.got.map((g) => parseRtp(g.buf));
     assert.ok(atA.every((v) => v.payloadType === 0 && v.payloadLength === 160), '20 ms of PCMU per packet');
     assert.ok(atA.every((v, i) => i === 0 || ((v.timestamp - atA[i - 1].timestamp) >>> 0) === 160), 'timestamps on the 8 kHz clock');
-    const heardA = join(
+    const heardA = concatFrames(
       atA.map((v) => {
         const out = new Int16Array(160);
         decodeUlaw(v.payload, out);
@@ -265,7 +252,6 @@ describe('TranscodeBridge', () => {
   it('drops a payload that does not decode, and goes on', async () => {
     const pa = await peer();
     const pb = await peer();
-    closers.push(() => pa.sock.close(), () => pb.sock.close());
     const bridge = await TranscodeBridge.open({
       a: { remote: { address: '127.0.0.1', port: pa.port }, payloadType: 0, codec: 'pcmu' },
       b: { remote: { address: '127.0.0.1', port: pb.port }, payloadType: 111, codec: 'opus' },

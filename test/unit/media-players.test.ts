@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { detectTone, tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { openSource, parseSourceSpec, WavRecorder, type AudioSource } from '../../src/media/players/index.js';
 import { parseWav, readWavFile, writeWavFile } from '../../src/media/wav.js';
+import { concatFrames } from '../helpers/media.js';
 import { toneAudio } from '../helpers/wav.js';
 
 let dir = '';
@@ -29,16 +30,6 @@ function drain(src: AudioSource, max: number): Int16Array[] {
     if (f) frames.push(f.slice());
   }
   return frames;
-}
-
-function concat(frames: Int16Array[]): Int16Array {
-  const out = new Int16Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
 }
 
 test('parseSourceSpec: tone:HZ, silence', async () => {
@@ -95,7 +86,7 @@ for (const [rate, hz] of [
       frames.push(f.slice());
     }
     assert.equal(src.ended, false);
-    const all = concat(frames);
+    const all = concatFrames(frames);
     assert.equal(tonePresence(all, rate, hz), 1);
     assert.equal(tonePresence(all, rate, hz * 0.75), 0, 'only the asked frequency');
   });
@@ -123,7 +114,7 @@ test('a stereo 8 kHz WAV opened at 16 kHz plays mono, resampled, with the tone k
   assert.equal(src.ended, true);
   assert.equal(frames.length, 51, 'one file second plus a padded partial frame');
   for (const f of frames) assert.equal(f.length, 320);
-  const all = concat(frames.slice(1, 50));
+  const all = concatFrames(frames.slice(1, 50));
   assert.ok(tonePresence(all, 16000, 1000) >= 0.95, `1 kHz kept at 16 kHz: ${tonePresence(all, 16000, 1000)}`);
   assert.equal(tonePresence(all, 16000, 500), 0, 'not read as interleaved mono (which halves the pitch)');
   // The last frame is the file's last 10 ms then zero padding.
@@ -152,7 +143,7 @@ test('a file exactly N frames long ends after its last frame; a looping one goes
   assert.equal(looped.ended, false);
   // The loop restarts the file: frame 5 is frame 0 again.
   assert.deepEqual(many[5], many[0]);
-  assert.ok(tonePresence(concat(many), 8000, 500) >= 0.95);
+  assert.ok(tonePresence(concatFrames(many), 8000, 500) >= 0.95);
 });
 
 test('an empty file ends at once', () => {
@@ -194,7 +185,7 @@ test('WavRecorder: a valid mono WAV with every sample written, header fixed on c
   assert.equal(back.channels, 1);
   assert.equal(back.encoding, 'pcm16');
   assert.equal(back.samples.length, 17600);
-  assert.deepEqual(back.samples, concat(written));
+  assert.deepEqual(back.samples, concatFrames(written));
   assert.ok(tonePresence(back.samples.subarray(0, 16000), 16000, 1000) >= 0.99);
 
   // After close, writes are ignored and a second close does nothing.

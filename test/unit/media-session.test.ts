@@ -13,7 +13,7 @@ import type { AudioSourceSpec } from '../../src/media/players/index.js';
 import { SdpError, WarnCode } from '../../src/sdp/errors.js';
 import { MediaSession, type MediaInfo } from '../../src/ua/media-session.js';
 import { VirtualClock } from '../../src/util/clock.js';
-import { runFrames, sentDatagrams } from '../helpers/media.js';
+import { concatFrames, runFrames, sentDatagrams } from '../helpers/media.js';
 
 /** What one side heard, frame by frame, with the rate onFrame reported. */
 class Ear {
@@ -34,14 +34,7 @@ class Ear {
 
   /** What was heard since the last clear, skipping the first `skip` frames (jitter-buffer fill, codec delay). */
   samples(skip = 0): Int16Array {
-    const kept = this.frames.slice(skip);
-    const out = new Int16Array(kept.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of kept) {
-      out.set(f, at);
-      at += f.length;
-    }
-    return out;
+    return concatFrames(this.frames.slice(skip));
   }
 }
 

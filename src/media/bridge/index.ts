@@ -1,5 +1,6 @@
 /** Media bridges: join two call legs packet by packet (relay) or through a transcoder. */
-export { RtpRelay, type LegName, type RtpRelayOptions, type RtpRelayStats } from './relay.js';
+export { RtpRelay, type RtpRelayOptions, type RtpRelayStats } from './relay.js';
+export type { LegName } from './two-leg.js';
 export {
   BRIDGE_DROP_REASONS,
   BridgeLeg,

@@ -13,6 +13,7 @@ import { randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { bindUdp } from '../endpoint/bind.js';
 import type { PortRange, RemoteAddress } from '../endpoint/types.js';
+import { closeUdp } from '../../util/udp.js';
 
 /** Why a datagram that reached a bridge leg was not forwarded. A closed set so metrics can key on it. */
 export type BridgeDropReason =
@@ -294,13 +295,7 @@ export class BridgeLeg {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
+    return closeUdp(this.socket);
   }
 
   private readonly onSent = (err: Error | null): void => {

@@ -15,13 +15,12 @@
  * stream would name SSRCs the peer never saw. (The relay sends no reports of
  * its own yet.) SRTP is not supported here.
  */
-import type { RemoteInfo } from 'node:dgram';
-import type { RemoteAddress } from '../endpoint/types.js';
-import { isRtcp, readRtp, RtpView } from '../rtp/packet.js';
-import { realClock, type Clock } from '../../util/clock.js';
-import { BridgeLeg, OutboundStream, type BridgeLegConfig, type BridgeLegStats, type PacketTimer } from './leg.js';
+import { stampRtp, type RtpView } from '../rtp/packet.js';
+import type { Clock } from '../../util/clock.js';
+import { OutboundStream, type BridgeLeg, type BridgeLegConfig, type BridgeLegStats, type PacketTimer } from './leg.js';
+import { openLegs, TwoLegBridge, type BridgeDirection } from './two-leg.js';
 
-export type LegName = 'a' | 'b';
+export type { LegName } from './two-leg.js';
 
 export interface RtpRelayOptions {
   a: BridgeLegConfig;
@@ -38,100 +37,35 @@ export interface RtpRelayStats {
   b: BridgeLegStats;
 }
 
-export class RtpRelay {
-  readonly a: BridgeLeg;
-  readonly b: BridgeLeg;
-  /** Our stream towards each leg's peer. */
-  private readonly toA: OutboundStream;
-  private readonly toB: OutboundStream;
-  private readonly view = new RtpView();
-  private readonly now: () => number;
-  private closed = false;
+interface RelayDirection extends BridgeDirection {
+  /** Our stream towards `to`'s peer. */
+  readonly out: OutboundStream;
+}
 
-  private constructor(
-    a: BridgeLeg,
-    b: BridgeLeg,
-    opts: RtpRelayOptions,
-    private readonly timer: PacketTimer | undefined,
-  ) {
+export class RtpRelay extends TwoLegBridge<RelayDirection> {
+  private constructor(a: BridgeLeg, b: BridgeLeg, opts: RtpRelayOptions) {
+    super(a, b, opts.clock, opts.timer);
     const rate = opts.clockRate ?? 8000;
     if (!Number.isInteger(rate) || rate <= 0) throw new RangeError(`clockRate must be a positive integer, got ${rate}`);
-    const clock = opts.clock ?? realClock;
-    this.now = () => clock.now();
-    this.a = a;
-    this.b = b;
-    this.toA = new OutboundStream(opts.a.ssrc, rate, rate);
-    this.toB = new OutboundStream(opts.b.ssrc, rate, rate);
-    a.socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.handle(a, b, this.toB, buf, rinfo));
-    b.socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.handle(b, a, this.toA, buf, rinfo));
+    this.listen(
+      { from: a, to: b, out: new OutboundStream(opts.b.ssrc, rate, rate) },
+      { from: b, to: a, out: new OutboundStream(opts.a.ssrc, rate, rate) },
+    );
   }
 
-  static async open(opts: RtpRelayOptions): Promise<RtpRelay> {
-    const a = await BridgeLeg.open(opts.a);
-    let b: BridgeLeg | undefined;
-    try {
-      b = await BridgeLeg.open(opts.b);
-      return new RtpRelay(a, b, opts, opts.timer);
-    } catch (err) {
-      await a.close();
-      await b?.close();
-      throw err;
-    }
-  }
-
-  /** A leg's peer moved (re-INVITE with a new c=/m= address): latching starts over there. */
-  setRemote(leg: LegName, remote: RemoteAddress): void {
-    (leg === 'a' ? this.a : this.b).setRemote(remote);
+  static open(opts: RtpRelayOptions): Promise<RtpRelay> {
+    return openLegs(opts.a, opts.b, (a, b) => new RtpRelay(a, b, opts));
   }
 
   stats(): RtpRelayStats {
     return { a: this.a.stats(), b: this.b.stats() };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([this.a.close(), this.b.close()]);
-  }
-
-  private handle(from: BridgeLeg, to: BridgeLeg, out: OutboundStream, buf: Buffer, rinfo: RemoteInfo): void {
-    const timer = this.timer;
-    if (!timer) {
-      this.forward(from, to, out, buf, rinfo);
-      return;
-    }
-    const t0 = process.hrtime.bigint();
-    this.forward(from, to, out, buf, rinfo);
-    timer.record(Number(process.hrtime.bigint() - t0));
-  }
-
-  private forward(from: BridgeLeg, to: BridgeLeg, out: OutboundStream, buf: Buffer, rinfo: RemoteInfo): void {
-    from.datagrams++;
-    if (this.closed) return;
-    if (isRtcp(buf)) {
-      from.rtcp++;
-      return;
-    }
-    const v = this.view;
-    if (readRtp(buf, v) !== undefined) return from.drop('malformed-rtp');
-    let pt: number;
-    if (v.payloadType === from.payloadType) {
-      pt = to.payloadType;
-    } else if (v.payloadType === from.telephoneEventPt && to.telephoneEventPt !== undefined) {
-      pt = to.telephoneEventPt;
-    } else {
-      return from.drop('unexpected-payload-type');
-    }
-    if (!from.acceptSource(rinfo)) return from.drop('unexpected-source');
-    from.rxPackets++;
-    from.rxBytes += v.payloadLength;
-    if (!to.remote) return from.drop('no-destination');
+  protected override forward(dir: RelayDirection, v: RtpView, isAudio: boolean, buf: Buffer): void {
+    const { to, out } = dir;
     out.map(v.ssrc, v.sequence, v.timestamp, v.marker, this.now);
     // The datagram's buffer is ours alone (one per receive), so it is rewritten in place and sent as is.
-    buf[1] = (out.marker ? 0x80 : 0) | pt;
-    buf.writeUInt16BE(out.seq, 2);
-    buf.writeUInt32BE(out.timestamp, 4);
-    buf.writeUInt32BE(out.ssrc, 8);
+    stampRtp(buf, out.marker, isAudio ? to.payloadType : (to.telephoneEventPt as number), out.seq, out.timestamp, out.ssrc);
     to.send(buf, buf.length, v.payloadLength);
   }
 }

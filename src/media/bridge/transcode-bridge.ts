@@ -17,14 +17,12 @@
  * duration rescaled to the other leg's clock. RTCP is ended here, as in
  * RtpRelay. SRTP is not supported here.
  */
-import type { RemoteInfo } from 'node:dgram';
 import type { CodecName, CodecOptions } from '../codecs/registry.js';
-import type { RemoteAddress } from '../endpoint/types.js';
-import { isRtcp, readRtp, RTP_HEADER_LENGTH, RtpView } from '../rtp/packet.js';
+import { RTP_HEADER_LENGTH, RTP_VERSION, stampRtp, type RtpView } from '../rtp/packet.js';
 import { createTranscoder, type Transcoder } from '../transcode.js';
-import { realClock, type Clock } from '../../util/clock.js';
-import { BridgeLeg, OutboundStream, type BridgeLegConfig, type BridgeLegStats, type PacketTimer } from './leg.js';
-import type { LegName } from './relay.js';
+import type { Clock } from '../../util/clock.js';
+import { OutboundStream, type BridgeLeg, type BridgeLegConfig, type BridgeLegStats, type PacketTimer } from './leg.js';
+import { openLegs, TwoLegBridge, type BridgeDirection } from './two-leg.js';
 
 export interface TranscodeLegConfig extends BridgeLegConfig {
   codec: CodecName;
@@ -52,7 +50,7 @@ const SEND_RING = 16;
 const MAX_PACKET = 1500;
 
 /** One direction: what arrives on `from` is transcoded and sent on `to`. */
-class Direction {
+class Direction implements BridgeDirection {
   readonly out: OutboundStream;
   /** Packets made up by concealment and sent on `to`. */
   concealed = 0;
@@ -155,36 +153,20 @@ class Direction {
 
   private send(i: number, pt: number, marker: boolean, payloadLen: number): void {
     const b = this.ring[i];
-    b[0] = 0x80;
-    b[1] = (marker ? 0x80 : 0) | pt;
-    b.writeUInt16BE(this.out.seq, 2);
-    b.writeUInt32BE(this.out.timestamp, 4);
-    b.writeUInt32BE(this.out.ssrc, 8);
+    b[0] = RTP_VERSION << 6;
+    stampRtp(b, marker, pt, this.out.seq, this.out.timestamp, this.out.ssrc);
     this.to.send(b, RTP_HEADER_LENGTH + payloadLen, payloadLen);
   }
 }
 
-export class TranscodeBridge {
-  readonly a: BridgeLeg;
-  readonly b: BridgeLeg;
+export class TranscodeBridge extends TwoLegBridge<Direction> {
   readonly codecA: CodecName;
   readonly codecB: CodecName;
   private readonly aToB: Direction;
   private readonly bToA: Direction;
-  private readonly view = new RtpView();
-  private readonly now: () => number;
-  private closed = false;
 
-  private constructor(
-    a: BridgeLeg,
-    b: BridgeLeg,
-    opts: TranscodeBridgeOptions,
-    private readonly timer: PacketTimer | undefined,
-  ) {
-    const clock = opts.clock ?? realClock;
-    this.now = () => clock.now();
-    this.a = a;
-    this.b = b;
+  private constructor(a: BridgeLeg, b: BridgeLeg, opts: TranscodeBridgeOptions) {
+    super(a, b, opts.clock, opts.timer);
     this.codecA = opts.a.codec;
     this.codecB = opts.b.codec;
     // Only Opus takes options; its leg's settings apply to both of its directions.
@@ -193,27 +175,12 @@ export class TranscodeBridge {
     const ba = createTranscoder(opts.b.codec, opts.a.codec, codecOptions);
     this.aToB = new Direction(a, b, ab, opts.b.ssrc);
     this.bToA = new Direction(b, a, ba, opts.a.ssrc);
-    a.socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.handle(this.aToB, buf, rinfo));
-    b.socket.on('message', (buf: Buffer, rinfo: RemoteInfo) => this.handle(this.bToA, buf, rinfo));
+    this.listen(this.aToB, this.bToA);
   }
 
   /** Opens both legs; RangeError for an unknown codec or payload type. */
-  static async open(opts: TranscodeBridgeOptions): Promise<TranscodeBridge> {
-    const a = await BridgeLeg.open(opts.a);
-    let b: BridgeLeg | undefined;
-    try {
-      b = await BridgeLeg.open(opts.b);
-      return new TranscodeBridge(a, b, opts, opts.timer);
-    } catch (err) {
-      await a.close();
-      await b?.close();
-      throw err;
-    }
-  }
-
-  /** A leg's peer moved (re-INVITE with a new c=/m= address): latching starts over there. */
-  setRemote(leg: LegName, remote: RemoteAddress): void {
-    (leg === 'a' ? this.a : this.b).setRemote(remote);
+  static open(opts: TranscodeBridgeOptions): Promise<TranscodeBridge> {
+    return openLegs(opts.a, opts.b, (a, b) => new TranscodeBridge(a, b, opts));
   }
 
   stats(): TranscodeBridgeStats {
@@ -223,46 +190,14 @@ export class TranscodeBridge {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([this.a.close(), this.b.close()]);
+  protected override released(): void {
     // Opus keeps its state in WebAssembly memory: give it back now rather than at garbage collection.
     for (const t of [this.aToB.transcoder, this.bToA.transcoder]) {
       for (const c of [t.from, t.to]) (c as { close?: () => void }).close?.();
     }
   }
 
-  private handle(dir: Direction, buf: Buffer, rinfo: RemoteInfo): void {
-    const timer = this.timer;
-    if (!timer) {
-      this.accept(dir, buf, rinfo);
-      return;
-    }
-    const t0 = process.hrtime.bigint();
-    this.accept(dir, buf, rinfo);
-    timer.record(Number(process.hrtime.bigint() - t0));
-  }
-
-  private accept(dir: Direction, buf: Buffer, rinfo: RemoteInfo): void {
-    const from = dir.from;
-    const to = dir.to;
-    from.datagrams++;
-    if (this.closed) return;
-    if (isRtcp(buf)) {
-      from.rtcp++;
-      return;
-    }
-    const v = this.view;
-    if (readRtp(buf, v) !== undefined) return from.drop('malformed-rtp');
-    const isAudio = v.payloadType === from.payloadType;
-    if (!isAudio && (v.payloadType !== from.telephoneEventPt || to.telephoneEventPt === undefined)) {
-      return from.drop('unexpected-payload-type');
-    }
-    if (!from.acceptSource(rinfo)) return from.drop('unexpected-source');
-    from.rxPackets++;
-    from.rxBytes += v.payloadLength;
-    if (!to.remote) return from.drop('no-destination');
+  protected override forward(dir: Direction, v: RtpView, isAudio: boolean): void {
     dir.onRtp(v, isAudio, this.now);
   }
 }

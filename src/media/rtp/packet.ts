@@ -190,10 +190,7 @@ export function writeRtp(into: Buffer, fields: RtpHeaderFields, payload: Uint8Ar
   }
 
   into[offset] = (RTP_VERSION << 6) | (pad > 0 ? 0x20 : 0) | (ext ? 0x10 : 0) | cc;
-  into[offset + 1] = (fields.marker ? 0x80 : 0) | pt;
-  into.writeUInt16BE(fields.sequence & 0xffff, offset + 2);
-  into.writeUInt32BE(fields.timestamp >>> 0, offset + 4);
-  into.writeUInt32BE(fields.ssrc >>> 0, offset + 8);
+  stampRtp(into, fields.marker ?? false, pt, fields.sequence, fields.timestamp, fields.ssrc, offset);
   let off = offset + RTP_HEADER_LENGTH;
   for (let i = 0; i < cc; i++, off += 4) into.writeUInt32BE((csrcs as readonly number[])[i] >>> 0, off);
   if (ext) {
@@ -211,6 +208,19 @@ export function writeRtp(into: Buffer, fields: RtpHeaderFields, payload: Uint8Ar
     off += pad;
   }
   return off - offset;
+}
+
+/**
+ * Writes marker, payload type, sequence number, timestamp and SSRC into the
+ * fixed header at `offset`, leaving its first octet (version, P, X, CSRC
+ * count) and everything after it as they are: how a bridge restamps a
+ * packet in place. No checks (`payloadType` must be 0..127), no allocation.
+ */
+export function stampRtp(into: Buffer, marker: boolean, payloadType: number, sequence: number, timestamp: number, ssrc: number, offset = 0): void {
+  into[offset + 1] = (marker ? 0x80 : 0) | payloadType;
+  into.writeUInt16BE(sequence & 0xffff, offset + 2);
+  into.writeUInt32BE(timestamp >>> 0, offset + 4);
+  into.writeUInt32BE(ssrc >>> 0, offset + 8);
 }
 
 /**

@@ -23,7 +23,7 @@ export type {
 } from './types.js';
 export { DEFAULT_TIMERS, TIMER_D_UNRELIABLE, type TimerValues } from './timers.js';
 export { MAGIC_COOKIE } from './matching.js';
-export { buildAck, buildTrying } from './messages.js';
+export { buildAck, buildCancel, buildTrying } from './messages.js';
 
 export interface TransactionLayerOptions {
   clock: Clock;

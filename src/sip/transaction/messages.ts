@@ -1,4 +1,8 @@
-/** The two messages a transaction builds itself: the ACK for a non-2xx final and the automatic 100 Trying. */
+/**
+ * Messages built from another one by the rules of RFC 3261: the ACK for a
+ * non-2xx final and the automatic 100 Trying (which a transaction builds
+ * itself), and the CANCEL of a pending INVITE.
+ */
 import { SipMessage } from '../message.js';
 
 /**
@@ -19,6 +23,25 @@ export function buildAck(invite: SipMessage, response: SipMessage): SipMessage {
     ['CSeq', `${invite.cseq.seq} ACK`],
   );
   return SipMessage.request('ACK', invite.uri, headers);
+}
+
+/**
+ * §9.1: a CANCEL copies the INVITE's Request-URI, top Via, Route set, From,
+ * To and Call-ID, with the CSeq number and method CANCEL; `extra` headers
+ * (User-Agent, Reason ...) follow.
+ */
+export function buildCancel(invite: SipMessage, extra: readonly [string, string][] = []): SipMessage {
+  const headers: [string, string][] = [['Via', invite.get('via') ?? '']];
+  for (const r of invite.getAll('route')) headers.push(['Route', r]);
+  headers.push(
+    ['Max-Forwards', '70'],
+    ['From', invite.get('from') ?? ''],
+    ['To', invite.get('to') ?? ''],
+    ['Call-ID', invite.callId],
+    ['CSeq', `${invite.cseq.seq} CANCEL`],
+    ...extra,
+  );
+  return SipMessage.request('CANCEL', invite.uri, headers);
 }
 
 /** Headers a 100 Trying copies from the request (§8.2.6: no To tag is added; Timestamp is echoed). */

@@ -1,6 +1,7 @@
 /** A UDP listening socket (RFC 3261 §18.1.1 / §18.2.1): every datagram is one whole message. */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { closeUdp } from '../../util/udp.js';
 import type { LocalEndpoint } from './types.js';
 
 const UDP_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -55,13 +56,7 @@ export class UdpListener {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
+    return closeUdp(this.socket);
   }
 }
 
