@@ -24,6 +24,7 @@
  * 7587 §7) while the decoder downmixes a stereo sender.
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString as setV8Flags } from 'node:v8';
 import { createRequire } from 'node:module';
 import type { Codec } from './types.js';
 
@@ -109,6 +110,13 @@ let native: NativeBinding | null | undefined;
 function opusWasm(): OpusWasm {
   if (wasm) return wasm;
   const bytes = readFileSync(requireCjs.resolve('@evan/opus/wasm/opus.wasm'));
+  // Compile the module fully (TurboFan) before it runs. With V8's default
+  // dynamic tiering, hot functions are recompiled on background threads, and
+  // Node 20 can deadlock at exit when such a job waits for a GC while the main
+  // thread drains platform tasks (seen: 1 exit in 7 hung forever). Fully
+  // optimised code from the first call is what a media path wants anyway.
+  setV8Flags('--no-liftoff');
+  setV8Flags('--no-wasm-dynamic-tiering');
   const noop = (): number => 0;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
     wasi_snapshot_preview1: {
