@@ -52,6 +52,19 @@ describe('switchboard phone registers and calls through Switchboard', { timeout:
     assert.ok((await share(bobRec, 440)) >= 0.9, 'bob heard alice');
   });
 
+  test('over TCP: register, call through the proxy on the registered connection, BYE', async () => {
+    const bob = phone(['listen', '--transport', 'tcp', '--server', server.sip, '--user', 'bob', '--password', USERS.bob, '--auto-answer', '--calls', '1', '--trace-sip']);
+    await bob.waitFor(/^registered at/, 10_000);
+    const alice = phone(['call', 'bob', '--transport', 'tcp', '--server', server.sip, '--user', 'alice', '--password', USERS.alice, '--duration', '2']);
+    const ea = await alice.exited;
+    assert.equal(ea.exitCode, EXIT.ok, ea.stdout + ea.stderr);
+    assert.match(ea.stdout, /on tcp:127\.0\.0\.1:\d+/);
+    const eb = await bob.exited;
+    assert.equal(eb.exitCode, EXIT.ok, eb.stdout);
+    assert.match(eb.stdout, /^INVITE sip:bob@[^\s]+;transport=tcp SIP\/2\.0$/m, 'the INVITE reached bob over TCP');
+    assert.doesNotMatch(eb.stdout, /SIP\/2\.0\/UDP/, 'no UDP at all');
+  });
+
   test('a wrong password is shown in words and exits with the registration-failed code', async () => {
     const p = phone(['register', '--server', server.sip, '--user', 'alice', '--password', 'not-her-password']);
     const exit = await p.exited;

@@ -117,3 +117,10 @@ test('parseHostPort: IPv6 literals only in brackets, ports 0-65535', () => {
   assert.throws(() => parseHostPort('--server', '10.0.0.1'), UsageError, 'no default port, none given');
   assert.throws(() => parseHostPort('--server', ':5060'), UsageError);
 });
+
+test('--transport: udp by default, tcp when asked, anything else or tcp with --stun is a usage error', () => {
+  assert.equal(parsePhoneOptions({}, 'call').transport, 'udp');
+  assert.equal(parsePhoneOptions({ transport: 'TCP' }, 'call').transport, 'tcp');
+  assert.throws(() => parsePhoneOptions({ transport: 'sctp' }, 'call'), (e: Error) => e instanceof UsageError && /--transport sctp.*e\.g\. --transport tcp/.test(e.message));
+  assert.throws(() => parsePhoneOptions({ transport: 'tcp', stun: '10.0.0.1' }, 'call'), (e: Error) => e instanceof UsageError && /--stun/.test(e.message));
+});

@@ -15,8 +15,10 @@ export interface PhoneOptions {
   server?: HostPort;
   user?: string;
   password?: string;
-  /** Where our SIP socket binds (UDP). */
+  /** Where our SIP socket binds. */
   listen: HostPort;
+  /** SIP over UDP (default) or TCP. */
+  transport: 'udp' | 'tcp';
   codecs: CodecName[];
   play: string;
   record?: string;
@@ -43,6 +45,7 @@ export interface RawPhoneOptions {
   record?: string;
   speaker?: boolean;
   srtp?: boolean;
+  transport?: string;
   duration?: string;
   dtmf?: string;
   stats?: boolean;
@@ -137,6 +140,7 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     record: raw.record,
     speaker: raw.speaker ?? false,
     srtp: raw.srtp ?? false,
+    transport: parseTransport(raw.transport, raw.stun !== undefined),
     durationS,
     dtmf: raw.dtmf?.toUpperCase(),
     stats: raw.stats ?? false,
@@ -146,4 +150,12 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     calls,
     expires,
   };
+}
+
+function parseTransport(text: string | undefined, stun: boolean): 'udp' | 'tcp' {
+  const t = (text ?? 'udp').toLowerCase();
+  if (t !== 'udp' && t !== 'tcp') throw new UsageError(`--transport ${text}: SIP goes over udp or tcp, e.g. --transport tcp`);
+  // A STUN mapping is for a UDP port; a TCP connection's public side is the NAT's business.
+  if (t === 'tcp' && stun) throw new UsageError('--stun works with --transport udp only (a TCP connection needs no mapped address)');
+  return t;
 }

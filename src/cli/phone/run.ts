@@ -58,7 +58,7 @@ class Phone {
     }
     const holder: { phone?: Phone } = {};
     const ua = new UserAgent({
-      listen: `${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${listenPort}`,
+      listen: `${opts.transport}:${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${listenPort}`,
       server: opts.server,
       user: opts.user,
       password: opts.password,
