@@ -3,7 +3,9 @@
  * client, and the calls it places and receives. The softphone CLI is a thin
  * shell over it; PBX legs will be too.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { parseSdp } from '../sdp/parse.js';
@@ -80,19 +82,24 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   private registration: Registration | undefined;
   private serverPeer: Peer | undefined;
   private started = false;
+  /** Where this agent's self-signed TLS certificate lives; removed on close. */
+  private readonly tlsDir: string | undefined;
   private closed = false;
 
   constructor(private readonly opts: UserAgentOptions) {
     super();
     this.listenAddress = /^(udp|tcp|tls):/i.test(opts.listen) ? parseListen(opts.listen) : parseListen(`udp:${opts.listen}`);
-    if (this.listenAddress.proto === 'tls') throw new Error('a phone listens on udp or tcp');
     this.clock = opts.clock ?? realClock;
     this.user = opts.user;
     const domain = opts.domain ?? opts.server?.host ?? uriHost(this.listenAddress.address);
     this.aor = `sip:${opts.user ?? 'phone'}@${uriHost(bareHost(domain))}`;
     const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
     const timers: TimerValues = { ...DEFAULT_TIMERS, ...opts.timers };
-    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir: os.tmpdir(), userAgent });
+    // A TLS listener needs a certificate: a self-signed one of this agent's own, in a directory
+    // of its own so phones started side by side never share or race on the files.
+    this.tlsDir = this.listenAddress.proto === 'tls' ? mkdtempSync(path.join(os.tmpdir(), 'sb-phone-tls-')) : undefined;
+    const dataDir = this.tlsDir ?? os.tmpdir();
+    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir, userAgent });
     this.stack.setHandlers({
       onRequest: (req, tx) => this.onRequest(req, tx),
       onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
@@ -228,6 +235,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     }
     this.registration?.close();
     await this.stack.close();
+    if (this.tlsDir) rmSync(this.tlsDir, { recursive: true, force: true });
   }
 
   private normalize(uri: string): string {

@@ -65,6 +65,20 @@ describe('switchboard phone registers and calls through Switchboard', { timeout:
     assert.doesNotMatch(eb.stdout, /SIP\/2\.0\/UDP/, 'no UDP at all');
   });
 
+  test('over TLS with SRTP: register on the TLS port, call, media encrypted with keys that never crossed in clear', async () => {
+    const tls = `127.0.0.1:${server.tlsPort}`;
+    const bob = phone(['listen', '--transport', 'tls', '--server', tls, '--user', 'bob', '--password', USERS.bob, '--auto-answer', '--calls', '1']);
+    await bob.waitFor(/^registered at/, 10_000);
+    const alice = phone(['call', 'bob', '--transport', 'tls', '--server', tls, '--user', 'alice', '--password', USERS.alice, '--duration', '2', '--srtp']);
+    const ea = await alice.exited;
+    assert.equal(ea.exitCode, EXIT.ok, ea.stdout + ea.stderr);
+    assert.match(ea.stdout, /on tls:127\.0\.0\.1:\d+/);
+    assert.match(ea.stdout, /SRTP AES_CM_128_HMAC_SHA1_80/);
+    const eb = await bob.exited;
+    assert.equal(eb.exitCode, EXIT.ok, eb.stdout);
+    assert.match(eb.stdout, /SRTP AES_CM_128_HMAC_SHA1_80/);
+  });
+
   test('a wrong password is shown in words and exits with the registration-failed code', async () => {
     const p = phone(['register', '--server', server.sip, '--user', 'alice', '--password', 'not-her-password']);
     const exit = await p.exited;

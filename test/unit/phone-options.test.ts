@@ -124,3 +124,9 @@ test('--transport: udp by default, tcp when asked, anything else or tcp with --s
   assert.throws(() => parsePhoneOptions({ transport: 'sctp' }, 'call'), (e: Error) => e instanceof UsageError && /--transport sctp.*e\.g\. --transport tcp/.test(e.message));
   assert.throws(() => parsePhoneOptions({ transport: 'tcp', stun: '10.0.0.1' }, 'call'), (e: Error) => e instanceof UsageError && /--stun/.test(e.message));
 });
+
+test('--transport tls makes --server default to port 5061', () => {
+  const o = parsePhoneOptions({ transport: 'tls', server: '127.0.0.1', user: 'u', password: 'p' }, 'call');
+  assert.equal(o.transport, 'tls');
+  assert.deepEqual(o.server, { host: '127.0.0.1', port: 5061 });
+});

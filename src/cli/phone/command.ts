@@ -14,7 +14,7 @@ function accountOptions(cmd: Command): Command {
     .option('--user <user>', 'account user name (with --server)')
     .option('--password <password>', 'account password (with --server)')
     .option('--listen <addr>', 'local SIP address, e.g. 127.0.0.1:5074', '127.0.0.1:0')
-    .option('--transport <udp|tcp>', 'SIP over UDP (default) or TCP')
+    .option('--transport <udp|tcp|tls>', 'SIP over UDP (default), TCP, or TLS (--server port then defaults to 5061)')
     .option('--stun <host:port>', 'learn our public address from this STUN server for Contact and SDP')
     .option('--codec <names>', 'pcmu, pcma, g722 or opus; a list like opus,pcmu sets the preference')
     .option('--play <source>', 'what we send: FILE.wav, tone:HZ, silence, or mic (the sound card, needs sox)')

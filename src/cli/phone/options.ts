@@ -17,8 +17,8 @@ export interface PhoneOptions {
   password?: string;
   /** Where our SIP socket binds. */
   listen: HostPort;
-  /** SIP over UDP (default) or TCP. */
-  transport: 'udp' | 'tcp';
+  /** SIP over UDP (default), TCP or TLS. */
+  transport: 'udp' | 'tcp' | 'tls';
   codecs: CodecName[];
   play: string;
   record?: string;
@@ -89,7 +89,8 @@ export function parseHostPort(flag: string, text: string, defaultPort?: number):
 const DTMF_KEYS = /^[0-9*#A-Da-d]+$/;
 
 export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' | 'register'): PhoneOptions {
-  const server = raw.server === undefined ? undefined : parseHostPort('--server', raw.server, 5060);
+  const transport = parseTransport(raw.transport, raw.stun !== undefined);
+  const server = raw.server === undefined ? undefined : parseHostPort('--server', raw.server, transport === 'tls' ? 5061 : 5060);
   if (server && (raw.user === undefined || raw.password === undefined)) {
     throw new UsageError('--server needs --user and --password (the account to register), e.g. --server 127.0.0.1:5060 --user 1001 --password secret');
   }
@@ -140,7 +141,7 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     record: raw.record,
     speaker: raw.speaker ?? false,
     srtp: raw.srtp ?? false,
-    transport: parseTransport(raw.transport, raw.stun !== undefined),
+    transport,
     durationS,
     dtmf: raw.dtmf?.toUpperCase(),
     stats: raw.stats ?? false,
@@ -152,10 +153,10 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
   };
 }
 
-function parseTransport(text: string | undefined, stun: boolean): 'udp' | 'tcp' {
+function parseTransport(text: string | undefined, stun: boolean): 'udp' | 'tcp' | 'tls' {
   const t = (text ?? 'udp').toLowerCase();
-  if (t !== 'udp' && t !== 'tcp') throw new UsageError(`--transport ${text}: SIP goes over udp or tcp, e.g. --transport tcp`);
+  if (t !== 'udp' && t !== 'tcp' && t !== 'tls') throw new UsageError(`--transport ${text}: SIP goes over udp, tcp or tls, e.g. --transport tcp`);
   // A STUN mapping is for a UDP port; a TCP connection's public side is the NAT's business.
-  if (t === 'tcp' && stun) throw new UsageError('--stun works with --transport udp only (a TCP connection needs no mapped address)');
+  if (t !== 'udp' && stun) throw new UsageError('--stun works with --transport udp only (a TCP or TLS connection needs no mapped address)');
   return t;
 }
