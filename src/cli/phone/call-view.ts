@@ -6,6 +6,7 @@
 import type { Call, CallEnd } from '../../ua/index.js';
 import type { MediaInfo, MediaSession } from '../../ua/media-session.js';
 import { Speaker, WavRecorder } from '../../media/players/index.js';
+import { Resampler } from '../../media/resample.js';
 import { CALL_PROGRESS_TONES, ToneGenerator } from '../../media/dsp/tone.js';
 import { estimateMos } from '../../media/quality/emodel.js';
 import { formatStatsLine } from '../../media/quality/stats-line.js';
@@ -140,8 +141,17 @@ export class CallView {
         return;
       }
     }
-    this.recorder.write(pcm);
+    if (rate === this.recorder.sampleRate) {
+      this.recorder.write(pcm);
+      return;
+    }
+    // A re-INVITE moved the call to a codec at another rate: keep the file at its first rate.
+    if (this.resampler?.fromRate !== rate) this.resampler = new Resampler(rate, this.recorder.sampleRate);
+    const out = new Int16Array(this.resampler.outputLength(pcm.length));
+    this.recorder.write(out.subarray(0, this.resampler.process(pcm, out)));
   }
+
+  private resampler: Resampler | undefined;
 
   /** Bad or stray datagrams on our media port, by reason: a user debugging one-way audio wants these. */
   private printDrops(): void {
