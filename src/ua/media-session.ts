@@ -12,6 +12,7 @@ import { openSource, type AudioSource, type AudioSourceSpec } from '../media/pla
 import { InbandDtmfDetector, type DtmfDigitEvent } from '../media/dtmf/index.js';
 import {
   codecsOf,
+  cryptosOf,
   createAnswer,
   createOffer,
   effectiveDirection,
@@ -137,9 +138,9 @@ export class MediaSession implements MediaHandler {
   }
 
   createOffer(opts: { hold: boolean }): string {
-    const base = this.endpointOptions(this.wanted(opts.hold));
     // Plain RTP offers carry no keys: a=crypto on RTP/AVP means nothing (RFC 4568 §3.1.4).
-    const sd = createOffer({ ...base, crypto: this.opts.srtp ? base.crypto : undefined, codecs: this.specs() });
+    const crypto = this.opts.srtp ? this.cryptoSpecs() : undefined;
+    const sd = createOffer({ ...this.endpointOptions(this.wanted(opts.hold)), crypto, codecs: this.specs() });
     this.local = sd;
     return formatSdp(sd);
   }
@@ -154,7 +155,9 @@ export class MediaSession implements MediaHandler {
     const remote = parseSdp(offer);
     // remoteHold still describes the previous offer here; answerDirection() narrows
     // sendonly to inactive by itself when this offer holds us too.
-    const answer = createAnswer(remote, { ...this.endpointOptions(opts.hold ? 'sendonly' : 'sendrecv'), codecs: this.specs() });
+    // Keys are made only for an offer that brings a=crypto: every SRTP offer is accepted.
+    const crypto = remote.media.some((m) => cryptosOf(m).length > 0) ? this.cryptoSpecs() : undefined;
+    const answer = createAnswer(remote, { ...this.endpointOptions(opts.hold ? 'sendonly' : 'sendrecv'), crypto, codecs: this.specs() });
     this.apply(negotiated(answer, remote), remote);
     this.local = answer;
     return formatSdp(answer);
@@ -190,7 +193,6 @@ export class MediaSession implements MediaHandler {
 
   private endpointOptions(direction: Direction) {
     return {
-      crypto: this.cryptoSpecs(),
       address: this.opts.advertiseAddress ?? this.opts.bindAddress,
       port: this.opts.advertisePort ?? this.endpoint.localPort,
       telephoneEvent: this.opts.telephoneEvent ?? true,

@@ -29,9 +29,10 @@ export class CallView {
   private recorder: WavRecorder | undefined;
   private speaker: Speaker | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
+  private ringback: NodeJS.Timeout | undefined;
+  /** Brings frames to the recording's rate after a codec change mid-call. */
+  private resampler: Resampler | undefined;
   private info: MediaInfo | undefined;
-  /** Every key heard, in order. */
-  digits = '';
 
   constructor(
     readonly call: Call,
@@ -94,8 +95,6 @@ export class CallView {
     if (this.opts.stats && this.media && !this.statsTimer) this.statsTimer = setInterval(() => this.printStats(), STATS_INTERVAL_MS);
   }
 
-  private ringback: NodeJS.Timeout | undefined;
-
   /** Ringback on the speaker while the far phone rings (what a caller expects to hear; the network sends none in a 180). */
   private startRingback(): void {
     if (!this.opts.speaker || this.ringback) return;
@@ -114,8 +113,10 @@ export class CallView {
   }
 
   private speakerAt(rate: number): Speaker {
-    if (this.speaker && this.speaker.rate !== rate) this.speaker.close();
-    if (!this.speaker || this.speaker.rate !== rate) this.speaker = new Speaker(rate);
+    if (this.speaker?.rate !== rate) {
+      this.speaker?.close();
+      this.speaker = new Speaker(rate);
+    }
     return this.speaker;
   }
 
@@ -151,8 +152,6 @@ export class CallView {
     this.recorder.write(out.subarray(0, this.resampler.process(pcm, out)));
   }
 
-  private resampler: Resampler | undefined;
-
   /** Bad or stray datagrams on our media port, by reason: a user debugging one-way audio wants these. */
   private printDrops(): void {
     if (!this.media) return;
@@ -166,7 +165,6 @@ export class CallView {
   }
 
   private digit(digit: string, how: string): void {
-    this.digits += digit;
     this.opts.print(`DTMF received: ${digit} (${how})`);
   }
 
@@ -183,6 +181,5 @@ export class CallView {
     this.speaker?.close();
     this.recorder?.close();
     if (this.recorder) this.opts.print(`recorded ${this.recorder.seconds.toFixed(1)} s to ${this.recorder.path}`);
-    this.media?.close();
   }
 }

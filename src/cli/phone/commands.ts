@@ -27,6 +27,8 @@ export class Commands {
   private lines: Interface | undefined;
   private readonly onKey = (data: Buffer): void => this.key(data.toString('utf8'));
   private prompt: ((line: string) => void) | undefined;
+  /** What was typed so far at the prompt. */
+  private promptBuffer = '';
 
   constructor(
     private readonly print: (line: string) => void,
@@ -73,7 +75,6 @@ export class Commands {
     }
   }
 
-  private promptBuffer = '';
   private ask(command: string): void {
     process.stdout.write(`${command} to (URI, Enter): `);
     this.promptBuffer = '';

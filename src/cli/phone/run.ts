@@ -36,7 +36,6 @@ export async function runPhone(mode: PhoneMode, target: string | undefined, raw:
 
 class Phone {
   private readonly views = new Map<Call, CallView>();
-  private readonly sessions: MediaSession[] = [];
   private commands: Commands | undefined;
   private stopping: (() => void) | undefined;
   private recordCount = 0;
@@ -56,7 +55,6 @@ class Phone {
       contact = { host: m.mapped.address, port: m.mapped.port };
       print(`STUN: our SIP port ${listenPort} is ${contact.host}:${contact.port} outside`);
     }
-    const holder: { phone?: Phone } = {};
     const ua = new UserAgent({
       listen: `${opts.transport}:${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${listenPort}`,
       server: opts.server,
@@ -72,7 +70,8 @@ class Phone {
           port = m.localPort;
           advertise = m.mapped;
         }
-        const session = await MediaSession.open({
+        // The call owns its media and closes it when it ends (ua/call.ts).
+        return MediaSession.open({
           codecs: opts.codecs,
           bindAddress: opts.listen.host,
           advertiseAddress: advertise?.address,
@@ -81,13 +80,10 @@ class Phone {
           source,
           srtp: opts.srtp,
         });
-        holder.phone?.sessions.push(session);
-        return session;
       },
       traceSip: opts.traceSip ? (dir, text, peer) => print(`${dir === 'in' ? '<<<' : '>>>'} ${dir === 'in' ? 'from' : 'to'} ${peer}\n${text.trimEnd()}\n`) : undefined,
     });
     const phone = new Phone(ua, opts, print);
-    holder.phone = phone;
     await ua.start();
     const l = ua.local;
     print(`phone ${ua.aor} on ${l.proto}:${l.address}:${l.port}`);
@@ -190,7 +186,6 @@ class Phone {
     this.commands?.close();
     await this.awaitAcks();
     await this.ua.close();
-    for (const s of this.sessions) s.close();
   }
 
   /**
