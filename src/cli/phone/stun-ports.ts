@@ -4,8 +4,7 @@
  * endpoint binds it again; a NAT keeps the mapping for its idle timeout
  * (tens of seconds at least), which covers the gap.
  */
-import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { bindUdp } from '../../media/endpoint/bind.js';
 import { stunBinding, type StunAddress } from '../../stun/index.js';
 import type { HostPort } from './options.js';
 
@@ -16,15 +15,8 @@ export interface MappedPort {
 }
 
 export async function mapPort(bindHost: string, port: number, server: HostPort): Promise<MappedPort> {
-  const socket = dgram.createSocket(isIPv6(bindHost) ? 'udp6' : 'udp4');
+  const socket = await bindUdp(bindHost, port, Math.random);
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, bindHost, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     const mapped = await stunBinding(socket, { address: server.host, port: server.port });
     return { localPort: socket.address().port, mapped };
   } catch (err) {
