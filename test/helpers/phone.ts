@@ -23,6 +23,14 @@ export interface PhoneProcess {
   stop(): Promise<Exited>;
 }
 
+/** Every [STATS] line in a phone's output, in order. */
+export function statsLines(out: string): StatsLine[] {
+  return out
+    .split('\n')
+    .map((l) => parseStatsLine(l))
+    .filter((s): s is StatsLine => s !== undefined);
+}
+
 /** The command line that runs the CLI: node + entry (+ tsx when running from sources). */
 export function cliCommand(): string[] {
   const root = repoRoot();
@@ -93,12 +101,7 @@ export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneP
     send(command) {
       proc.child.stdin?.write(command + '\n');
     },
-    stats() {
-      return output()
-        .split('\n')
-        .map((l) => parseStatsLine(l))
-        .filter((s): s is StatsLine => s !== undefined);
-    },
+    stats: () => statsLines(output()),
     exited: proc.exited,
     stop: () => proc.kill('SIGTERM', 3000),
   };
@@ -123,4 +126,19 @@ export function phoneTracker(): PhoneTracker {
       await Promise.all(started.map((p) => p.stop()));
     },
   };
+}
+
+/**
+ * Polls a process's output until `re` matches it (for phones run some other
+ * way than startPhone: in a namespace, under a pseudo-terminal). Fails if the
+ * process exits first or `ms` pass.
+ */
+export async function waitForOutput(p: Spawned, re: RegExp, ms: number): Promise<RegExpExecArray> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const m = re.exec(p.stdout());
+    if (m) return m;
+    if (p.child.exitCode !== null || Date.now() > end) throw new Error(`no ${re} in:\n${p.stdout()}\n${p.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -14,29 +14,20 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { requireNetns } from '../helpers/netns.js';
 import { startImpairedNat, type ImpairedNat } from '../helpers/impair-nat.js';
-import type { Spawned } from '../helpers/process.js';
+import { statsLines, waitForOutput } from '../helpers/phone.js';
 import { readWav } from '../helpers/wav.js';
-import { parseStatsLine, type StatsLine } from '../../src/media/quality/stats-line.js';
+import type { StatsLine } from '../../src/media/quality/stats-line.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 
 const skip = requireNetns();
 const CALL_SECONDS = 20;
 
 function lastStats(out: string): StatsLine {
-  const all = out.split('\n').map((l) => parseStatsLine(l)).filter((s): s is StatsLine => s !== undefined);
+  const all = statsLines(out);
   assert.ok(all.length > 0, `no [STATS] line in:\n${out}`);
   return all[all.length - 1];
 }
 
-async function waitForLine(p: Spawned, re: RegExp, ms: number): Promise<RegExpExecArray> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(p.stdout());
-    if (m) return m;
-    if (p.child.exitCode !== null || Date.now() > end) assert.fail(`no ${re} in:\n${p.stdout()}\n${p.stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function share(file: string, hz: number): Promise<number> {
   const w = await readWav(file);
@@ -60,9 +51,9 @@ describe('switchboard phone across an impaired network (5% loss, 30 ms jitter)',
       'phone', 'listen', '--listen', `${rig.addrB}:5080`, '--stun', rig.stunB, '--auto-answer', '--calls', '1',
       '--play', 'tone:1000', '--record', recB, '--stats', '--codec', 'pcmu',
     ], { deadlineMs: 90_000 });
-    const mapped = await waitForLine(b, /STUN: our SIP port \d+ is (\S+):(\d+) outside/, 15_000);
+    const mapped = await waitForOutput(b, /STUN: our SIP port \d+ is (\S+):(\d+) outside/, 15_000);
     assert.equal(mapped[1], rig.natA, 'B is reached from A through the relay');
-    await waitForLine(b, /waiting for calls/, 10_000);
+    await waitForOutput(b, /waiting for calls/, 10_000);
 
     const a = rig.nodeIn('A', 'src/cli/main', [
       'phone', 'call', `sip:phone@${mapped[1]}:${mapped[2]}`, '--listen', `${rig.addrA}:5070`, '--stun', rig.stunA,

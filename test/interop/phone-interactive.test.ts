@@ -5,21 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { cliCommand, startPhone, type PhoneProcess } from '../helpers/phone.js';
+import { cliCommand, startPhone, waitForOutput, type PhoneProcess } from '../helpers/phone.js';
 import { freePort } from '../helpers/ports.js';
 import { hasBinary } from '../helpers/peers.js';
-import { spawnBounded, type Spawned } from '../helpers/process.js';
+import { spawnBounded } from '../helpers/process.js';
 import { repoRoot } from '../helpers/repo.js';
 
 const skip = hasBinary('script') ? undefined : 'util-linux script is missing';
 
-async function waitFor(p: Spawned, re: RegExp, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!re.test(p.stdout())) {
-    if (Date.now() > end || p.child.exitCode !== null) assert.fail(`no ${re} in:\n${p.stdout()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('switchboard phone on a terminal', { skip, timeout: 60_000 }, () => {
   const phones: PhoneProcess[] = [];
@@ -37,13 +30,13 @@ describe('switchboard phone on a terminal', { skip, timeout: 60_000 }, () => {
     const tty = spawnBounded('script', ['-qfec', cmd, '/dev/null'], { cwd: repoRoot(), deadlineMs: 30_000, stdinOpen: true });
     const key = (k: string): void => void tty.child.stdin?.write(k);
 
-    await waitFor(tty, /keys: 0-9/, 10_000);
-    await waitFor(tty, /^answered/m, 10_000);
+    await waitForOutput(tty, /keys: 0-9/, 10_000);
+    await waitForOutput(tty, /^answered/m, 10_000);
     key('h');
-    await waitFor(tty, /^on hold/m, 5000);
+    await waitForOutput(tty, /^on hold/m, 5000);
     await callee.waitFor(/the other side put us on hold/, 5000);
     key('h');
-    await waitFor(tty, /^resumed/m, 5000);
+    await waitForOutput(tty, /^resumed/m, 5000);
     await callee.waitFor(/the other side took us off hold/, 5000);
     key('4');
     key('#');
