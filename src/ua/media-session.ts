@@ -81,7 +81,8 @@ export class MediaSession implements MediaHandler {
   remoteHold = false;
 
   private local: SessionDescription | undefined;
-  private codec: { name: string; clockRate: number; codec: Codec } | undefined;
+  /** The codec in use and the rtpmap it was made for (`pcmu/8000`), kept across re-INVITEs that keep it. */
+  private codec: { key: string; codec: Codec } | undefined;
   private source: AudioSource | undefined;
   /** Rate and frame size `source` was opened for. */
   private sourceFrame = '';
@@ -210,11 +211,11 @@ export class MediaSession implements MediaHandler {
     const rm = remote.media[n.mediaIndex];
     this.remoteHold = !receives(effectiveDirection(remote, rm));
     const key = `${n.codec.name.toLowerCase()}/${n.codec.clockRate}`;
-    if (!this.codec || this.codec.name !== key) {
+    if (this.codec?.key !== key) {
       const codec = codecForRtpmap(n.codec.name, n.codec.clockRate, n.codec.channels);
       // negotiated() only picks codecs we listed, and we list only codecs the registry makes.
       if (!codec) throw new Error(`negotiated codec ${n.codec.name}/${n.codec.clockRate} has no implementation`);
-      this.codec = { name: key, clockRate: n.codec.clockRate, codec };
+      this.codec = { key, codec };
     }
     const codec = this.codec.codec;
     this.ptimeMs = sendPtime(codec, n.ptime);
