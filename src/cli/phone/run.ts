@@ -216,7 +216,13 @@ class Phone {
     // The media exists once the INVITE is built (outgoing) or answered (incoming).
     call.on('progress', attach);
     call.on('answered', attach);
-    return new Promise((resolve) => call.once('ended', (end) => resolve(end)));
+    return new Promise((resolve) =>
+      call.once('ended', (end) => {
+        // A phone left listening for days must not keep every call it ever had.
+        this.views.delete(call);
+        resolve(end);
+      }),
+    );
   }
 
   private recordPath(): string | undefined {
