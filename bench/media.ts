@@ -28,6 +28,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { RtpRelay } from '../src/media/bridge/relay.js';
+import { DEFAULT_OPUS_COMPLEXITY } from '../src/media/codecs/opus.js';
 import { TranscodeBridge } from '../src/media/bridge/transcode-bridge.js';
 import type { BridgeLegStats, PacketTimer } from '../src/media/bridge/leg.js';
 import { encodeUlaw } from '../src/media/codecs/g711.js';
@@ -391,10 +392,8 @@ interface BenchBridge {
   close(): Promise<void>;
 }
 
-/** Opus encoder complexity for the transcoding legs (libopus default 5 here; 0-1 halves the encode cost). */
-let opusComplexity: number | undefined;
-
-async function openBridge(mode: Mode, portA: number, portB: number, timer: PacketTimer): Promise<BenchBridge> {
+/** `opusComplexity`: the Opus encoder's complexity on the transcoding legs (0-1 halves the encode cost). */
+async function openBridge(mode: Mode, portA: number, portB: number, timer: PacketTimer, opusComplexity: number): Promise<BenchBridge> {
   // Connected legs send synchronously inside the handler, so the timed section includes the
   // sendto() itself (unconnected, Node defers it past an address lookup, out of the timer's sight).
   const connectOnLatch = true;
@@ -406,7 +405,7 @@ async function openBridge(mode: Mode, portA: number, portB: number, timer: Packe
       ? await RtpRelay.open({ a: { remote: remoteA, payloadType: PT_PCMU, connectOnLatch, port }, b: { remote: remoteB, payloadType: PT_PCMU, connectOnLatch, port }, timer })
       : await TranscodeBridge.open({
           a: { remote: remoteA, payloadType: PT_PCMU, codec: 'pcmu', connectOnLatch, port },
-          b: { remote: remoteB, payloadType: PT_OPUS, codec: 'opus', connectOnLatch, port, codecOptions: opusComplexity === undefined ? undefined : { complexity: opusComplexity } },
+          b: { remote: remoteB, payloadType: PT_OPUS, codec: 'opus', connectOnLatch, port, codecOptions: { complexity: opusComplexity } },
           timer,
         });
   return { ports: [bridge.a.localPort, bridge.b.localPort], stats: () => bridge.stats(), close: () => bridge.close() };
@@ -441,13 +440,13 @@ export interface StepResult {
   why: string;
 }
 
-async function runStep(mode: Mode, streams: number, measureMs: number, child: ChildProcess, inbox: Inbox): Promise<StepResult> {
+async function runStep(mode: Mode, streams: number, measureMs: number, opusComplexity: number, child: ChildProcess, inbox: Inbox): Promise<StepResult> {
   const timer = new Histogram();
   child.send({ type: 'open', mode, streams } satisfies OpenMsg);
   const { ports } = await inbox.next('opened', 60_000);
   const bridges: BenchBridge[] = [];
   try {
-    for (let i = 0; i < streams; i++) bridges.push(await openBridge(mode, ports[2 * i], ports[2 * i + 1], timer));
+    for (let i = 0; i < streams; i++) bridges.push(await openBridge(mode, ports[2 * i], ports[2 * i + 1], timer, opusComplexity));
     const targets = bridges.flatMap((b) => b.ports);
     const loop = monitorEventLoopDelay({ resolution: 1 });
     child.send({ type: 'run', targets, warmupMs: WARMUP_MS, measureMs, drainMs: DRAIN_MS } satisfies RunMsg);
@@ -531,7 +530,7 @@ function progressLine(mode: Mode, r: StepResult): string {
   );
 }
 
-async function benchMode(mode: Mode, steps: number[], measureMs: number): Promise<ModeReport> {
+async function benchMode(mode: Mode, steps: number[], measureMs: number, opusComplexity: number): Promise<ModeReport> {
   const started = performance.now();
   const child = fork(fileURLToPath(import.meta.url), ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const inbox = new Inbox(child);
@@ -545,7 +544,7 @@ async function benchMode(mode: Mode, steps: number[], measureMs: number): Promis
         break;
       }
       log(`  ${mode}: ${n} streams ...`);
-      const r = await runStep(mode, n, measureMs, child, inbox);
+      const r = await runStep(mode, n, measureMs, opusComplexity, child, inbox);
       results.push(r);
       log(progressLine(mode, r));
       if (!r.pass) {
@@ -599,7 +598,7 @@ options:
   --steps N,N,...               stream counts to try, ascending
                                 (default ${DEFAULT_STEPS.join(',')})
   --seconds S                   measured seconds per step (default ${DEFAULT_MEASURE_S})
-  --opus-complexity N           Opus encoder complexity 0-10 for transcoding (default 5)
+  --opus-complexity N           Opus encoder complexity 0-10 for transcoding (default ${DEFAULT_OPUS_COMPLEXITY})
   --help                        this text
 
 Each mode stops at the first failing step or after ${MODE_BUDGET_MS / 1000} s.
@@ -613,10 +612,11 @@ interface Args {
   modes: Mode[];
   steps: number[];
   measureMs: number;
+  opusComplexity: number;
 }
 
 function parseArgs(argv: string[]): Args | undefined {
-  const args: Args = { modes: [...MODES], steps: DEFAULT_STEPS, measureMs: DEFAULT_MEASURE_S * 1000 };
+  const args: Args = { modes: [...MODES], steps: DEFAULT_STEPS, measureMs: DEFAULT_MEASURE_S * 1000, opusComplexity: DEFAULT_OPUS_COMPLEXITY };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -643,7 +643,7 @@ function parseArgs(argv: string[]): Args | undefined {
     } else if (a === '--opus-complexity') {
       const c = Number(value());
       if (!Number.isInteger(c) || c < 0 || c > 10) throw new Error('--opus-complexity must be 0..10');
-      opusComplexity = c;
+      args.opusComplexity = c;
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
   return args;
@@ -667,7 +667,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     host: `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB`,
     node: process.version,
-    opusComplexity: opusComplexity ?? 5,
+    opusComplexity: args.opusComplexity,
     loadAverage: os.loadavg(),
   };
   log(`bench:media on ${env.host}; node ${env.node}; load average ${env.loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
@@ -676,7 +676,7 @@ async function main(): Promise<void> {
   const reports: ModeReport[] = [];
   for (const mode of args.modes) {
     log(`\n== ${mode} ==`);
-    reports.push(await benchMode(mode, args.steps, args.measureMs));
+    reports.push(await benchMode(mode, args.steps, args.measureMs, args.opusComplexity));
   }
   log('\n== Results ==');
   for (const r of reports) {

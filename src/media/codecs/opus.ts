@@ -176,6 +176,9 @@ export interface OpusConcealStats {
   plc: number;
 }
 
+/** Encoder complexity when none is asked for: most of the quality of 10 at about half the CPU. */
+export const DEFAULT_OPUS_COMPLEXITY = 5;
+
 export class OpusCodec implements Codec {
   readonly name = 'opus';
   readonly clockRate = 48000;
@@ -209,7 +212,7 @@ export class OpusCodec implements Codec {
       fec,
       expectedLossPercent: opts.expectedLossPercent ?? (fec ? 10 : 0),
       dtx: opts.dtx ?? false,
-      complexity: opts.complexity ?? 5,
+      complexity: opts.complexity ?? DEFAULT_OPUS_COMPLEXITY,
       encoder: bin ? 'native' : 'wasm',
     };
     const o = this.options;
