@@ -28,7 +28,10 @@ async function main(): Promise<void> {
       if (session) return;
       session = new Session();
       session.connect();
-      void session.post('Profiler.enable').then(() => session?.post('Profiler.start'));
+      session
+        .post('Profiler.enable')
+        .then(() => session?.post('Profiler.start'))
+        .catch((err: unknown) => console.error(`could not start the profiler: ${String(err)}`));
     });
   }
   const udp = server.endpoints.find((e) => e.proto === 'udp');
@@ -45,8 +48,14 @@ async function main(): Promise<void> {
     await server.close();
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  const stopNow = (): void => {
+    stop().catch((err: unknown) => {
+      console.error(`stopping failed: ${String(err)}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', stopNow);
+  process.on('SIGINT', stopNow);
 }
 
 main().catch((err: unknown) => {

@@ -41,7 +41,7 @@ const LIFETIME_MS = 30 * 60_000;
 
 async function waitForUdp(port: number, spawned: Spawned, what: string, timeoutMs: number): Promise<void> {
   let exited = false;
-  void spawned.exited.then(() => {
+  spawned.onExit(() => {
     exited = true;
   });
   const deadline = realClock.now() + timeoutMs;

@@ -1,7 +1,8 @@
 /** `switchboard` — the command line. Every command's --help ends with an example. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { runServe } from './serve.js';
+import { runServe, type ServeOptions } from './serve.js';
+import { LOG_LEVELS } from '../config/schema.js';
 import { runStatus } from './status.js';
 import { runTrace } from './trace.js';
 import { checkMessage } from '../sip/check.js';
@@ -32,8 +33,13 @@ program
   .option('-c, --config <file>', 'switchboard.yaml to run')
   .option('--data <dir>', 'data directory for the demo office', './data')
   .option('--trace-sip', 'print every SIP message sent and received')
-  .addHelpText('after', '\nExample:\n  switchboard serve --config switchboard.yaml --trace-sip')
-  .action(async (opts: { config?: string; data: string; traceSip?: boolean }) => {
+  .addOption(new Option('--log-level <level>', 'how much to log (overrides log.level in the config)').choices([...LOG_LEVELS]))
+  .addHelpText(
+    'after',
+    '\nLogs are JSON lines when the output is a file or a pipe, readable lines on a terminal.\n' +
+      'Example:\n  switchboard serve --config switchboard.yaml --log-level debug > switchboard.log',
+  )
+  .action(async (opts: ServeOptions) => {
     await runServe(opts);
   });
 

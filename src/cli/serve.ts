@@ -1,10 +1,20 @@
 /** `switchboard serve`: start the platform and print a banner a newcomer can act on. */
 import { loadConfigFile } from '../config/load.js';
 import { demoConfig } from '../config/demo.js';
-import type { Config } from '../config/schema.js';
+import type { Config, LogLevel } from '../config/schema.js';
+import { installCrashHandlers } from './crash.js';
+import { createLogger } from './log.js';
 import { hostPort, startServer, VERSION } from './server.js';
 
-export async function runServe(opts: { config?: string; data: string; traceSip?: boolean }): Promise<void> {
+export interface ServeOptions {
+  config?: string;
+  data: string;
+  traceSip?: boolean;
+  /** Overrides log.level of the config. */
+  logLevel?: LogLevel;
+}
+
+export async function runServe(opts: ServeOptions): Promise<void> {
   let config: Config;
   let generated = new Map<string, string>();
   let passwordFile: string | undefined;
@@ -16,10 +26,18 @@ export async function runServe(opts: { config?: string; data: string; traceSip?:
     generated = demo.generated;
     passwordFile = demo.passwordFile;
   }
+  const log = createLogger({ level: opts.logLevel ?? config.log.level });
+  const toTerminal = process.stdout.isTTY === true;
   let server;
   try {
     server = await startServer(config, {
-      traceSip: opts.traceSip ? (line) => process.stdout.write(line + '\n') : undefined,
+      log,
+      // On a terminal the messages are printed as they are; to a file they are log records like every other line.
+      traceSip: opts.traceSip
+        ? toTerminal
+          ? (line) => process.stdout.write(line + '\n')
+          : (line) => log.info({ sip: line }, 'sip message')
+        : undefined,
     });
   } catch (err) {
     const msg = (err as Error).message;
@@ -60,12 +78,21 @@ export async function runServe(opts: { config?: string; data: string; traceSip?:
     out.push(`  users       ${[...config.users.keys()].join(', ') || '(none)'}`);
   }
   console.log(out.join('\n'));
+  installCrashHandlers(log, server.crashes);
+  log.info({ listen: server.endpoints.map((e) => `${e.proto}:${hostPort(e)}`), admin: hostPort(server.admin) }, 'serving');
 
-  const stop = async (signal: string): Promise<void> => {
-    console.log(`\n${signal}: stopping; registrations are saved in ${config.data}`);
-    await server.close();
-    process.exit(0);
+  const running = server;
+  const stop = (signal: string): void => {
+    log.info({ signal }, `stopping; registrations are saved in ${config.data}`);
+    running.close().then(
+      // pino writes what is still buffered on exit.
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stopping failed');
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 }

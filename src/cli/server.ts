@@ -19,6 +19,8 @@ import { BindingStore } from '../store/bindings.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { loadOrCreateSecret } from '../store/secret.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { CrashCounter } from './crash.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -31,6 +33,8 @@ export interface RunningServer {
   proxy: Proxy;
   registrar: Registrar;
   traces: TraceRecorder;
+  /** Errors that escaped every handler (counted by serve's last-resort handlers, shown in metrics). */
+  crashes: CrashCounter;
   status(): StatusReport;
   close(): Promise<void>;
 }
@@ -49,6 +53,8 @@ export interface StatusReport {
 
 export interface StartOptions {
   clock?: Clock;
+  /** The process's logger; the server logs nowhere without one. */
+  log?: Logger;
   /** Print every SIP message sent and received (serve --trace-sip). */
   traceSip?: (line: string) => void;
 }
@@ -59,6 +65,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // with SIPp: 1,590 -> about 1,100 CPU us per call, and 1,000 calls/s without a failure.
   v8.setFlagsFromString('--max-semi-space-size=32');
   const clock = opts.clock ?? realClock;
+  const log = opts.log ?? silentLogger;
   const startedWall = clock.wallNow();
   const db: Db = openDatabase(config.data);
   const registrar = new Registrar(clock, config.sip, new BindingStore(db));
@@ -73,6 +80,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // A phone registered over TCP/TLS from behind NAT can only be reached on its own
     // connection, so no connection is closed for idleness before a registration could expire.
     idleTimeoutMs: (config.sip.maxExpires + 60) * 1000,
+    log: log.child({ layer: 'sip' }),
   });
   const auth = new DigestServer({
     realm: config.domain,
@@ -101,8 +109,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     userAgent: USER_AGENT,
     credentials,
     isUser: (u) => config.users.has(u),
+    log: log.child({ layer: 'proxy' }),
   });
-  const traces = new TraceRecorder({ clock, maxCalls: config.trace.maxCalls });
+  const traces = new TraceRecorder({ clock, maxCalls: config.limits.maxTraceCalls });
   // Nothing changes a message's bytes after it is received or serialized, so the recorder may keep them.
   stack.addTraceSink((dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data, owned: true }));
   if (opts.traceSip) {
@@ -180,6 +189,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
   schedulePurge();
 
+  const crashes: CrashCounter = { uncaught: 0 };
   let closed = false;
   return {
     config,
@@ -189,6 +199,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     proxy,
     registrar,
     traces,
+    crashes,
     status,
     async close() {
       if (closed) return;

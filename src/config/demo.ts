@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseListen } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
-import { DEFAULT_ADMIN_PORT, DEFAULT_TIMERS, type Config, type UserConfig } from './schema.js';
+import { DEFAULT_ADMIN_PORT, DEFAULT_TIMERS, defaultSections, defaultTls, type Config, type UserConfig } from './schema.js';
 
 export const DEMO_USERS = ['1001', '1002', '1003'];
 
@@ -67,7 +67,7 @@ export function demoConfig(dataDir = './data'): DemoSetup {
         listen: ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'tls:0.0.0.0:5061'].map(parseListen),
         advertise: domain,
         timers: { ...DEFAULT_TIMERS },
-        tls: {},
+        tls: defaultTls(),
         minExpires: 60,
         maxExpires: 7200,
         defaultExpires: 3600,
@@ -78,7 +78,7 @@ export function demoConfig(dataDir = './data'): DemoSetup {
       admin: { listen: { address: '127.0.0.1', port: DEFAULT_ADMIN_PORT } },
       data,
       users,
-      trace: { maxCalls: 500 },
+      ...defaultSections(),
     },
   };
 }

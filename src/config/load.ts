@@ -6,7 +6,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { parseListen } from '../util/listen.js';
-import { DEFAULT_ADMIN_PORT, DEFAULT_TIMERS, type Config, type UserConfig } from './schema.js';
+import { isIP } from 'node:net';
+import {
+  DEFAULT_ADMIN_PORT, DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMERS, LOG_LEVELS,
+  type BanPolicy, type ClientCertMode, type Config, type LogLevel, type PikePolicy, type UserConfig,
+} from './schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -20,7 +24,7 @@ export class ConfigError extends Error {
   }
 }
 
-const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace']);
+const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace', 'log', 'security', 'limits']);
 const SIP_KEYS = new Set([
   'listen', 'advertise', 'timers', 'tls', 'min_expires', 'max_expires', 'default_expires', 'max_contacts',
   'timer_c', 'auth_algorithms',
@@ -102,6 +106,39 @@ class Reader {
     return out;
   }
 
+  bool(keyPath: (string | number)[], def: boolean): boolean {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') this.fail(keyPath, `expected true or false, got ${describe(v)}`);
+    return v;
+  }
+
+  /** One of a fixed set of words. */
+  choice<T extends string>(keyPath: (string | number)[], allowed: readonly T[], def: T): T {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.fail(keyPath, `expected one of ${allowed.join(', ')}, got ${describe(v)}`);
+    }
+    return v as T;
+  }
+
+  /** A mapping that may also be written `false` or `off` to turn the feature off; undefined when off. */
+  optionalSection(keyPath: (string | number)[]): 'off' | 'absent' | 'present' {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return 'absent';
+    if (v === false || v === 'off') return 'off';
+    return 'present';
+  }
+
+  /** A string or a list of strings. */
+  strings(keyPath: (string | number)[]): string[] {
+    const v = this.get(keyPath);
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') return [v];
+    return (this.list(keyPath) ?? []).map((_, i) => this.string([...keyPath, i]) as string);
+  }
+
   list(keyPath: (string | number)[]): unknown[] | undefined {
     const node = this.node(keyPath);
     if (node === undefined || node === null) return undefined;
@@ -158,10 +195,13 @@ export function parseConfig(text: string, file: string): Config {
   const t1 = r.int(['sip', 'timers', 'T1'], r.int(['sip', 'timers', 't1'], DEFAULT_TIMERS.T1, 10, 60_000), 10, 60_000);
   const t2 = r.int(['sip', 'timers', 'T2'], r.int(['sip', 'timers', 't2'], DEFAULT_TIMERS.T2, t1, 600_000), t1, 600_000);
   const t4 = r.int(['sip', 'timers', 'T4'], r.int(['sip', 'timers', 't4'], DEFAULT_TIMERS.T4, 10, 600_000), 10, 600_000);
-  r.keys(['sip', 'tls'], new Set(['cert', 'key']));
+  r.keys(['sip', 'tls'], new Set(['cert', 'key', 'ca', 'verify', 'client_certs']));
   const cert = r.string(['sip', 'tls', 'cert']);
   const key = r.string(['sip', 'tls', 'key']);
   if ((cert === undefined) !== (key === undefined)) r.fail(['sip', 'tls'], 'give both cert and key, or neither (a self-signed certificate is made)');
+  const ca = r.strings(['sip', 'tls', 'ca']).map((f) => resolveFrom(file, f));
+  const verify = r.bool(['sip', 'tls', 'verify'], true);
+  const clientCerts = r.choice<ClientCertMode>(['sip', 'tls', 'client_certs'], ['none', 'request', 'require'], 'none');
   const algos = (r.list(['sip', 'auth_algorithms']) ?? ['MD5']).map((a, i) => {
     if (a !== 'SHA-256' && a !== 'MD5') r.fail(['sip', 'auth_algorithms', i], 'expected SHA-256 or MD5');
     return a;
@@ -199,6 +239,12 @@ export function parseConfig(text: string, file: string): Config {
     users.set(name, { password, ha1, displayName: u.string(['display_name']) });
   }
   r.keys(['trace'], new Set(['max_calls']));
+  r.keys(['log'], new Set(['level']));
+  const logLevel = r.choice<LogLevel>(['log', 'level'], LOG_LEVELS, 'info');
+  const security = readSecurity(r);
+  r.keys(['limits'], new Set(['max_transactions', 'max_dialogs', 'max_trace_calls', 'heap_watermark_mb']));
+  // trace.max_calls is the older spelling of limits.max_trace_calls.
+  const traceCalls = r.int(['trace', 'max_calls'], DEFAULT_LIMITS.maxTraceCalls, 1, 100_000);
 
   return {
     file,
@@ -208,7 +254,7 @@ export function parseConfig(text: string, file: string): Config {
       listen,
       advertise: r.string(['sip', 'advertise']),
       timers: { T1: t1, T2: t2, T4: t4 },
-      tls: { cert: cert && resolveFrom(file, cert), key: key && resolveFrom(file, key) },
+      tls: { cert: cert && resolveFrom(file, cert), key: key && resolveFrom(file, key), ca, verify, clientCerts },
       minExpires,
       maxExpires,
       defaultExpires: r.int(['sip', 'default_expires'], 3600, minExpires, maxExpires),
@@ -219,8 +265,59 @@ export function parseConfig(text: string, file: string): Config {
     admin: { listen: adminListen },
     data: resolveFrom(file, dataDir),
     users,
-    trace: { maxCalls: r.int(['trace', 'max_calls'], 500, 1, 100_000) },
+    log: { level: logLevel },
+    security,
+    limits: {
+      maxTransactions: r.int(['limits', 'max_transactions'], DEFAULT_LIMITS.maxTransactions, 100, 10_000_000),
+      maxDialogs: r.int(['limits', 'max_dialogs'], DEFAULT_LIMITS.maxDialogs, 10, 10_000_000),
+      maxTraceCalls: r.int(['limits', 'max_trace_calls'], traceCalls, 1, 100_000),
+      heapWatermarkMb: r.int(['limits', 'heap_watermark_mb'], DEFAULT_LIMITS.heapWatermarkMb, 0, 1_000_000),
+    },
   };
+}
+
+function readSecurity(r: Reader): Config['security'] {
+  r.keys(['security'], new Set(['ban', 'pike', 'allow']));
+  let ban: BanPolicy | undefined = { ...DEFAULT_BAN };
+  const banState = r.optionalSection(['security', 'ban']);
+  if (banState === 'off') ban = undefined;
+  else if (banState === 'present') {
+    r.keys(['security', 'ban'], new Set(['max_failures', 'find_time', 'ban_time']));
+    ban = {
+      maxFailures: r.int(['security', 'ban', 'max_failures'], DEFAULT_BAN.maxFailures, 1, 1_000_000),
+      findTime: r.int(['security', 'ban', 'find_time'], DEFAULT_BAN.findTime, 1, 86_400 * 30),
+      banTime: r.int(['security', 'ban', 'ban_time'], DEFAULT_BAN.banTime, 1, 86_400 * 365),
+    };
+  }
+  let pike: PikePolicy | undefined;
+  if (r.optionalSection(['security', 'pike']) === 'present') {
+    r.keys(['security', 'pike'], new Set(['requests_per_second', 'burst', 'ban_time']));
+    const rps = r.get(['security', 'pike', 'requests_per_second']);
+    if (rps === undefined || rps === null) {
+      r.fail(['security', 'pike', 'requests_per_second'], 'required: the steady rate one address may send, e.g. requests_per_second: 100');
+    }
+    const requestsPerSecond = r.int(['security', 'pike', 'requests_per_second'], 0, 1, 10_000_000);
+    pike = {
+      requestsPerSecond,
+      burst: r.int(['security', 'pike', 'burst'], requestsPerSecond * 2, 1, 100_000_000),
+      banTime: r.int(['security', 'pike', 'ban_time'], 60, 1, 86_400 * 365),
+    };
+  }
+  const allow = r.strings(['security', 'allow']);
+  allow.forEach((a, i) => {
+    if (!isAddressOrCidr(a)) r.fail(['security', 'allow', i], `expected an IP address or a CIDR block such as 10.0.0.0/8, got ${JSON.stringify(a)}`);
+  });
+  return { ban, pike, allow };
+}
+
+export function isAddressOrCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** Relative paths in a config file are relative to the directory the user ran from, as in the README example. */

@@ -14,6 +14,55 @@ export interface SipTimers {
   T4: number;
 }
 
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** fail2ban's jail: `maxFailures` failed digest logins within `findTime` seconds ban the source for `banTime` seconds. */
+export interface BanPolicy {
+  maxFailures: number;
+  findTime: number;
+  banTime: number;
+}
+
+/** Kamailio's pike: more than `burst` messages above a steady `requestsPerSecond` ban the source for `banTime` seconds. */
+export interface PikePolicy {
+  requestsPerSecond: number;
+  burst: number;
+  banTime: number;
+}
+
+export interface SecurityConfig {
+  /** Undefined: failed logins never ban. */
+  ban?: BanPolicy;
+  /** Undefined: no flood detection. */
+  pike?: PikePolicy;
+  /** Addresses and CIDR blocks (`10.0.0.0/8`, `::1`) that are never banned. */
+  allow: string[];
+}
+
+/** Where the server stops taking new work (503 + Retry-After) before it runs out of memory. */
+export interface LimitsConfig {
+  maxTransactions: number;
+  maxDialogs: number;
+  /** Calls whose SIP messages are kept for `switchboard trace`. */
+  maxTraceCalls: number;
+  /** Heap in use (MB) above which new work is refused; 0 = 85% of V8's heap limit. */
+  heapWatermarkMb: number;
+}
+
+export type ClientCertMode = 'none' | 'request' | 'require';
+
+export interface TlsConfig {
+  cert?: string;
+  key?: string;
+  /** Extra CA certificates (PEM files) trusted beside the system store. */
+  ca: string[];
+  /** Verify the certificates of TLS next hops (and of clients, when asked for). */
+  verify: boolean;
+  /** Whether inbound TLS asks phones for a certificate. */
+  clientCerts: ClientCertMode;
+}
+
 export interface Config {
   /** The file it came from, or undefined for the built-in demo. */
   file?: string;
@@ -25,7 +74,7 @@ export interface Config {
     /** Address written into Via and Record-Route when listening on a wildcard address. */
     advertise?: string;
     timers: SipTimers;
-    tls: { cert?: string; key?: string };
+    tls: TlsConfig;
     /** Registration limits (seconds). */
     minExpires: number;
     maxExpires: number;
@@ -39,8 +88,28 @@ export interface Config {
   admin: { listen: { address: string; port: number } };
   data: string;
   users: Map<string, UserConfig>;
-  trace: { maxCalls: number };
+  log: { level: LogLevel };
+  security: SecurityConfig;
+  limits: LimitsConfig;
 }
 
 export const DEFAULT_TIMERS: SipTimers = { T1: 500, T2: 4000, T4: 5000 };
 export const DEFAULT_ADMIN_PORT = 8089;
+
+export const DEFAULT_BAN: BanPolicy = { maxFailures: 10, findTime: 600, banTime: 3600 };
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxTransactions: 200_000,
+  maxDialogs: 100_000,
+  maxTraceCalls: 500,
+  heapWatermarkMb: 0,
+};
+
+/** The sections every config has, as they are when the file does not mention them. */
+export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits'> {
+  return { log: { level: 'info' }, security: { ban: { ...DEFAULT_BAN }, allow: [] }, limits: { ...DEFAULT_LIMITS } };
+}
+
+export function defaultTls(): TlsConfig {
+  return { ca: [], verify: true, clientCerts: 'none' };
+}

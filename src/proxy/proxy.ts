@@ -11,8 +11,9 @@ import type { SipMessage } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
-import { parseUri, type SipUri } from '../sip/uri.js';
+import { parseUri, uriHost, type SipUri } from '../sip/uri.js';
 import type { Clock } from '../util/clock.js';
+import { detach, silentLogger, type Logger } from '../util/log.js';
 import { DialogTable } from './dialogs.js';
 import { ResponseContext } from './forward.js';
 import { isLoop, loopHash, proxyBranch } from './loop.js';
@@ -27,6 +28,9 @@ export interface ProxyOptions {
   userAgent: string;
   credentials: (user: string) => Credential | undefined;
   isUser: (user: string) => boolean;
+  log?: Logger;
+  /** A source failed digest authentication (fail2ban's job: count and maybe ban it). */
+  onAuthFailure?: (source: Peer, user: string, method: string) => void;
 }
 
 /** Methods that create a dialog, so the proxy must stay on their path with Record-Route. */
@@ -45,6 +49,7 @@ export class Proxy {
   readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, rejected: {} };
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
+  private readonly log: Logger;
 
   constructor(
     private readonly stack: SipStack,
@@ -53,11 +58,12 @@ export class Proxy {
     private readonly auth: DigestServer,
     private readonly opts: ProxyOptions,
   ) {
+    this.log = opts.log ?? silentLogger;
     this.dialogs = new DialogTable(clock);
     stack.setLocalNames([opts.domain, ...opts.aliases]);
     stack.setHandlers({
       onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
-      onStatelessAck: (ack) => this.onStatelessAck(ack),
+      onStatelessAck: (ack) => detach(this.onStatelessAck(ack), this.log, 'relaying an ACK', { callId: ack.callId }),
       onStrayResponse: (res) => this.onStrayResponse(res),
     });
   }
@@ -75,6 +81,11 @@ export class Proxy {
 
   private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
     if (status >= 300) this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1;
+    if (status === 403) {
+      // A refusal an operator may need to explain; retransmissions never get here (the transaction answers them).
+      const src = tx.source;
+      this.log.info({ source: `${src.proto}:${uriHost(src.address)}:${src.port}`, method: req.method, callId: req.callId, uri: req.uri }, `refused: ${reason}`);
+    }
     tx.respond(this.stack.makeResponse(req, status, reason, extra, this.stack.newTag()));
   }
 
@@ -120,28 +131,42 @@ export class Proxy {
 
     if (req.toTag !== undefined) {
       // Only dialogs we record-routed pass: a To tag alone must not turn us into an open relay.
-      if (routedViaUs) return void this.forwardInDialog(req, tx, hash);
+      if (routedViaUs) return this.own(this.forwardInDialog(req, tx, hash), tx, req);
       if (req.method === 'ACK') return;
       return this.reply(tx, req, 404, 'Not Here');
     }
     if (req.has('route')) {
       // A preloaded route set we are not the head of: only our own users may use us as a relay.
-      return void this.forwardAuthenticated(req, tx, () => this.forwardToRoute(req, tx, hash));
+      if (this.authenticated(req, tx)) this.own(this.forwardToRoute(req, tx, hash), tx, req);
+      return;
     }
 
-    if (req.method === 'REGISTER') return void this.onRegister(req, tx, ruri, source, local);
+    if (req.method === 'REGISTER') return this.own(this.onRegister(req, tx, ruri, source, local), tx, req);
     if (req.method === 'OPTIONS' && this.isOurDomain(ruri) && !ruri.user) return this.options(tx, req);
     if (req.method === 'ACK') return; // ACK with no To tag and no transaction: nothing to do.
 
     const toLocal = this.isOurDomain(ruri);
-    const fromLocal = this.fromLocalDomain(req);
-    if (fromLocal) {
-      return void this.forwardAuthenticated(req, tx, () =>
-        toLocal ? this.toLocalUser(req, tx, ruri, hash) : this.forwardToUri(req, tx, hash),
-      );
+    if (this.fromLocalDomain(req)) {
+      if (!this.authenticated(req, tx)) return;
+      if (toLocal) this.toLocalUser(req, tx, ruri, hash);
+      else this.own(this.forwardToUri(req, tx, hash), tx, req);
+      return;
     }
     if (!toLocal) return this.reply(tx, req, 403, 'Relaying Denied');
     this.toLocalUser(req, tx, ruri, hash);
+  }
+
+  /**
+   * Owns the work a request started but did not finish synchronously: a
+   * failure answers that request with a 500 and is logged, and the proxy
+   * keeps serving everyone else.
+   */
+  private own(work: Promise<void>, tx: ServerTransaction, req: SipMessage): void {
+    work.catch((err: unknown) => {
+      this.log.error({ err, callId: req.callId, method: req.method }, 'request failed inside the proxy; answered 500');
+      // The transaction discards this if a final response already went out.
+      this.reply(tx, req, 500, 'Server Internal Error');
+    });
   }
 
   private fromLocalDomain(req: SipMessage): boolean {
@@ -180,16 +205,17 @@ export class Proxy {
   }
 
   /**
-   * Challenges a request whose From claims one of our users (RFC 3261 §22.3),
-   * then runs `next`. Unknown user and wrong password get the same 407.
+   * Challenges a request whose From claims one of our users (RFC 3261 §22.3);
+   * true when it may go on. Unknown user and wrong password get the same 407.
    */
-  private forwardAuthenticated(req: SipMessage, tx: ServerTransaction, next: () => void): void {
-    if (req.method === 'ACK') return next();
+  private authenticated(req: SipMessage, tx: ServerTransaction): boolean {
+    if (req.method === 'ACK') return true;
     const result = this.verify(tx, req, true);
-    if (!result) return;
+    if (!result) return false;
     if (!result.ok) {
-      if (req.has('proxy-authorization')) this.counters.authFailures++;
-      return this.reply(tx, req, 407, 'Proxy Authentication Required', this.auth.challenge(true, result.stale));
+      this.authFailed(req, tx.source, result);
+      this.reply(tx, req, 407, 'Proxy Authentication Required', this.auth.challenge(true, result.stale));
+      return false;
     }
     let fromUser: string | undefined;
     try {
@@ -197,10 +223,29 @@ export class Proxy {
     } catch {
       fromUser = undefined;
     }
-    if (fromUser !== result.user) return this.reply(tx, req, 403, 'Forbidden - From does not match the authenticated user');
+    if (fromUser !== result.user) {
+      this.reply(tx, req, 403, 'Forbidden - From does not match the authenticated user');
+      return false;
+    }
     // Credentials are for us only; never pass them downstream.
     req.remove('proxy-authorization');
-    next();
+    return true;
+  }
+
+  /**
+   * A login that gave credentials and failed them (wrong password, unknown
+   * user, forged nonce): counted, logged once (retransmissions never reach
+   * here), and reported to whoever bans sources that fail too often. A first
+   * request without credentials, or a stale nonce, is no failure.
+   */
+  private authFailed(req: SipMessage, source: Peer, result: Extract<VerifyResult, { ok: false }>): void {
+    if (result.user === undefined || result.stale) return;
+    this.counters.authFailures++;
+    this.log.warn(
+      { source: `${source.proto}:${uriHost(source.address)}:${source.port}`, user: result.user, method: req.method, callId: req.callId, reason: result.reason },
+      `authentication failed for user "${result.user}" from ${source.address}`,
+    );
+    this.opts.onAuthFailure?.(source, result.user, req.method);
   }
 
   /** Digest check; malformed credentials get a 400 naming the problem (and undefined here). */
@@ -221,7 +266,7 @@ export class Proxy {
     const result = this.verify(tx, req, false);
     if (!result) return;
     if (!result.ok) {
-      if (req.has('authorization')) this.counters.authFailures++;
+      this.authFailed(req, source, result);
       return this.reply(tx, req, 401, 'Unauthorized', this.auth.challenge(false, result.stale));
     }
     let aorUser: string | undefined;

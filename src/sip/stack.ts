@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { LogThrottle } from '../util/log-throttle.js';
 import type { ListenAddress } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
 import { SipParseError } from './errors.js';
@@ -49,12 +51,17 @@ export interface StackOptions {
   userAgent?: string;
   /** Idle stream connections are closed after this long (default: the transport's). */
   idleTimeoutMs?: number;
+  log?: Logger;
+  /** Consulted for every message before it is parsed; false drops it unanswered (bans, flood control). */
+  admit?: (source: Peer) => boolean;
 }
 
 export interface StackCounters {
   received: number;
   sent: number;
   malformed: number;
+  /** Malformed messages by the status they got (0: dropped, nothing could be answered). */
+  malformedByStatus: Record<number, number>;
   rejected: number;
   dropped: number;
 }
@@ -62,7 +69,7 @@ export interface StackCounters {
 export class SipStack {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
-  readonly counters: StackCounters = { received: 0, sent: 0, malformed: 0, rejected: 0, dropped: 0 };
+  readonly counters: StackCounters = { received: 0, sent: 0, malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0 };
   private handlers?: StackHandlers;
   private readonly traces: TraceSink[] = [];
   private bound: LocalEndpoint[] = [];
@@ -71,9 +78,16 @@ export class SipStack {
   private tagCounter = 0;
   /** localFor() answers by destination protocol and address family; endpoints never change after start. */
   private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
+  private readonly log: Logger;
+  /** Malformed input is logged once per source per minute, whatever the flood. */
+  private readonly malformedLogs: LogThrottle;
 
   constructor(private readonly opts: StackOptions) {
+    this.log = opts.log ?? silentLogger;
+    this.malformedLogs = new LogThrottle(opts.clock);
     this.transport = new TransportLayer({
+      log: this.log.child({ layer: 'sip/transport' }),
+      admit: opts.admit,
       tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir },
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
@@ -85,7 +99,7 @@ export class SipStack {
     });
     this.transport.onMessage((inb) => this.receive(inb));
     this.transport.onFramingError((source, _local, status, reason, head) => {
-      this.counters.malformed++;
+      this.noteMalformed(source, status, reason);
       if (status === 0) this.counters.dropped++;
       else this.rejectMalformed(head, source, status, reason);
     });
@@ -245,8 +259,9 @@ export class SipStack {
     this.counters.received++;
     for (const t of this.traces) t('in', inb.source.proto, inb.local, inb.source, inb.data);
     if (inb.source.proto === 'udp' && inb.data.length > MAX_DATAGRAM_BYTES) {
-      this.counters.malformed++;
-      this.rejectMalformed(inb.data, inb.source, 513, `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`);
+      const why = `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`;
+      this.noteMalformed(inb.source, 513, why);
+      this.rejectMalformed(inb.data, inb.source, 513, why);
       return;
     }
     let msg: SipMessage;
@@ -254,9 +269,15 @@ export class SipStack {
       msg = parseMessage(inb.data, { datagram: inb.source.proto === 'udp' });
       validateMessage(msg);
     } catch (err) {
-      this.counters.malformed++;
-      if (err instanceof SipParseError) this.rejectMalformed(inb.data, inb.source, err.status, err.message);
-      else this.counters.dropped++;
+      if (err instanceof SipParseError) {
+        this.noteMalformed(inb.source, err.status, err.message);
+        this.rejectMalformed(inb.data, inb.source, err.status, err.message);
+      } else {
+        // Not a verdict on the input: the parser itself failed. Drop it, say so, keep serving.
+        this.noteMalformed(inb.source, 0, 'parser error');
+        this.log.error({ err, source: peerText(inb.source) }, 'the SIP parser threw on this input (a bug); message dropped');
+        this.counters.dropped++;
+      }
       return;
     }
     if (msg.isRequest) this.receiveRequest(msg, inb);
@@ -285,13 +306,23 @@ export class SipStack {
       } catch {
         /* the transaction may already have answered */
       }
-      process.emitWarning(`request handler failed: ${(err as Error).stack ?? String(err)}`);
+      this.log.error({ err, callId: req.callId, method: req.method, source: peerText(inb.source) }, 'request handler threw; answered 500');
     }
   }
 
   private receiveResponse(res: SipMessage, source: Peer): void {
     if (this.transactions.receiveResponse(res, source)) return;
     this.handlers?.onStrayResponse(res, source);
+  }
+
+  /** Counts a malformed message by status (0: unanswerable) and logs it once per source per minute. */
+  private noteMalformed(source: Peer, status: number, reason: string): void {
+    this.counters.malformed++;
+    this.counters.malformedByStatus[status] = (this.counters.malformedByStatus[status] ?? 0) + 1;
+    const seen = this.malformedLogs.admit(source.address);
+    if (seen.log) {
+      this.log.info({ source: peerText(source), status: status || undefined, reason, suppressed: seen.suppressed || undefined }, 'malformed SIP message');
+    }
   }
 
   /**
@@ -339,6 +370,10 @@ export class SipStack {
     // Malformed input gets its answer straight back to where it came from, not via its (untrusted) Via.
     this.sendRaw(res, source);
   }
+}
+
+function peerText(p: Peer): string {
+  return `${p.proto}:${uriHost(p.address)}:${p.port}`;
 }
 
 /** RFC 3261 §18.2.1 and RFC 3581: note where a request really came from in its top Via. */

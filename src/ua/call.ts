@@ -10,6 +10,7 @@ import type { Dialog } from '../sip/dialog/index.js';
 import { SipMessage } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import type { TimerHandle } from '../util/clock.js';
+import { detach } from '../util/log.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
 import { SipStatusError } from './errors.js';
@@ -93,7 +94,7 @@ export abstract class Call extends Emitter<CallEvents> {
     readonly callId: string,
     state: CallState,
   ) {
-    super();
+    super(ctx.log.child({ callId }));
     this.stateValue = state;
     this.auth = new Authenticator(ctx.credentials);
   }
@@ -208,13 +209,13 @@ export abstract class Call extends Emitter<CallEvents> {
     if (pending.expectAnswer) {
       const media = this.mediaValue;
       if (!media || ack.body.length === 0) {
-        void this.bye({ status: 488, reason: 'No answer in the ACK', by: 'error' });
+        this.background(this.bye({ status: 488, reason: 'No answer in the ACK', by: 'error' }), 'BYE');
         return;
       }
       try {
         media.setAnswer(ack.body.toString('utf8'));
       } catch (err) {
-        void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+        this.background(this.bye({ status: 488, reason: (err as Error).message, by: 'error' }), 'BYE');
         return;
       }
       this.noteRemoteHold();
@@ -231,7 +232,7 @@ export abstract class Call extends Emitter<CallEvents> {
   /** @internal An INVITE with Replaces for this call was accepted: step aside. */
   replacedBy(call: Call): void {
     this.emit('replaced', call);
-    void this.hangupAs({ by: 'local', reason: 'Replaced' });
+    this.background(this.hangupAs({ by: 'local', reason: 'Replaced' }), 'hanging up a replaced call');
   }
 
   /** Key of our dialog in the agent's table. */
@@ -243,6 +244,11 @@ export abstract class Call extends Emitter<CallEvents> {
 
   /** Ends the call as `info` says, sending BYE or CANCEL as its state needs. */
   protected abstract hangupAs(info: CallEnd): Promise<void>;
+
+  /** Work nobody waits for (a BYE after an error, a NOTIFY): a failure is logged, never left unhandled. */
+  protected background(work: Promise<unknown>, what: string): void {
+    detach(work, this.log, what);
+  }
 
   protected requireAnswered(): Dialog {
     if (this.stateValue !== 'answered' || !this.dialogValue) throw new Error(`the call is ${this.stateValue}, not answered`);
@@ -317,7 +323,7 @@ export abstract class Call extends Emitter<CallEvents> {
       () => {
         this.pendingAck = undefined;
         queueMicrotask(() => this.wakeIdle());
-        void this.bye({ status: 408, reason: 'No ACK for our 200 OK', by: 'error' });
+        this.background(this.bye({ status: 408, reason: 'No ACK for our 200 OK', by: 'error' }), 'BYE');
       },
     );
     this.pendingAck = { cseq: res.cseq.seq, expectAnswer, retransmit, onAck };
@@ -354,7 +360,7 @@ export abstract class Call extends Emitter<CallEvents> {
     queueMicrotask(() => this.wakeIdle());
     this.referOut?.fail(487, 'Call ended');
     this.cleanup();
-    this.mediaValue?.close();
+    if (this.mediaValue) this.background(this.mediaValue.close(), 'closing the media');
     if (this.dialogValue && this.dialogValue.state !== 'terminated') this.dialogValue.terminate();
     this.host.unbind(this);
     this.host.ended(this);
@@ -417,7 +423,7 @@ export abstract class Call extends Emitter<CallEvents> {
             contentType: 'application/sdp',
             extraHeaders: [['Allow', ALLOW], ['Supported', SUPPORTED], ['User-Agent', this.ctx.userAgent]],
           });
-        void this.request(build).then((res) => {
+        this.request(build).then((res) => {
           this.reinviteBusy = false;
           // Runs after this handler has settled the outcome (or armed the glare timer).
           queueMicrotask(() => this.wakeIdle());
@@ -428,7 +434,7 @@ export abstract class Call extends Emitter<CallEvents> {
             try {
               media.setAnswer(res.body.toString('utf8'));
             } catch (err) {
-              void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+              this.background(this.bye({ status: 488, reason: (err as Error).message, by: 'error' }), 'BYE');
               return reject(err);
             }
             this.localHold = hold;
@@ -444,10 +450,10 @@ export abstract class Call extends Emitter<CallEvents> {
           }
           if (status === 481 || status === 408) {
             if (status === 481) this.end({ status, reason: res.reason, by: 'error' });
-            else void this.bye({ status, reason: res.reason, by: 'error' });
+            else this.background(this.bye({ status, reason: res.reason, by: 'error' }), 'BYE');
           }
           reject(new SipStatusError(status, res.reason));
-        });
+        }).catch(reject);
       };
       attempt();
     });
@@ -540,11 +546,11 @@ export abstract class Call extends Emitter<CallEvents> {
     const parsed = this.referIn.parse(req);
     if ('error' in parsed) return void this.reply(tx, req, 400, `Bad Request - ${parsed.error}`);
     this.reply(tx, req, 202, 'Accepted', [['Contact', dialog.localContact]]);
-    const notify = (status: number, reason: string, terminated: boolean): Promise<SipMessage> | undefined => {
+    const notify = async (status: number, reason: string, terminated: boolean): Promise<SipMessage | undefined> => {
       if (dialog.state === 'terminated') return undefined;
       return this.request(() => dialog.createRequest('NOTIFY', this.referIn.notifyOptions(parsed.event, status, reason, terminated)));
     };
-    void notify(100, 'Trying', false);
+    this.background(notify(100, 'Trying', false), 'NOTIFY');
     const headers = [...parsed.target.headers];
     const referredBy = req.get('referred-by');
     if (referredBy && !headers.some(([n]) => n.toLowerCase() === 'referred-by')) headers.push(['Referred-By', referredBy]);
@@ -553,15 +559,16 @@ export abstract class Call extends Emitter<CallEvents> {
     let reported = false;
     next.once('answered', () => {
       reported = true;
-      const sent = notify(200, 'OK', true);
-      const leave = (): void => void this.hangupAs({ by: 'local', reason: 'Transferred' });
-      if (sent) void sent.then(leave);
-      else leave();
+      const leave = async (): Promise<void> => {
+        await notify(200, 'OK', true);
+        await this.hangupAs({ by: 'local', reason: 'Transferred' });
+      };
+      this.background(leave(), 'leaving a transferred call');
     });
     next.once('ended', (info) => {
       if (reported) return;
       reported = true;
-      void notify(info.status ?? 500, info.reason ?? 'Failed', true);
+      this.background(notify(info.status ?? 500, info.reason ?? 'Failed', true), 'NOTIFY');
     });
   }
 }

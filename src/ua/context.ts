@@ -8,6 +8,7 @@ import type { SipMessage } from '../sip/message.js';
 import type { TimerValues } from '../sip/transaction/index.js';
 import type { Peer, Proto } from '../sip/transport/types.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
 import type { Credentials, SendFn } from './auth-retry.js';
 import type { MediaFactory } from './media-handler.js';
 
@@ -42,6 +43,7 @@ export interface UaContext {
   readonly localAddress: string;
   readonly proto: Proto;
   readonly newMedia: MediaFactory;
+  readonly log: Logger;
   /** Contact value toward a peer (public address when one was configured). */
   contactFor(dest: Peer): string;
   /** Host written in Warning headers. */

@@ -1,15 +1,18 @@
 /**
  * A tiny typed event emitter, the one event pattern of the ua/ layer: event
  * names and argument lists are checked at compile time, and a listener that
- * throws costs a warning, never the SIP stack that called it.
+ * throws costs a log line, never the SIP stack that called it.
  */
 import type { Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
 
 type EventMap<E> = { [K in keyof E]: unknown[] };
 type Listener<A extends unknown[]> = (...args: A) => void;
 
 export class Emitter<E extends EventMap<E>> {
   private readonly listeners: { [K in keyof E]?: Listener<E[K]>[] } = {};
+
+  constructor(protected readonly log: Logger = silentLogger) {}
 
   on<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
     (this.listeners[event] ??= []).push(fn);
@@ -59,7 +62,7 @@ export class Emitter<E extends EventMap<E>> {
       try {
         fn(...args);
       } catch (err) {
-        process.emitWarning(`"${String(event)}" listener failed: ${(err as Error).stack ?? String(err)}`);
+        this.log.error({ err, event: String(event) }, 'an event listener threw; the others still ran');
       }
     }
   }

@@ -104,7 +104,7 @@ export class IncomingCall extends Call {
       throw err;
     }
     if (this.stateValue !== 'ringing' || this.finalSent) {
-      media.close();
+      await media.close();
       throw this.endError();
     }
     this.mediaValue = media;

@@ -21,8 +21,8 @@ export interface MediaHandler {
   createAnswer(offer: string, opts: { hold: boolean }): string;
   /** True when the peer's last description asked us not to send (sendonly/inactive from them): we are held. */
   readonly remoteHold: boolean;
-  /** Stops media for good and frees the port. Idempotent. */
-  close(): void;
+  /** Stops media for good; resolves once the port is free. Idempotent. */
+  close(): Promise<void>;
 }
 
 /** Makes the media for a new call (its port is opened before the offer is written). */

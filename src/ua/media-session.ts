@@ -164,11 +164,11 @@ export class MediaSession implements MediaHandler {
     return formatSdp(answer);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.source?.close?.();
-    this.endpoint.close();
+    await this.endpoint.close();
   }
 
   /** For an offer: hold means sendonly; if the peer holds us too, nobody sends: inactive. */

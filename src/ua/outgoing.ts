@@ -36,7 +36,7 @@ export class OutgoingCall extends Call {
 
   /** @internal Opens the media and sends the INVITE. */
   start(): void {
-    void this.run().catch((err: unknown) => this.end({ status: 500, reason: (err as Error).message, by: 'error' }));
+    this.run().catch((err: unknown) => this.end({ status: 500, reason: (err as Error).message, by: 'error' }));
   }
 
   /** Gives up before the answer (CANCEL); after the answer use hangup(). */
@@ -69,7 +69,7 @@ export class OutgoingCall extends Call {
   private async run(): Promise<void> {
     const media = await this.ctx.newMedia();
     if (this.ended) {
-      media.close();
+      await media.close();
       return;
     }
     this.mediaValue = media;
@@ -142,7 +142,7 @@ export class OutgoingCall extends Call {
     this.host.bind(this);
     this.sendAck(res.cseq.seq);
     if (this.cancelRequested) {
-      void this.bye({ status: 487, reason: 'Request Terminated', by: 'local' });
+      this.background(this.bye({ status: 487, reason: 'Request Terminated', by: 'local' }), 'BYE');
       return;
     }
     const body = res.body.toString('utf8');
@@ -152,7 +152,7 @@ export class OutgoingCall extends Call {
       if (body.length && isSdp(res) && body !== this.earlyAnswer) media.setAnswer(body);
       else if (this.earlyAnswer === undefined) throw new SdpError('the 2xx carries no answer');
     } catch (err) {
-      void this.bye({ status: 488, reason: (err as Error).message, by: 'error' });
+      this.background(this.bye({ status: 488, reason: (err as Error).message, by: 'error' }), 'BYE');
       return;
     }
     this.noteRemoteHold();

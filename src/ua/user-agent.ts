@@ -18,6 +18,7 @@ import { DEFAULT_TIMERS, type ServerTransaction, type TimerValues } from '../sip
 import type { Peer, Proto } from '../sip/transport/types.js';
 import { bareHost, uriHost } from '../sip/uri.js';
 import { realClock, type Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
 import { parseListen, type ListenAddress } from '../util/listen.js';
 import type { Credentials } from './auth-retry.js';
 import { isSdp, warningValue, type Call, type CallHost } from './call.js';
@@ -52,6 +53,8 @@ export interface UserAgentOptions {
   traceSip?: (dir: 'in' | 'out', text: string, peer: string) => void;
   /** Longest real-time wait in close() for BYEs and the unregister. */
   closeTimeoutMs?: number;
+  /** Where the agent reports what nobody asked about (a listener that threw, a failed BYE). */
+  log?: Logger;
 }
 
 export type UserAgentEvents = {
@@ -87,7 +90,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   private closed = false;
 
   constructor(private readonly opts: UserAgentOptions) {
-    super();
+    super(opts.log);
     this.listenAddress = /^(udp|tcp|tls):/i.test(opts.listen) ? parseListen(opts.listen) : parseListen(`udp:${opts.listen}`);
     this.clock = opts.clock ?? realClock;
     this.user = opts.user;
@@ -99,7 +102,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     // of its own so phones started side by side never share or race on the files.
     this.tlsDir = this.listenAddress.proto === 'tls' ? mkdtempSync(path.join(os.tmpdir(), 'sb-phone-tls-')) : undefined;
     const dataDir = this.tlsDir ?? os.tmpdir();
-    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir, userAgent });
+    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir, userAgent, log: this.log.child({ layer: 'sip' }) });
     this.stack.setHandlers({
       onRequest: (req, tx) => this.onRequest(req, tx),
       onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
@@ -121,6 +124,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       localAddress: `${dn ? quote(dn) + ' ' : ''}<${this.aor}>`,
       proto,
       newMedia: opts.newMedia,
+      log: this.log,
       contactFor: (dest) => this.contactFor(dest),
       hostFor: (dest) => opts.contactHost ?? this.stack.localFor(dest).host,
       outOfDialogDest: (uri) => this.serverPeer ?? resolveTarget(uri, proto),

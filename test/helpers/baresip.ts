@@ -232,7 +232,7 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
   });
   // A holder, not a let: TypeScript cannot see the callback assign it.
   const proc: { exited: Exited | null } = { exited: null };
-  void spawned.exited.then((e) => {
+  spawned.onExit((e) => {
     proc.exited = e;
     for (const w of [...logWaiters]) w();
   });

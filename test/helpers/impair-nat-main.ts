@@ -17,7 +17,7 @@ import { UserspaceNat, type ProbeReport, type UserspaceNatConfig } from './impai
 const print = (msg: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(msg) + '\n');
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
-function commands(handle: (msg: Record<string, unknown>) => Promise<void> | void, onEnd: () => void): void {
+function commands(handle: (msg: Record<string, unknown>) => Promise<void>, onEnd: () => void): void {
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
     let msg: Record<string, unknown>;
@@ -27,7 +27,7 @@ function commands(handle: (msg: Record<string, unknown>) => Promise<void> | void
       process.stderr.write(`bad command line: ${line.slice(0, 200)}\n`);
       return;
     }
-    Promise.resolve(handle(msg)).catch((e: unknown) => print({ id: msg.id, event: 'error', message: String(e) }));
+    handle(msg).catch((e: unknown) => print({ id: msg.id, event: 'error', message: String(e) }));
   });
   rl.on('close', onEnd);
 }
@@ -39,7 +39,13 @@ async function relay(config: UserspaceNatConfig): Promise<void> {
     await nat.close();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop());
+  const stopNow = (): void => {
+    stop().catch((e: unknown) => {
+      process.stderr.write(`closing the relay failed: ${String(e)}\n`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', stopNow);
   commands(async (msg) => {
     if (msg.cmd === 'counters') print({ id: msg.id, event: 'counters', counters: nat.counters() });
     else if (msg.cmd === 'set') {
@@ -49,7 +55,7 @@ async function relay(config: UserspaceNatConfig): Promise<void> {
       print({ id: msg.id, event: 'closed', counters: nat.counters() });
       await stop();
     }
-  }, () => void stop());
+  }, stopNow);
   print({ event: 'ready', stunPort: config.stunPort ?? 3478 });
 }
 
@@ -148,10 +154,10 @@ async function probe(config: { stun: string; bind?: string }): Promise<void> {
   };
 
   commands(
-    (msg) => {
+    async (msg) => {
       if (msg.cmd === 'send') {
         const peer = msg.peer as { address: string; port: number };
-        void send(peer, Number(msg.count), Number(msg.intervalMs), Number(msg.sipEvery ?? 0));
+        await send(peer, Number(msg.count), Number(msg.intervalMs), Number(msg.sipEvery ?? 0));
       } else if (msg.cmd === 'report') {
         print({ id: msg.id, event: 'report', report: report(arrivals, sipReceived, Number(msg.expected)) });
       }

@@ -197,7 +197,9 @@ export class UserspaceNat {
     for (const side of ['A', 'B'] as const) {
       const s = dgram.createSocket('udp4');
       s.on('error', () => undefined);
-      s.on('message', (msg, rinfo) => void this.onStun(side, msg, rinfo.address, rinfo.port));
+      s.on('message', (msg, rinfo) => {
+        this.onStun(side, msg, rinfo.address, rinfo.port).catch(() => undefined);
+      });
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.bind(this.stunPort, this.addressOf(side), () => {

@@ -309,7 +309,7 @@ export async function startKamailioRegistrar(o: KamailioRegistrarOptions): Promi
   });
   spawned.child.stderr!.on('data', (c: string) => onOutput(c));
   const exited: { e: Exited | null } = { e: null };
-  void spawned.exited.then((e) => {
+  spawned.onExit((e) => {
     exited.e = e;
     for (const w of [...logWaiters]) w();
   });

@@ -59,7 +59,7 @@ export interface NetnsSpawnOptions extends SpawnOptions {
 function track(s: Spawned, also?: Set<Spawned>): Spawned {
   liveChildren.add(s);
   also?.add(s);
-  void s.exited.then(() => {
+  s.onExit(() => {
     liveChildren.delete(s);
     also?.delete(s);
   });

@@ -60,11 +60,11 @@ export function startPhone(args: string[], opts: StartPhoneOptions = {}): PhoneP
       for (const w of [...waiters]) w();
     },
   });
-  void proc.exited.then(() => {
+  proc.onExit(() => {
     for (const w of [...waiters]) w();
   });
   let done = false;
-  void proc.exited.then(() => (done = true));
+  proc.onExit(() => (done = true));
   const output = (): string => proc.stdout();
   return {
     proc,

@@ -47,6 +47,8 @@ export interface Spawned {
   stderr(): string;
   /** Signal, then SIGKILL after `graceMs` if it is still there. */
   kill(signal?: NodeJS.Signals, graceMs?: number): Promise<Exited>;
+  /** Runs `fn` once the process has exited; a throw in `fn` surfaces as an uncaught error that fails the test. */
+  onExit(fn: (e: Exited) => void): void;
 }
 
 export interface SpawnOptions {
@@ -114,27 +116,36 @@ export function spawnBounded(cmd: string, args: string[], opts: SpawnOptions): S
 
   const isRunning = (): boolean => child.exitCode === null && child.signalCode === null;
 
-  const kill = (signal: NodeJS.Signals = 'SIGTERM', graceMs = 2000): Promise<Exited> => {
-    if (isRunning()) {
-      child.kill(signal);
-      timers.push(
-        clock.setTimer(graceMs, () => {
-          if (isRunning()) child.kill('SIGKILL');
-        }),
-      );
-    }
+  const signal = (sig: NodeJS.Signals, graceMs: number): void => {
+    if (!isRunning()) return;
+    child.kill(sig);
+    timers.push(
+      clock.setTimer(graceMs, () => {
+        if (isRunning()) child.kill('SIGKILL');
+      }),
+    );
+  };
+  const kill = (sig: NodeJS.Signals = 'SIGTERM', graceMs = 2000): Promise<Exited> => {
+    signal(sig, graceMs);
     return exited;
+  };
+  const onExit = (fn: (e: Exited) => void): void => {
+    exited.then(fn).catch((e: unknown) => {
+      queueMicrotask(() => {
+        throw e;
+      });
+    });
   };
 
   timers.push(
     clock.setTimer(opts.deadlineMs, () => {
       if (!isRunning()) return;
       killedByDeadline = true;
-      void kill(opts.deadlineSignal ?? 'SIGTERM', 2000);
+      signal(opts.deadlineSignal ?? 'SIGTERM', 2000);
     }),
   );
 
-  return { child, exited, stdout: () => out.toString(), stderr: () => err.toString(), kill };
+  return { child, exited, stdout: () => out.toString(), stderr: () => err.toString(), kill, onExit };
 }
 
 /** Resolves after `ms` on `clock` (real time by default). */

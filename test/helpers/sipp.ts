@@ -264,13 +264,13 @@ export async function startSippUas(opts: Partial<SippUasOptions> = {}): Promise<
   const done = collect(dir, spawned);
 
   let exitedEarly = false;
-  void spawned.exited.then(() => {
+  spawned.onExit(() => {
     exitedEarly = true;
   });
   const deadline = clock.now() + (o.startTimeoutMs ?? 5000);
   while (await isPortFree(port, proto)) {
     if (exitedEarly || clock.now() > deadline) {
-      void spawned.kill('SIGKILL');
+      spawned.child.kill('SIGKILL');
       const r = await done;
       throw new Error(`SIPp UAS did not bind 127.0.0.1:${port} (exit ${r.exitCode}): ${r.stderr.slice(-2000)}`);
     }

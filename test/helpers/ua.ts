@@ -62,7 +62,7 @@ export class FakeMedia implements MediaHandler {
     return text;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
   }
 }

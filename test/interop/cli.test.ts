@@ -56,19 +56,20 @@ interface Serving {
 function serve(args: string[], ready: RegExp): Serving {
   const proc = spawnBounded(process.execPath, [BIN, 'serve', ...args], { cwd: tmp, deadlineMs: 180_000 });
   spawned.add(proc);
-  void proc.exited.then(() => spawned.delete(proc));
+  proc.onExit(() => spawned.delete(proc));
   const banner = new Promise<{ banner: string } | { exited: Exited }>((resolve) => {
     const deadline = Date.now() + START_MS;
     const poll = (): void => {
       const out = stripAnsi(proc.stdout());
       if (ready.test(out)) return resolve({ banner: out });
       if (Date.now() > deadline) {
-        void proc.kill('SIGKILL').then((e) => resolve({ exited: e }));
+        proc.child.kill('SIGKILL');
+        proc.onExit((e) => resolve({ exited: e }));
         return;
       }
       setTimeout(poll, 20);
     };
-    void proc.exited.then((e) => resolve({ exited: { ...e, stdout: stripAnsi(e.stdout), stderr: stripAnsi(e.stderr) } }));
+    proc.onExit((e) => resolve({ exited: { ...e, stdout: stripAnsi(e.stdout), stderr: stripAnsi(e.stderr) } }));
     poll();
   });
   return { proc, banner };

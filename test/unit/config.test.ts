@@ -76,3 +76,52 @@ test('defaults fill in what is not given; HA1 passwords are accepted', () => {
   assert.equal(c.users.get('bob')?.ha1?.MD5, '0123456789abcdef0123456789abcdef');
   assert.deepEqual(c.sip.authAlgorithms, ['MD5']);
 });
+
+test('log, security and limits: defaults, the issue contract as written, and errors naming the key', () => {
+  const d = parseConfig('domain: a.example\n', 'x.yaml');
+  assert.equal(d.log.level, 'info');
+  assert.deepEqual(d.security.ban, { maxFailures: 10, findTime: 600, banTime: 3600 });
+  assert.equal(d.security.pike, undefined);
+  assert.deepEqual(d.security.allow, []);
+  assert.equal(d.limits.maxTraceCalls, 500);
+  assert.deepEqual(d.sip.tls, { cert: undefined, key: undefined, ca: [], verify: true, clientCerts: 'none' });
+
+  const c = parseConfig(
+    [
+      'domain: 127.0.0.1',
+      'security:',
+      '  ban: { max_failures: 5, find_time: 60, ban_time: 300 }',
+      '  pike: { requests_per_second: 100, burst: 200, ban_time: 60 }',
+      '  allow: [10.0.0.0/8, "::1", 192.0.2.7]',
+      'log: { level: info }',
+      'limits: { max_transactions: 5000, heap_watermark_mb: 512 }',
+      'trace: { max_calls: 42 }',
+      'sip:',
+      '  tls: { ca: ca.pem, verify: false, client_certs: require }',
+    ].join('\n'),
+    'x.yaml',
+  );
+  assert.deepEqual(c.security.ban, { maxFailures: 5, findTime: 60, banTime: 300 });
+  assert.deepEqual(c.security.pike, { requestsPerSecond: 100, burst: 200, banTime: 60 });
+  assert.deepEqual(c.security.allow, ['10.0.0.0/8', '::1', '192.0.2.7']);
+  assert.equal(c.limits.maxTransactions, 5000);
+  assert.equal(c.limits.heapWatermarkMb, 512);
+  assert.equal(c.limits.maxTraceCalls, 42, 'trace.max_calls still sets the trace bound');
+  assert.equal(c.sip.tls.verify, false);
+  assert.equal(c.sip.tls.clientCerts, 'require');
+  assert.ok(c.sip.tls.ca[0].endsWith('/ca.pem'));
+
+  assert.equal(parseConfig('domain: a.example\nsecurity: { ban: off }\n', 'x.yaml').security.ban, undefined);
+  assert.equal(parseConfig('domain: a.example\nsecurity: { ban: false, pike: false }\n', 'x.yaml').security.pike, undefined);
+
+  assert.equal(errorOf('domain: a\nlog: { level: loud }\n').key, 'log.level');
+  assert.match(errorOf('domain: a\nlog: { level: loud }\n').message, /expected one of trace, debug, info, warn, error, fatal, silent/);
+  const allow = errorOf('domain: a\nsecurity:\n  allow: [10.0.0.0/33]\n');
+  assert.equal(allow.key, 'security.allow.0');
+  assert.equal(allow.line, 3);
+  assert.equal(errorOf('domain: a\nsecurity: { pike: { burst: 10 } }\n').key, 'security.pike.requests_per_second');
+  assert.equal(errorOf('domain: a\nsecurity: { ban: { max_failures: 0 } }\n').key, 'security.ban.max_failures');
+  assert.equal(errorOf('domain: a\nsip: { tls: { client_certs: maybe } }\n').key, 'sip.tls.client_certs');
+  assert.equal(errorOf('domain: a\nsip: { tls: { verify: sometimes } }\n').key, 'sip.tls.verify');
+  assert.equal(errorOf('domain: a\nlimits: { max_sockets: 3 }\n').key, 'limits.max_sockets');
+});

@@ -95,8 +95,8 @@ async function pair(
     async close() {
       await a.s.endpoint.close();
       await b.s.endpoint.close();
-      a.s.close();
-      b.s.close();
+      await a.s.close();
+      await b.s.close();
     },
   };
 }
@@ -466,7 +466,7 @@ test('without RFC 4733 on either side, keys played as tones over G.711 are heard
     await runFrames(clock, 1500, delivered);
     assert.deepEqual(heard, ['5:inband', '9:inband']);
   } finally {
-    a.close();
-    b.close();
+    await a.close();
+    await b.close();
   }
 });

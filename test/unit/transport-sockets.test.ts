@@ -21,7 +21,6 @@ import {
 } from '../../src/sip/transport/index.js';
 
 const WAIT_MS = 5000;
-const quietLog = { warn: () => {} };
 
 function options(i: number): string {
   return `OPTIONS sip:probe@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK${i}\r\nCall-ID: c${i}\r\nCSeq: ${i} OPTIONS\r\nContent-Length: 0\r\n\r\n`;
@@ -84,7 +83,7 @@ const layers: TransportLayer[] = [];
 const tempDirs: string[] = [];
 
 async function start(specs: string[], opts: TransportOptions = {}): Promise<{ layer: TransportLayer; inbox: Inbox; ep: (proto: string) => LocalEndpoint }> {
-  const layer = new TransportLayer({ log: quietLog, ...opts });
+  const layer = new TransportLayer({ ...opts });
   layers.push(layer);
   const inbox = new Inbox(layer);
   await layer.listen(specs.map(parseListen));
@@ -337,7 +336,7 @@ test('TLS: round trip over the generated certificate, which is reused on the nex
 });
 
 test('TLS without certificate settings is refused with a message saying what to set', async () => {
-  const layer = new TransportLayer({ log: quietLog });
+  const layer = new TransportLayer({});
   layers.push(layer);
   await assert.rejects(layer.listen([parseListen('tls:127.0.0.1:0')]), /tls:127\.0\.0\.1:0.*certFile/);
 });
@@ -391,7 +390,7 @@ test('TLS: a peer that never completes the handshake fails the queued message af
 test('a port in use is refused with a message naming the address and what to do; nothing stays half-bound', async () => {
   const first = await start(['tcp:127.0.0.1:0']);
   const taken = first.ep('tcp').port;
-  const second = new TransportLayer({ log: quietLog });
+  const second = new TransportLayer({});
   layers.push(second);
   await assert.rejects(second.listen([parseListen('udp:127.0.0.1:0'), parseListen(`tcp:127.0.0.1:${taken}`)]), (err: Error) => {
     assert.match(err.message, new RegExp(`tcp:127\\.0\\.0\\.1:${taken} is already in use`));

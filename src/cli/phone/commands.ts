@@ -41,7 +41,7 @@ export class Commands {
       print(KEY_HELP);
     } else if (!stdin.destroyed && !stdin.readableEnded) {
       this.lines = createInterface({ input: stdin, terminal: false });
-      this.lines.on('line', (line) => void this.run(line.trim()));
+      this.lines.on('line', (line) => this.submit(line.trim()));
     }
     // Never keep the process alive just for input.
     stdin.unref?.();
@@ -65,12 +65,12 @@ export class Commands {
     }
     for (const ch of text) {
       if (ch === '\u0003') process.kill(process.pid, 'SIGINT');
-      else if (/[0-9*#A-D]/.test(ch)) void this.run(`dtmf ${ch}`);
-      else if (ch === 'a') void this.run('answer');
-      else if (ch === 'r') void this.run('reject');
-      else if (ch === 'h') void this.run(this.current?.onHold ? 'resume' : 'hold');
-      else if (ch === 's') void this.run('stats');
-      else if (ch === 'q') void this.run('hangup');
+      else if (/[0-9*#A-D]/.test(ch)) this.submit(`dtmf ${ch}`);
+      else if (ch === 'a') this.submit('answer');
+      else if (ch === 'r') this.submit('reject');
+      else if (ch === 'h') this.submit(this.current?.onHold ? 'resume' : 'hold');
+      else if (ch === 's') this.submit('stats');
+      else if (ch === 'q') this.submit('hangup');
       else if (ch === 't' || ch === 'x') this.ask(ch === 't' ? 'transfer' : 'attended');
     }
   }
@@ -78,7 +78,7 @@ export class Commands {
   private ask(command: string): void {
     process.stdout.write(`${command} to (URI, Enter): `);
     this.promptBuffer = '';
-    this.prompt = (line) => void this.run(`${command} ${line}`);
+    this.prompt = (line) => this.submit(`${command} ${line}`);
   }
 
   private promptLine(text: string): void {
@@ -106,12 +106,14 @@ export class Commands {
 
   private readonly pending = new Set<Promise<void>>();
 
-  /** One command; errors are printed, never thrown (the call goes on). */
-  run(line: string): Promise<void> {
+  /** Starts one command; settle() waits for it. Errors are printed, never thrown (the call goes on). */
+  private submit(line: string): void {
     const job = this.execute(line);
     this.pending.add(job);
-    void job.finally(() => this.pending.delete(job));
-    return job;
+    const forget = (): void => {
+      this.pending.delete(job);
+    };
+    job.then(forget, forget);
   }
 
   private async execute(line: string): Promise<void> {

@@ -4,6 +4,7 @@
  * call outcome; interactive by keys on a terminal, or by one command per
  * line on a pipe (how tests and scripts drive hold and transfer).
  */
+import { createLogger } from '../log.js';
 import { UserAgent, SipStatusError, type Call, type IncomingCall } from '../../ua/index.js';
 import { MediaSession } from '../../ua/media-session.js';
 import { parseSourceSpec, requireSox, type AudioSourceSpec } from '../../media/players/index.js';
@@ -81,6 +82,8 @@ class Phone {
           srtp: opts.srtp,
         });
       },
+      // The phone's own lines go to stdout; what goes wrong underneath goes to stderr.
+      log: createLogger({ level: 'warn', fd: 2 }),
       traceSip: opts.traceSip ? (dir, text, peer) => print(`${dir === 'in' ? '<<<' : '>>>'} ${dir === 'in' ? 'from' : 'to'} ${peer}\n${text.trimEnd()}\n`) : undefined,
     });
     const phone = new Phone(ua, opts, print);
@@ -111,7 +114,7 @@ class Phone {
     print(`calling ${target}${opts.server ? ` via ${opts.server.host}:${opts.server.port}` : ''}`);
     const call = this.ua.call(target);
     let current: Call = call;
-    const stopOnSignal = this.onSignal(() => void current.hangup());
+    const stopOnSignal = this.onSignal(() => this.own(current.hangup(), 'hang up'));
     const outcome = await this.followChain(call, (c) => {
       current = c;
       this.listenForCommands(c);
@@ -134,10 +137,11 @@ class Phone {
         print(`incoming call from ${call.from}`);
         // --calls counts conversations: a call refused (488, cancelled) is not one,
         // and a call handed over by a transfer counts once, when its successor ends.
-        void this.followChain(call, (c) => this.listenForCommands(c)).then((outcome) => {
+        const counted = this.followChain(call, (c) => this.listenForCommands(c)).then((outcome) => {
           if (outcome.answered) done++;
           if (target !== undefined && done >= target) resolve();
         });
+        this.own(counted, 'following the call');
         call.ringing();
         if (opts.autoAnswer) this.answer(call);
         else print(process.stdin.isTTY ? 'press a to answer, r to reject' : 'ringing; send "answer" or "reject" on standard input');
@@ -167,16 +171,17 @@ class Phone {
         const onAnswered = (): void => {
           answeredAny = true;
           if (this.opts.dtmf) this.sendDtmfLater(c, this.opts.dtmf);
-          if (this.opts.durationS !== undefined) setTimeout(() => void c.hangup(), this.opts.durationS * 1000).unref();
+          if (this.opts.durationS !== undefined) setTimeout(() => this.own(c.hangup(), 'hang up'), this.opts.durationS * 1000).unref();
         };
         if (c.state === 'answered') onAnswered();
         else c.once('answered', onAnswered);
         c.on('transferred', (n) => (next = n));
         c.on('replaced', (n) => (next = n));
-        void this.follow(c).then((end) => {
+        const followed = this.follow(c).then((end) => {
           if (next && next.state !== 'ended') run(next);
           else resolve({ answered: answeredAny, status: end.status });
         });
+        this.own(followed, 'following the call');
       };
       run(first);
     });
@@ -198,6 +203,11 @@ class Phone {
     const waiting = (): boolean =>
       this.ua.stack.transactions.list().some((t) => t.side === 'server' && t.method === 'INVITE' && t.state === 'completed');
     while (waiting() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Work nobody awaits: its failure is printed for the user, never left unhandled. */
+  private own(work: Promise<unknown>, what: string): void {
+    work.catch((err: unknown) => this.print(`${what}: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   answer(call: IncomingCall): void {
@@ -243,10 +253,11 @@ class Phone {
         this.print(`DTMF sent: ${keys}`);
       } catch {
         // The peer took no telephone-event: fall back to SIP INFO, one request per key.
-        void (async () => {
+        const byInfo = async (): Promise<void> => {
           for (const k of keys) await call.sendDtmfInfo(k).catch(() => undefined);
           this.print(`DTMF sent by SIP INFO: ${keys}`);
-        })();
+        };
+        this.own(byInfo(), 'DTMF by SIP INFO');
       }
     }, DTMF_DELAY_MS).unref();
   }
@@ -257,7 +268,7 @@ class Phone {
         ua: this.ua,
         views: this.views,
         answer: (c) => this.answer(c),
-        follow: (c) => void this.follow(c),
+        follow: (c) => this.own(this.follow(c), 'following the call'),
         quit: () => this.stopping?.(),
       });
     }

@@ -33,8 +33,12 @@ export interface DigestServerOptions {
 
 export type VerifyResult =
   | { ok: true; user: string }
-  /** `reason` is for logs only; never send it to the client (it tells unknown users from wrong passwords). */
-  | { ok: false; stale: boolean; reason: string };
+  /**
+   * `reason` is for logs only; never send it to the client (it tells unknown
+   * users from wrong passwords). `user` is the name the credentials claimed;
+   * without credentials (the first request of a login) it is undefined.
+   */
+  | { ok: false; stale: boolean; reason: string; user?: string };
 
 const NC_RE = /^[0-9a-fA-F]{8}$/;
 
@@ -80,7 +84,7 @@ export class DigestServer {
     const response = required(p, 'response');
     const alg = algorithmFromParam(p.get('algorithm'));
     if (!alg || !this.algorithms.includes(alg)) {
-      return { ok: false, stale: false, reason: `algorithm ${p.get('algorithm')} not offered` };
+      return { ok: false, stale: false, user, reason: `algorithm ${p.get('algorithm')} not offered` };
     }
 
     const qopParam = p.get('qop');
@@ -88,7 +92,7 @@ export class DigestServer {
     let ncText: string | undefined;
     let cnonce: string | undefined;
     if (qopParam !== undefined) {
-      if (qopParam.toLowerCase() !== 'auth') return { ok: false, stale: false, reason: `qop ${qopParam} not offered` };
+      if (qopParam.toLowerCase() !== 'auth') return { ok: false, stale: false, user, reason: `qop ${qopParam} not offered` };
       ncText = required(p, 'nc');
       cnonce = required(p, 'cnonce');
       if (!NC_RE.test(ncText)) throw new SipParseError(400, `Malformed nc "${ncText.slice(0, 20)}" in credentials`);
@@ -96,15 +100,15 @@ export class DigestServer {
       if (nc === 0) throw new SipParseError(400, 'nc must start at 00000001');
     } else if (isSess(alg)) {
       // The session key is built from the cnonce, which only exists with qop.
-      return { ok: false, stale: false, reason: `${alg} without qop` };
+      return { ok: false, stale: false, user, reason: `${alg} without qop` };
     }
 
     if (!sameRequestUri(uri, req.uri) && !this.isLocalUri?.(uri)) {
-      return { ok: false, stale: false, reason: `digest uri "${uri}" does not match Request-URI "${req.uri}"` };
+      return { ok: false, stale: false, user, reason: `digest uri "${uri}" does not match Request-URI "${req.uri}"` };
     }
 
     const nonceState = this.nonces.check(nonce);
-    if (nonceState === 'invalid') return { ok: false, stale: false, reason: 'nonce not issued by us' };
+    if (nonceState === 'invalid') return { ok: false, stale: false, user, reason: 'nonce not issued by us' };
 
     // Unknown users go through the same hashing with a throwaway secret, so
     // neither the answer nor its timing tells them apart from a wrong password.
@@ -115,16 +119,16 @@ export class DigestServer {
       alg, ha1: key, nonce, nc: ncText, cnonce, qop: qopParam === undefined ? undefined : 'auth', method: req.method, uri,
     });
     const matches = constantTimeEqual(expected, response.toLowerCase());
-    if (!cred) return { ok: false, stale: false, reason: `unknown user "${user}"` };
-    if (!matches) return { ok: false, stale: false, reason: `wrong response for user "${user}"` };
+    if (!cred) return { ok: false, stale: false, user, reason: `unknown user "${user}"` };
+    if (!matches) return { ok: false, stale: false, user, reason: `wrong response for user "${user}"` };
 
     // RFC 2617 §3.2.1: stale only when the digest itself was right, so the
     // phone retries silently with the same password but never loops on a wrong one.
-    if (nonceState === 'stale') return { ok: false, stale: true, reason: 'nonce expired' };
+    if (nonceState === 'stale') return { ok: false, stale: true, user, reason: 'nonce expired' };
     if (nc !== undefined && !this.nonces.useCount(nonce, nc)) {
       // A genuine client that reuses a count gets a fresh nonce; a replaying
       // attacker gains nothing from one.
-      return { ok: false, stale: true, reason: `nonce count ${ncText} replayed` };
+      return { ok: false, stale: true, user, reason: `nonce count ${ncText} replayed` };
     }
     return { ok: true, user };
   }

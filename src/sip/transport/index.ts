@@ -12,6 +12,8 @@ import type { Server, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { RemoteInfo } from 'node:dgram';
 import { realClock, type Clock } from '../../util/clock.js';
+import { silentLogger, type Logger } from '../../util/log.js';
+import { LogThrottle } from '../../util/log-throttle.js';
 import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFiles } from './cert.js';
 import { canonicalAddress, formatEndpoint, isWildcard } from '../../util/listen.js';
 import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
@@ -38,11 +40,6 @@ export interface TransportTlsOptions {
   hosts?: string[];
 }
 
-/** Where the layer reports things nobody asked for: a handler that threw, a listener error. */
-export interface TransportLog {
-  warn(msg: string, err?: unknown): void;
-}
-
 export interface TransportOptions {
   tls?: TransportTlsOptions;
   /** Stream connections with no traffic either way for this long are closed. */
@@ -50,7 +47,14 @@ export interface TransportOptions {
   /** Per stream listener; further connections are refused by the kernel backlog. */
   maxConnections?: number;
   clock?: Clock;
-  log?: TransportLog;
+  /** Where the layer reports things nobody asked for: a handler that threw, a listener error. */
+  log?: Logger;
+  /**
+   * Asked for every datagram, every framed stream message and every new
+   * connection before anything is parsed; false drops it without an answer
+   * (a banned or flooding source, as Kamailio's pike drops it).
+   */
+  admit?: (source: Peer) => boolean;
 }
 
 export interface TransportStats {
@@ -67,6 +71,8 @@ export interface TransportStats {
   connectionsDialled: number;
   /** Keep-alives received: CRLF pings on streams (each answered) and CRLF datagrams. */
   keepalives: number;
+  /** Datagrams, stream messages and connections dropped unread because `admit` said no. */
+  refused: number;
 }
 
 export type MessageHandler = (inb: Inbound) => void;
@@ -80,15 +86,12 @@ interface StreamListener {
   server: Server;
 }
 
-const consoleLog: TransportLog = {
-  warn: (msg, err) => console.warn(`[sip/transport] ${msg}`, err ?? ''),
-};
-
 export class TransportLayer {
   private readonly clock: Clock;
   private readonly idleTimeoutMs: number;
   private readonly maxConnections: number;
-  private readonly log: TransportLog;
+  private readonly log: Logger;
+  private readonly handshakeLogs: LogThrottle;
   private readonly tlsOptions: TransportTlsOptions | undefined;
   private tlsCreds: CertificateFiles | undefined;
 
@@ -112,17 +115,26 @@ export class TransportLayer {
     connectionsAccepted: 0,
     connectionsDialled: 0,
     keepalives: 0,
+    refused: 0,
   };
+  private readonly admit: ((source: Peer) => boolean) | undefined;
   private readonly connHandlers: ConnectionHandlers;
 
   constructor(opts: TransportOptions = {}) {
     this.clock = opts.clock ?? realClock;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    this.log = opts.log ?? consoleLog;
+    this.log = opts.log ?? silentLogger;
+    this.handshakeLogs = new LogThrottle(this.clock);
     this.tlsOptions = opts.tls;
+    this.admit = opts.admit;
     this.connHandlers = {
       message: (conn, data) => {
+        if (this.admit && !this.admit(conn.remote)) {
+          this.counters.refused++;
+          conn.destroy();
+          return;
+        }
         this.counters.received++;
         this.emitMessage({ data, source: conn.remote, local: conn.local });
       },
@@ -150,7 +162,7 @@ export class TransportLayer {
       for (const ep of endpoints) {
         if (ep.proto === 'udp') {
           udp.push(await UdpListener.open(ep, (d, r, l) => this.onDatagram(d, r, l), (err, l) =>
-            this.log.warn(`UDP socket ${formatEndpoint(l.endpoint)} error`, err)).catch((err: Error) => {
+            this.log.warn({ err, listener: formatEndpoint(l.endpoint) }, 'UDP socket error')).catch((err: Error) => {
             throw listenError(err, ep);
           }));
         } else if (ep.proto === 'tcp' || ep.proto === 'tls') {
@@ -240,17 +252,19 @@ export class TransportLayer {
   // ---- inbound --------------------------------------------------------------
 
   private onDatagram(data: Buffer, rinfo: RemoteInfo, listener: UdpListener): void {
+    const source: Peer = { proto: 'udp', address: canonicalAddress(rinfo.address), port: rinfo.port };
+    if (this.admit && !this.admit(source)) {
+      this.counters.refused++;
+      return;
+    }
     if (isUdpKeepalive(data)) {
       this.counters.keepalives++;
       return;
     }
     this.counters.received++;
-    this.emitMessage({
-      data,
-      source: { proto: 'udp', address: canonicalAddress(rinfo.address), port: rinfo.port },
-      local: listener.endpoint,
-    });
+    this.emitMessage({ data, source, local: listener.endpoint });
   }
+
 
   private async listenStream(ep: LocalEndpoint, tlsHosts: string[]): Promise<StreamListener> {
     const proto = ep.proto as StreamProto;
@@ -258,8 +272,12 @@ export class TransportLayer {
     let endpoint: LocalEndpoint = ep;
     if (proto === 'tls') {
       const creds = await this.credentials(ep, tlsHosts);
-      server = createTlsServer(creds, (s) => this.accept(s, proto, endpoint), (err) =>
-        this.log.warn(`TLS handshake failed on ${formatEndpoint(endpoint)}: ${err.message}`));
+      server = createTlsServer(creds, (s) => this.accept(s, proto, endpoint), (err, socket) => {
+        // Scanners and wrong-protocol clients fail handshakes all day: one line per source per minute.
+        const source = socket.remoteAddress ?? 'unknown';
+        const seen = this.handshakeLogs.admit(source);
+        if (seen.log) this.log.info({ source, listener: formatEndpoint(endpoint), reason: err.message, suppressed: seen.suppressed || undefined }, 'TLS handshake failed');
+      });
     } else {
       server = createTcpServer((s) => this.accept(s, proto, endpoint));
     }
@@ -272,7 +290,7 @@ export class TransportLayer {
         resolve();
       });
     });
-    server.on('error', (err) => this.log.warn(`${formatEndpoint(endpoint)} listener error`, err));
+    server.on('error', (err) => this.log.warn({ err, listener: formatEndpoint(endpoint) }, 'listener error'));
     const addr = server.address();
     endpoint = { proto, address: ep.address, port: typeof addr === 'object' && addr ? addr.port : ep.port };
     return { endpoint, server };
@@ -297,6 +315,11 @@ export class TransportLayer {
 
   private accept(socket: Socket, proto: StreamProto, listener: LocalEndpoint): void {
     if (this.closed || socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.admit && !this.admit({ proto, address: canonicalAddress(socket.remoteAddress), port: socket.remotePort ?? 0 })) {
+      this.counters.refused++;
       socket.destroy();
       return;
     }
@@ -408,7 +431,7 @@ export class TransportLayer {
   private reportSendError(dest: Peer, err: Error): void {
     this.counters.sendErrors++;
     if (this.sendErrorHandlers.length === 0) {
-      this.log.warn(`send to ${formatEndpoint(dest)} failed: ${err.message}`);
+      this.log.warn({ dest: formatEndpoint(dest), reason: err.message }, 'send failed');
       return;
     }
     for (const cb of this.sendErrorHandlers) this.guard(() => cb(dest, err), 'send-error handler');
@@ -419,7 +442,7 @@ export class TransportLayer {
     try {
       fn();
     } catch (err) {
-      this.log.warn(`${what} threw`, err);
+      this.log.error({ err }, `${what} threw`);
     }
   }
 }
