@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { runServe, type ServeOptions } from './serve.js';
 import { LOG_LEVELS } from '../config/schema.js';
 import { runStatus } from './status.js';
+import { addBan, listBans, removeBan, type BansOptions } from './bans.js';
 import { runTrace } from './trace.js';
 import { checkMessage } from '../sip/check.js';
 import { VERSION } from './server.js';
@@ -22,6 +23,7 @@ Examples:
   switchboard serve --config switchboard.yaml run your own config
   switchboard status                          who is registered, calls in progress
   switchboard trace                           recent calls; then: switchboard trace CALL-ID
+  switchboard bans                            who is banned; switchboard bans remove ADDRESS
   switchboard sip check capture.txt           is this SIP message valid?
   switchboard phone call sip:bob@127.0.0.1:5072 --duration 10 --stats
                                               a softphone call (also: phone listen, phone register)`,
@@ -65,6 +67,45 @@ program
   .addHelpText('after', '\nExamples:\n  switchboard trace\n  switchboard trace 3848276298220188511 --pcap call.pcap')
   .action(async (callId: string | undefined, opts: { config?: string; admin?: string; pcap?: string; json?: boolean }) => {
     await runTrace(callId, opts);
+  });
+
+const bans = program
+  .command('bans')
+  .description('list banned source addresses (failed logins, floods, by hand); lift or add a ban')
+  .option('-c, --config <file>', 'the config the server runs with (to find its admin address and database)')
+  .option('--admin <host:port>', 'admin address of the server (default 127.0.0.1:8089)')
+  .option('--json', 'print JSON for scripts: [{address, reason, detail, since, until}]')
+  .addHelpText(
+    'after',
+    '\nWith no server running, bans are read from and written to the database of the config.\n' +
+      'Examples:\n  switchboard bans\n  switchboard bans --json --config switchboard.yaml\n  switchboard bans remove 192.0.2.7\n  switchboard bans add 192.0.2.7 --for 86400',
+  )
+  .action(async (opts: BansOptions) => {
+    await listBans(opts);
+  });
+bans
+  .command('remove')
+  .description('lift the ban on an address')
+  .argument('<address>', 'the banned IP address')
+  .option('-c, --config <file>', 'the config the server runs with')
+  .option('--admin <host:port>', 'admin address of the server (default 127.0.0.1:8089)')
+  .option('--json', 'print the lifted ban as JSON')
+  .addHelpText('after', '\nExample:\n  switchboard bans remove 127.0.0.2 --config switchboard.yaml')
+  .action(async (address: string, opts: BansOptions) => {
+    await removeBan(address, { ...bans.opts<BansOptions>(), ...opts });
+  });
+bans
+  .command('add')
+  .description('ban an address by hand')
+  .argument('<address>', 'the IP address to ban')
+  .option('--for <seconds>', 'how long', '3600')
+  .option('--reason <text>', 'why, for the list')
+  .option('-c, --config <file>', 'the config the server runs with')
+  .option('--admin <host:port>', 'admin address of the server (default 127.0.0.1:8089)')
+  .option('--json', 'print the ban as JSON')
+  .addHelpText('after', '\nExample:\n  switchboard bans add 203.0.113.9 --for 86400 --reason "scanner"')
+  .action(async (address: string, opts: BansOptions & { for: string; reason?: string }) => {
+    await addBan(address, { ...bans.opts<BansOptions>(), ...opts, seconds: opts.for, detail: opts.reason });
   });
 
 const sip = program

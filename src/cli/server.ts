@@ -5,6 +5,10 @@
  */
 import v8 from 'node:v8';
 import { AdminServer } from '../api/admin.js';
+import { Metrics, type MetricsSnapshot } from '../api/metrics.js';
+import { Security } from '../proxy/security/index.js';
+import { BanStore } from '../store/bans.js';
+import { addAdminRoutes } from './admin-routes.js';
 import type { Config } from '../config/schema.js';
 import type { Credential } from '../sip/auth/digest.js';
 import { DigestServer } from '../sip/auth/server.js';
@@ -32,6 +36,7 @@ export interface RunningServer {
   stack: SipStack;
   proxy: Proxy;
   registrar: Registrar;
+  security: Security;
   traces: TraceRecorder;
   /** Errors that escaped every handler (counted by serve's last-resort handlers, shown in metrics). */
   crashes: CrashCounter;
@@ -68,7 +73,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const log = opts.log ?? silentLogger;
   const startedWall = clock.wallNow();
   const db: Db = openDatabase(config.data);
-  const registrar = new Registrar(clock, config.sip, new BindingStore(db));
+  const registrar = new Registrar(clock, config.sip, new BindingStore(db), log.child({ layer: 'registrar' }));
+  const security = new Security({ clock, policy: config.security, store: new BanStore(db), log: log.child({ layer: 'security' }) });
   const stack = new SipStack({
     clock,
     listen: config.sip.listen,
@@ -81,6 +87,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     // connection, so no connection is closed for idleness before a registration could expire.
     idleTimeoutMs: (config.sip.maxExpires + 60) * 1000,
     log: log.child({ layer: 'sip' }),
+    // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
+    admit: (source) => security.admit(source),
   });
   const auth = new DigestServer({
     realm: config.domain,
@@ -110,6 +118,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     credentials,
     isUser: (u) => config.users.has(u),
     log: log.child({ layer: 'proxy' }),
+    onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
   });
   const traces = new TraceRecorder({ clock, maxCalls: config.limits.maxTraceCalls });
   // Nothing changes a message's bytes after it is received or serialized, so the recorder may keep them.
@@ -163,14 +172,35 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     };
   };
 
-  const admin = new AdminServer();
-  admin.route('status', () => status());
-  admin.route('traces', (_q, parts) => {
-    if (parts.length === 0) return traces.calls();
-    const entries = traces.get(parts[0]);
-    if (!entries || entries.length === 0) return undefined;
-    return entries.map((e) => ({ ...e, data: e.data.toString('base64') }));
+  const crashes: CrashCounter = { uncaught: 0 };
+  const metrics = new Metrics((): MetricsSnapshot => {
+    const tx = stack.transactions.stats();
+    const transport = stack.transport.stats();
+    const c = stack.counters;
+    const d = proxy.dialogs;
+    return {
+      sip: {
+        requestsIn: c.inbound.requests,
+        requestsOut: c.outbound.requests,
+        responsesIn: c.inbound.responses,
+        responsesOut: c.outbound.responses,
+        malformed: c.malformedByStatus,
+        refused: transport.refused,
+        connections: transport.connections,
+      },
+      transactions: tx,
+      dialogs: d.size,
+      calls: { attempted: d.callsStarted, answered: d.callsAnswered, failed: d.callsFailed, cancelled: d.callsCancelled },
+      registrations: { bindings: registrar.bindingCount, accepted: registrar.registrations, storeFailures: registrar.writeFailures },
+      authFailures: proxy.counters.authFailuresByMethod,
+      bans: { active: security.activeBans, imposed: security.counters.bans },
+      overload: {},
+      mediaDrops: {},
+      uncaughtErrors: crashes.uncaught,
+    };
   });
+  const admin = new AdminServer();
+  addAdminRoutes(admin, { status, traces, security, metrics });
   let adminAddr: { address: string; port: number };
   try {
     adminAddr = await admin.listen(config.admin.listen.address, config.admin.listen.port);
@@ -184,12 +214,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const schedulePurge = (): void => {
     purgeTimer = clock.setTimer(10_000, () => {
       registrar.purge();
+      security.purge();
       schedulePurge();
     });
   };
   schedulePurge();
 
-  const crashes: CrashCounter = { uncaught: 0 };
   let closed = false;
   return {
     config,
@@ -198,6 +228,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     stack,
     proxy,
     registrar,
+    security,
     traces,
     crashes,
     status,

@@ -18,6 +18,8 @@ export class DialogTable {
   private readonly dialogs = new Map<string, DialogInfo>();
   callsStarted = 0;
   callsAnswered = 0;
+  callsFailed = 0;
+  callsCancelled = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -31,8 +33,19 @@ export class DialogTable {
     this.dialogs.set(callId, { callId, from, to, startedWall: this.clock.wallNow() });
   }
 
+  /** An initial INVITE got a final failure (or, after the caller's CANCEL, its 487). */
+  failed(cancelled: boolean): void {
+    if (cancelled) this.callsCancelled++;
+    else this.callsFailed++;
+  }
+
   ended(callId: string): void {
     this.dialogs.delete(callId);
+  }
+
+  /** Calls up now (stale rows included until the next active() call drops them). */
+  get size(): number {
+    return this.dialogs.size;
   }
 
   active(): DialogInfo[] {

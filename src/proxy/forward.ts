@@ -22,6 +22,8 @@ export interface Branch {
 export interface ContextEvents {
   /** A 2xx to an INVITE went upstream: a dialog is up. */
   onAnswered?(res: SipMessage): void;
+  /** The best failure went upstream as the final answer; `cancelled` when the caller had sent CANCEL. */
+  onFailed?(status: number, cancelled: boolean): void;
   onDone?(): void;
 }
 
@@ -34,6 +36,7 @@ export class ResponseContext {
   /** Reason header for the CANCELs we send (RFC 3326), e.g. a call answered on another phone. */
   private cancelReason?: string;
   private readonly isInvite: boolean;
+  private cancelled = false;
 
   constructor(
     private readonly stack: SipStack,
@@ -64,6 +67,7 @@ export class ResponseContext {
 
   /** The caller sent CANCEL: stop every fork still ringing (RFC 3261 §16.10). */
   cancel(): void {
+    this.cancelled = true;
     this.stopAll();
   }
 
@@ -147,6 +151,7 @@ export class ResponseContext {
         res.remove('retry-after');
       }
       this.server.respond(res);
+      this.events.onFailed?.(res.status, this.cancelled);
     }
     this.events.onDone?.();
   }

@@ -12,6 +12,7 @@ import type { SipStack } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
 import { parseUri, uriHost, type SipUri } from '../sip/uri.js';
+import { methodLabel } from '../sip/tally.js';
 import type { Clock } from '../util/clock.js';
 import { detach, silentLogger, type Logger } from '../util/log.js';
 import { DialogTable } from './dialogs.js';
@@ -41,12 +42,14 @@ export interface ProxyCounters {
   requests: number;
   forwarded: number;
   authFailures: number;
+  /** The same by method (bounded: unknown methods count as `other`). */
+  authFailuresByMethod: Record<string, number>;
   rejected: Record<number, number>;
 }
 
 export class Proxy {
   readonly dialogs: DialogTable;
-  readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, rejected: {} };
+  readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, authFailuresByMethod: {}, rejected: {} };
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
   private readonly log: Logger;
@@ -241,6 +244,8 @@ export class Proxy {
   private authFailed(req: SipMessage, source: Peer, result: Extract<VerifyResult, { ok: false }>): void {
     if (result.user === undefined || result.stale) return;
     this.counters.authFailures++;
+    const m = methodLabel(req.method);
+    this.counters.authFailuresByMethod[m] = (this.counters.authFailuresByMethod[m] ?? 0) + 1;
     this.log.warn(
       { source: `${source.proto}:${uriHost(source.address)}:${source.port}`, user: result.user, method: req.method, callId: req.callId, reason: result.reason },
       `authentication failed for user "${result.user}" from ${source.address}`,
@@ -354,6 +359,9 @@ export class Proxy {
     const ctx = new ResponseContext(this.stack, this.clock, tx, req, this.opts.timerCSeconds * 1000, {
       onAnswered: (res) => {
         if (req.toTag === undefined) this.dialogs.established(res.callId, req.get('from') ?? '', res.get('to') ?? '');
+      },
+      onFailed: (_status, cancelled) => {
+        if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.failed(cancelled);
       },
       onDone: () => this.contexts.delete(tx),
     });

@@ -12,6 +12,7 @@ import { protoOf } from './targets.js';
 import type { Peer, LocalEndpoint } from '../sip/transport/types.js';
 import type { BindingChange, BindingStore, StoredBinding } from '../store/bindings.js';
 import type { Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
 
 export interface Binding extends StoredBinding {
   /** The live connection a stream-registered phone is reachable on (not persisted). */
@@ -32,20 +33,38 @@ export interface RegisterOutcome {
   headers: [string, string][];
 }
 
+/** How long a phone should wait before retrying a REGISTER we could not save. */
+export const STORE_RETRY_AFTER_S = 5;
+
 export class Registrar {
   private readonly table = new Map<string, Binding[]>();
   /** Contact URI → binding, kept in step with `table` by `setList`. */
   private readonly contacts = new Map<string, Binding>();
+  /**
+   * Binding lists changed by REGISTERs of this event-loop turn and not yet on
+   * disk. They become the table only once written, so a failed write leaves
+   * every phone with the bindings it had before.
+   */
+  private staged = new Map<string, Binding[]>();
   private pending: BindingChange[] = [];
-  private waiters: (() => void)[] = [];
+  private waiters: ((saved: boolean) => void)[] = [];
   private flushScheduled = false;
+  /** True while writes fail; the first failure and the recovery are logged, not every batch. */
+  private failing = false;
+  private purgeFailing = false;
+  private readonly log: Logger;
+  /** REGISTERs accepted. */
   registrations = 0;
+  /** REGISTERs answered 500 because the database refused the write (disk full, locked, read-only). */
+  writeFailures = 0;
 
   constructor(
     private readonly clock: Clock,
     private readonly limits: RegistrarLimits,
     private readonly store?: BindingStore,
+    log?: Logger,
   ) {
+    this.log = log ?? silentLogger;
     if (store) {
       for (const b of store.loadValid(clock.wallNow())) {
         let uri: SipUri;
@@ -57,6 +76,11 @@ export class Registrar {
         this.setList(b.aor, [...(this.table.get(b.aor) ?? []), { ...b, contactUri: uri }]);
       }
     }
+  }
+
+  /** Live bindings (contacts) in the table; expired ones linger until the next lookup or purge. */
+  get bindingCount(): number {
+    return this.contacts.size;
   }
 
   /** Current (unexpired) bindings of an address-of-record, best q first. */
@@ -101,7 +125,14 @@ export class Registrar {
       const before = this.table.get(aor)?.length ?? 0;
       n += before - this.lookup(aor).length;
     }
-    this.store?.purgeExpired(this.clock.wallNow());
+    try {
+      this.store?.purgeExpired(this.clock.wallNow());
+      this.purgeFailing = false;
+    } catch (err) {
+      // Expired rows on disk are harmless (they are skipped at load); retried at the next purge.
+      if (!this.purgeFailing) this.log.warn({ err }, 'removing expired registrations from the database failed; will retry');
+      this.purgeFailing = true;
+    }
     return n;
   }
 
@@ -118,8 +149,21 @@ export class Registrar {
    */
   async register(req: SipMessage, aor: string, source: Peer, local: LocalEndpoint): Promise<RegisterOutcome> {
     const outcome = this.apply(req, aor, source, local);
-    if (outcome.status === 200 && this.store && this.pending.length) await this.flushSoon();
-    return outcome;
+    if (this.staged.size === 0) return outcome;
+    if (!this.store) {
+      this.commit(this.staged);
+      this.staged = new Map();
+      return outcome;
+    }
+    if (await this.flushSoon()) return outcome;
+    this.writeFailures++;
+    // RFC 3261 §21.5.1 with §20.33: the phone retries later; nothing it had is lost meanwhile.
+    return { status: 500, reason: 'Server Internal Error - registration could not be saved', headers: [['Retry-After', String(STORE_RETRY_AFTER_S)]] };
+  }
+
+  /** The list REGISTERs of this turn build on: staged changes first, then the table. */
+  private current(aor: string): Binding[] {
+    return this.staged.get(aor) ?? this.lookup(aor);
   }
 
   private apply(req: SipMessage, aor: string, source: Peer, local: LocalEndpoint): RegisterOutcome {
@@ -133,9 +177,9 @@ export class Registrar {
     const callId = req.callId;
     const cseq = req.cseq.seq;
     const now = this.clock.wallNow();
-    const current = this.lookup(aor);
+    const current = this.current(aor);
 
-    if (contactValues.length === 0) return this.ok(aor);
+    if (contactValues.length === 0) return this.ok(current);
 
     let contacts: NameAddr[];
     try {
@@ -152,9 +196,9 @@ export class Registrar {
         if (b.callId === callId && cseq <= b.cseq) return outOfOrder();
       }
       for (const b of current) this.pending.push({ op: 'delete', aor, contact: b.contact });
-      this.setList(aor, []);
+      this.staged.set(aor, []);
       this.registrations++;
-      return this.ok(aor);
+      return this.ok([]);
     }
 
     const updates: { na: NameAddr; uri: SipUri; expires: number }[] = [];
@@ -178,6 +222,8 @@ export class Registrar {
     }
 
     const list = [...current];
+    // Collected apart so a REGISTER refused halfway (out of order) leaves nothing behind.
+    const changes: BindingChange[] = [];
     for (const u of updates) {
       const idx = list.findIndex((b) => sameContact(b.contactUri, u.uri));
       const existing = idx >= 0 ? list[idx] : undefined;
@@ -185,7 +231,7 @@ export class Registrar {
       if (u.expires === 0) {
         if (existing) {
           list.splice(idx, 1);
-          this.pending.push({ op: 'delete', aor, contact: existing.contact });
+          changes.push({ op: 'delete', aor, contact: existing.contact });
         }
         continue;
       }
@@ -213,21 +259,22 @@ export class Registrar {
           // Drop the binding refreshed longest ago, as Kamailio's max_contacts mode 2 does.
           let oldest = 0;
           for (let i = 1; i < list.length; i++) if (list[i].updatedAt < list[oldest].updatedAt) oldest = i;
-          this.pending.push({ op: 'delete', aor, contact: list[oldest].contact });
+          changes.push({ op: 'delete', aor, contact: list[oldest].contact });
           list.splice(oldest, 1);
         }
         list.push(binding);
       }
-      this.pending.push({ op: 'put', binding: storable(binding) });
+      changes.push({ op: 'put', binding: storable(binding) });
     }
-    this.setList(aor, list);
+    this.pending.push(...changes);
+    this.staged.set(aor, list);
     this.registrations++;
-    return this.ok(aor);
+    return this.ok(list);
   }
 
-  private ok(aor: string): RegisterOutcome {
+  private ok(bindings: Binding[]): RegisterOutcome {
     const now = this.clock.wallNow();
-    const headers: [string, string][] = this.lookup(aor).map((b) => [
+    const headers: [string, string][] = bindings.map((b) => [
       'Contact',
       `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`,
     ]);
@@ -235,7 +282,8 @@ export class Registrar {
     return { status: 200, reason: 'OK', headers };
   }
 
-  private flushSoon(): Promise<void> {
+  /** Resolves with whether this turn's changes reached the disk. */
+  private flushSoon(): Promise<boolean> {
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       if (this.flushScheduled) return;
@@ -244,15 +292,44 @@ export class Registrar {
     });
   }
 
-  /** Writes every pending change in one transaction, then releases the waiting 200 OKs. */
+  /**
+   * Writes every pending change in one transaction; only then do the staged
+   * lists become the table and the waiting 200 OKs go out. A failed write
+   * (disk full, database locked, read-only file) drops the batch: those
+   * REGISTERs get 500 + Retry-After and every earlier binding stays. The
+   * next batch simply tries again, so the registrar recovers by itself.
+   */
   flush(): void {
     this.flushScheduled = false;
     const changes = this.pending;
     const waiters = this.waiters;
+    const staged = this.staged;
     this.pending = [];
     this.waiters = [];
-    this.store?.write(changes);
-    for (const w of waiters) w();
+    this.staged = new Map();
+    let saved = true;
+    try {
+      this.store?.write(changes);
+    } catch (err) {
+      saved = false;
+      if (!this.failing) {
+        this.log.error(
+          { err, code: (err as { code?: string }).code, refused: waiters.length },
+          `registrations cannot be saved (${(err as Error).message}); answering 500 with Retry-After ${STORE_RETRY_AFTER_S} until the database is writable again`,
+        );
+      }
+      this.failing = true;
+    }
+    if (saved) {
+      this.commit(staged);
+      if (this.failing) this.log.info('registrations are saved again');
+      this.failing = false;
+    }
+    for (const w of waiters) w(saved);
+  }
+
+  private commit(staged: Map<string, Binding[]>): void {
+    for (const [aor, list] of staged) this.setList(aor, list);
   }
 }
 

@@ -13,6 +13,7 @@ import { hostAddress } from '../util/net.js';
 import { SipParseError } from './errors.js';
 import { formatVia, parseVia, type Via } from './headers.js';
 import { parseMessage, SipMessage, validateMessage } from './message.js';
+import { MessageTally } from './tally.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/index.js';
 import { TransportLayer } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
@@ -59,6 +60,9 @@ export interface StackOptions {
 export interface StackCounters {
   received: number;
   sent: number;
+  /** Parsed messages received / sent, by method and status (retransmissions included). */
+  inbound: MessageTally;
+  outbound: MessageTally;
   malformed: number;
   /** Malformed messages by the status they got (0: dropped, nothing could be answered). */
   malformedByStatus: Record<number, number>;
@@ -69,7 +73,9 @@ export interface StackCounters {
 export class SipStack {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
-  readonly counters: StackCounters = { received: 0, sent: 0, malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0 };
+  readonly counters: StackCounters = {
+    received: 0, sent: 0, inbound: new MessageTally(), outbound: new MessageTally(), malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0,
+  };
   private handlers?: StackHandlers;
   private readonly traces: TraceSink[] = [];
   private bound: LocalEndpoint[] = [];
@@ -248,6 +254,7 @@ export class SipStack {
   private sendRaw(msg: SipMessage, dest: Peer): void {
     const data = msg.toBuffer();
     this.counters.sent++;
+    this.counters.outbound.count(msg);
     if (this.traces.length) {
       const { local } = this.localFor(dest);
       for (const t of this.traces) t('out', dest.proto, local, dest, data);
@@ -280,6 +287,7 @@ export class SipStack {
       }
       return;
     }
+    this.counters.inbound.count(msg);
     if (msg.isRequest) this.receiveRequest(msg, inb);
     else this.receiveResponse(msg, inb.source);
   }

@@ -24,6 +24,13 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (aor, contact)
    )`,
   `CREATE INDEX bindings_expiry ON bindings (expires_at)`,
+  `CREATE TABLE bans (
+     address TEXT PRIMARY KEY,
+     reason TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     since INTEGER NOT NULL,
+     until INTEGER NOT NULL
+   )`,
 ];
 
 export function openDatabase(dataDir: string): Db {
@@ -39,7 +46,8 @@ export function openDatabase(dataDir: string): Db {
   // the failure the "nothing is lost" rule is about, at a fraction of FULL's cost.
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  // A write waits at most this long for another connection's lock: the event loop waits with it.
+  db.pragma('busy_timeout = 250');
   migrate(db);
   return db;
 }

@@ -131,3 +131,50 @@ test('bindings are on disk before the 200 OK and survive a restart; expired ones
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write the database refuses (locked) answers 500 + Retry-After, keeps the bindings, and recovers by itself', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-reg-'));
+  const db = openDatabase(dir);
+  const other = openDatabase(dir);
+  try {
+    const clock = new VirtualClock();
+    const reg = new Registrar(clock, limits, new BindingStore(db));
+    assert.equal((await reg.register(register(['<sip:a@192.0.2.1>']), 'alice', source, local)).status, 200);
+
+    // Another process holds the write lock past our busy timeout.
+    other.exec('BEGIN EXCLUSIVE');
+    const refused = await reg.register(register(['<sip:a@192.0.2.1>'], { callId: 'c2', expires: '0' }), 'alice', source, local);
+    const also = await reg.register(register(['<sip:b@192.0.2.2>'], { callId: 'c3' }), 'bob', source, local);
+    assert.equal(refused.status, 500);
+    assert.deepEqual(refused.headers, [['Retry-After', '5']]);
+    assert.equal(also.status, 500);
+    assert.equal(reg.lookup('alice').length, 1, "alice's binding is kept: the refused removal never happened");
+    assert.equal(reg.lookup('bob').length, 0, 'nothing unsaved is acknowledged or used');
+    assert.equal(reg.writeFailures, 2);
+
+    other.exec('COMMIT');
+    // A read-only database file is refused the same way.
+    db.pragma('query_only = ON');
+    assert.equal((await reg.register(register(['<sip:c@192.0.2.3>'], { callId: 'c4' }), 'carol', source, local)).status, 500);
+    db.pragma('query_only = OFF');
+    const again = await reg.register(register(['<sip:b@192.0.2.2>'], { callId: 'c3', cseq: 2 }), 'bob', source, local);
+    assert.equal(again.status, 200);
+    assert.equal(reg.lookup('bob').length, 1);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM bindings').get() as { n: number }).n, 2);
+  } finally {
+    other.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('REGISTERs of one turn build on each other and are saved or refused together', async () => {
+  const reg = new Registrar(new VirtualClock(), limits);
+  const [a, b] = await Promise.all([
+    reg.register(register(['<sip:a@192.0.2.1>'], { callId: 'p1' }), 'alice', source, local),
+    reg.register(register(['<sip:a@192.0.2.2>'], { callId: 'p2' }), 'alice', source, local),
+  ]);
+  assert.equal(a.status, 200);
+  assert.equal(b.headers.filter(([n]) => n === 'Contact').length, 2, 'the second 200 lists both contacts');
+  assert.equal(reg.lookup('alice').length, 2);
+});

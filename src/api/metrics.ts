@@ -1,0 +1,118 @@
+/**
+ * `GET /metrics` in the Prometheus text format (prom-client). The layers
+ * keep plain counters, incremented on their own paths; nothing here runs
+ * per packet. At each scrape the composition root takes one snapshot of
+ * those counters and the metrics below are set from it.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** Everything a scrape reports, read once per scrape. */
+export interface MetricsSnapshot {
+  sip: {
+    /** Parsed requests by method / responses by status, in and out (retransmissions included). */
+    requestsIn: Record<string, number>;
+    requestsOut: Record<string, number>;
+    responsesIn: Record<number, number>;
+    responsesOut: Record<number, number>;
+    /** Malformed messages by the status they got; 0 = dropped unanswered. */
+    malformed: Record<number, number>;
+    /** Datagrams, stream messages and connections dropped unread (banned or flooding source). */
+    refused: number;
+    connections: number;
+  };
+  transactions: { client: number; server: number };
+  dialogs: number;
+  calls: { attempted: number; answered: number; failed: number; cancelled: number };
+  registrations: { bindings: number; accepted: number; storeFailures: number };
+  authFailures: Record<string, number>;
+  bans: { active: number; imposed: Record<string, number> };
+  /** New work refused at a limit, by limit name. */
+  overload: Record<string, number>;
+  /** RTP/RTCP datagrams dropped by media endpoints, by reason. */
+  mediaDrops: Record<string, number>;
+  uncaughtErrors: number;
+}
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+type Read = (s: MetricsSnapshot) => Sample[];
+
+export class Metrics {
+  readonly registry = new Registry();
+  /** Set for the duration of one scrape, so every metric reads the same instant. */
+  private snapshot: MetricsSnapshot | undefined;
+
+  constructor(private readonly take: () => MetricsSnapshot) {
+    // Event-loop lag, heap, GC, CPU, open handles: the standard process_* and nodejs_* set.
+    collectDefaultMetrics({ register: this.registry });
+    const counter = (name: string, help: string, labelNames: string[], read: Read): void => {
+      new Counter({ name, help, labelNames, registers: [this.registry], collect: this.collector(read) });
+    };
+    const gauge = (name: string, help: string, labelNames: string[], read: Read): void => {
+      new Gauge({ name, help, labelNames, registers: [this.registry], collect: this.collector(read) });
+    };
+
+    counter('switchboard_sip_requests_total', 'SIP requests by method and direction (retransmissions included)', ['method', 'direction'], (s) => [
+      ...by('method', s.sip.requestsIn, { direction: 'in' }),
+      ...by('method', s.sip.requestsOut, { direction: 'out' }),
+    ]);
+    counter('switchboard_sip_responses_total', 'SIP responses by status code and direction', ['status', 'direction'], (s) => [
+      ...by('status', s.sip.responsesIn, { direction: 'in' }),
+      ...by('status', s.sip.responsesOut, { direction: 'out' }),
+    ]);
+    counter('switchboard_sip_malformed_total', 'Malformed SIP messages by the status they were answered with (0: dropped unanswered)', ['status'], (s) => by('status', s.sip.malformed));
+    counter('switchboard_sip_refused_total', 'Messages and connections dropped unread because their source is banned or flooding', [], (s) => one(s.sip.refused));
+    gauge('switchboard_sip_connections', 'Open TCP/TLS connections', [], (s) => one(s.sip.connections));
+    gauge('switchboard_sip_transactions', 'SIP transactions in progress', ['side'], (s) => by('side', { client: s.transactions.client, server: s.transactions.server }));
+    gauge('switchboard_dialogs', 'Calls (INVITE dialogs) up through the proxy', [], (s) => one(s.dialogs));
+    counter('switchboard_calls_attempted_total', 'Initial INVITEs routed', [], (s) => one(s.calls.attempted));
+    counter('switchboard_calls_answered_total', 'Calls answered (a 2xx to an initial INVITE)', [], (s) => one(s.calls.answered));
+    counter('switchboard_calls_failed_total', 'Calls that ended with a final failure response (cancelled calls not included)', [], (s) => one(s.calls.failed));
+    counter('switchboard_calls_cancelled_total', 'Calls the caller cancelled before an answer', [], (s) => one(s.calls.cancelled));
+    gauge('switchboard_registrations', 'Registered contacts (bindings) in the location table', [], (s) => one(s.registrations.bindings));
+    counter('switchboard_registrations_total', 'REGISTER requests accepted', [], (s) => one(s.registrations.accepted));
+    counter('switchboard_registration_store_failures_total', 'REGISTERs answered 500 because the database refused the write', [], (s) => one(s.registrations.storeFailures));
+    counter('switchboard_auth_failures_total', 'Failed digest authentications (wrong password or unknown user) by method', ['method'], (s) =>
+      by('method', { REGISTER: 0, INVITE: 0, ...s.authFailures }),
+    );
+    gauge('switchboard_bans', 'Source addresses banned now', [], (s) => one(s.bans.active));
+    counter('switchboard_bans_total', 'Bans imposed by reason', ['reason'], (s) => by('reason', s.bans.imposed));
+    counter('switchboard_overload_rejected_total', 'New requests refused with 503 at a limit, by limit', ['limit'], (s) => by('limit', s.overload));
+    counter('switchboard_media_dropped_total', 'RTP/RTCP datagrams dropped, by reason', ['reason'], (s) => by('reason', s.mediaDrops));
+    counter('switchboard_uncaught_errors_total', 'Errors that escaped every handler (bugs); the server kept running', [], (s) => one(s.uncaughtErrors));
+  }
+
+  /** The text a scrape gets. */
+  async render(): Promise<string> {
+    this.snapshot = this.take();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.snapshot = undefined;
+    }
+  }
+
+  /** prom-client calls a metric's collect() at scrape time: it refills the metric from the snapshot. */
+  private collector(read: Read): (this: Counter | Gauge) => void {
+    const current = (): MetricsSnapshot | undefined => this.snapshot;
+    return function collect(this: Counter | Gauge): void {
+      const snap = current();
+      if (!snap) return;
+      this.reset();
+      for (const [labels, value] of read(snap)) {
+        if (this instanceof Gauge) this.set(labels, value);
+        else this.inc(labels, value);
+      }
+    };
+  }
+}
+
+function one(value: number): Sample[] {
+  return [[{}, value]];
+}
+
+function by(label: string, values: Record<string | number, number>, fixed: Labels = {}): Sample[] {
+  return Object.entries(values).map(([k, v]) => [{ ...fixed, [label]: k }, v]);
+}
