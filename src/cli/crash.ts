@@ -3,13 +3,15 @@
  * error handling is logged with its stack and counted, and the server keeps
  * serving the calls and phones that were not part of it.
  */
+import type { EventEmitter } from 'node:events';
 import type { Logger } from '../util/log.js';
 
 export interface CrashCounter {
   uncaught: number;
 }
 
-export function installCrashHandlers(log: Logger, counter: CrashCounter): () => void {
+/** `on` is the process, or in a test an emitter standing in for it. */
+export function installCrashHandlers(log: Logger, counter: CrashCounter, on: EventEmitter = process): () => void {
   const onRejection = (reason: unknown): void => {
     counter.uncaught++;
     log.error({ err: reason, kind: 'unhandledRejection' }, 'a promise failed with nobody to handle it (a bug: please report it); still serving');
@@ -18,10 +20,10 @@ export function installCrashHandlers(log: Logger, counter: CrashCounter): () => 
     counter.uncaught++;
     log.error({ err, kind: origin }, 'an error escaped every handler (a bug: please report it); still serving');
   };
-  process.on('unhandledRejection', onRejection);
-  process.on('uncaughtException', onException);
+  on.on('unhandledRejection', onRejection);
+  on.on('uncaughtException', onException);
   return () => {
-    process.off('unhandledRejection', onRejection);
-    process.off('uncaughtException', onException);
+    on.off('unhandledRejection', onRejection);
+    on.off('uncaughtException', onException);
   };
 }

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Metrics, type MetricsSnapshot } from '../../src/api/metrics.js';
+import { parsePrometheus, sampleValue } from '../helpers/prometheus.js';
+
+function snapshot(): MetricsSnapshot {
+  return {
+    sip: {
+      requestsIn: { INVITE: 3, REGISTER: 7, other: 1 },
+      requestsOut: { INVITE: 3 },
+      responsesIn: { 200: 2, 486: 1 },
+      responsesOut: { 401: 7, 200: 9 },
+      malformed: { 400: 4, 0: 2 },
+      refused: 12,
+      connections: 1,
+    },
+    transactions: { client: 2, server: 5 },
+    dialogs: 1,
+    calls: { attempted: 3, answered: 2, failed: 1, cancelled: 0 },
+    registrations: { bindings: 4, accepted: 6, storeFailures: 1 },
+    authFailures: { REGISTER: 2 },
+    bans: { active: 1, imposed: { 'failed-auth': 1, flood: 0, manual: 0 } },
+    overload: { transactions: 3 },
+    mediaDrops: { garbage: 5 },
+    uncaughtErrors: 0,
+  };
+}
+
+test('one scrape renders every counter from one snapshot, with bounded labels, as valid Prometheus text', async () => {
+  let snap = snapshot();
+  let takes = 0;
+  const m = new Metrics(() => {
+    takes++;
+    return snap;
+  });
+  const { samples, types } = parsePrometheus(await m.render());
+  assert.equal(takes, 1, 'the layers are read once per scrape');
+  assert.equal(sampleValue(samples, 'switchboard_sip_requests_total', { method: 'REGISTER', direction: 'in' }), 7);
+  assert.equal(sampleValue(samples, 'switchboard_sip_responses_total', { status: '401', direction: 'out' }), 7);
+  assert.equal(sampleValue(samples, 'switchboard_sip_malformed_total', { status: '0' }), 2);
+  assert.equal(sampleValue(samples, 'switchboard_sip_transactions', { side: 'server' }), 5);
+  assert.equal(sampleValue(samples, 'switchboard_auth_failures_total', { method: 'INVITE' }), 0, 'both login methods are always present');
+  assert.equal(sampleValue(samples, 'switchboard_registrations'), 4);
+  assert.equal(sampleValue(samples, 'switchboard_overload_rejected_total', { limit: 'transactions' }), 3);
+  assert.equal(types.get('switchboard_registrations'), 'gauge');
+  assert.equal(types.get('switchboard_calls_failed_total'), 'counter');
+
+  // Counters follow the layers' values from scrape to scrape; nothing accumulates twice.
+  snap = { ...snapshot(), registrations: { bindings: 1, accepted: 9, storeFailures: 1 } };
+  const second = parsePrometheus(await m.render()).samples;
+  assert.equal(sampleValue(second, 'switchboard_registrations'), 1);
+  assert.equal(sampleValue(second, 'switchboard_registrations_total'), 9);
+  assert.equal(sampleValue(second, 'switchboard_sip_requests_total', { method: 'REGISTER', direction: 'in' }), 7);
+});
