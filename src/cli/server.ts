@@ -6,6 +6,7 @@
 import v8 from 'node:v8';
 import { AdminServer } from '../api/admin.js';
 import { Metrics, type MetricsSnapshot } from '../api/metrics.js';
+import { DROP_REASONS, type DropReason } from '../media/endpoint/index.js';
 import { Security } from '../proxy/security/index.js';
 import { BanStore } from '../store/bans.js';
 import { addAdminRoutes } from './admin-routes.js';
@@ -27,6 +28,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 
 export const VERSION = '0.1.0';
+const NO_MEDIA_DROPS: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 export const USER_AGENT = `Switchboard/${VERSION}`;
 
 export interface RunningServer {
@@ -195,7 +197,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       authFailures: proxy.counters.authFailuresByMethod,
       bans: { active: security.activeBans, imposed: security.counters.bans },
       overload: {},
-      mediaDrops: {},
+      // No media endpoint runs in the server yet (the PBX brings them); every reason is listed from the start.
+      mediaDrops: NO_MEDIA_DROPS,
       uncaughtErrors: crashes.uncaught,
     };
   });
