@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import { AdminServer } from '../api/admin.js';
 import { Metrics, type MetricsSnapshot } from '../api/metrics.js';
-import { DROP_REASONS, type DropReason } from '../media/endpoint/index.js';
+import { DROP_REASONS, type DropReason } from '../media/endpoint/types.js';
 import { Security } from '../proxy/security/index.js';
 import { BanStore } from '../store/bans.js';
 import { addAdminRoutes } from './admin-routes.js';
