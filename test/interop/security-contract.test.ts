@@ -218,4 +218,12 @@ describe('issue 7 contract: bans, flood control, metrics and JSON logs', { timeo
     }
     assert.equal(records.filter((r) => String(r.msg).startsWith('banned 127.0.0.3')).length, 1, 'the flood ban is logged once');
   });
+
+  test('bans outlive the server: with none running, bans reads and lifts them in its database', async () => {
+    const list = await bans();
+    assert.deepEqual(list.map((b) => b.address), ['127.0.0.3'], 'the flood ban (60 s) is still in force on disk');
+    const lifted = await session.run(['bans', 'remove', '127.0.0.3', '--config', config]);
+    assert.equal(lifted.exitCode, 0, explain(lifted));
+    assert.deepEqual(await bans(), []);
+  });
 });
