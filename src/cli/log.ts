@@ -21,7 +21,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const stream = fd === 1 ? process.stdout : process.stderr;
   const pretty = opts.pretty ?? stream.isTTY === true;
   const dest: DestinationStream = pretty
-    ? PinoPretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? PinoPretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
     : pino.destination({ dest: fd, sync: false });
   return pino(
     {
