@@ -15,7 +15,7 @@ import { formatVia, parseVia, type Via } from './headers.js';
 import { parseMessage, SipMessage, validateMessage } from './message.js';
 import { MessageTally } from './tally.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/index.js';
-import { TransportLayer } from './transport/index.js';
+import { TransportLayer, type ClientCertMode } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
 import { bareHost, uriHost } from './uri.js';
 
@@ -46,7 +46,8 @@ export interface StackOptions {
   listen: ListenAddress[];
   timers: { T1: number; T2: number; T4: number };
   dataDir: string;
-  tls?: { cert?: string; key?: string };
+  /** TLS: certificate files, trusted CAs, peer verification and client certificates (TransportTlsOptions). */
+  tls?: { cert?: string; key?: string; ca?: string[]; verify?: boolean; clientCerts?: ClientCertMode; hosts?: string[] };
   /** Address written into Via/Record-Route when bound to a wildcard address. */
   advertise?: string;
   userAgent?: string;
@@ -94,7 +95,7 @@ export class SipStack {
     this.transport = new TransportLayer({
       log: this.log.child({ layer: 'sip/transport' }),
       admit: opts.admit,
-      tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir },
+      tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir, caFiles: opts.tls?.ca, verify: opts.tls?.verify, clientCerts: opts.tls?.clientCerts, hosts: opts.tls?.hosts },
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
     });
@@ -109,11 +110,11 @@ export class SipStack {
       if (status === 0) this.counters.dropped++;
       else this.rejectMalformed(head, source, status, reason);
     });
-    this.transport.onSendError((dest) => {
+    this.transport.onSendError((dest, err) => {
       this.counters.dropped++;
       // UDP send errors say little (ICMP may come late or never); a stream that cannot
       // be opened means the phone is gone, and its callers should hear so at once.
-      if (dest.proto !== 'udp') this.transactions.transportFailed(dest);
+      if (dest.proto !== 'udp') this.transactions.transportFailed(dest, err);
     });
   }
 

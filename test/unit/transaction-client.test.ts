@@ -330,7 +330,7 @@ test('a peer the transport cannot reach fails its waiting client transactions at
   const handlers = (name: string): ClientHandlers => ({
     onResponse: (r) => events.push(`${name} ${r.status}`),
     onTimeout: () => events.push(`${name} timeout`),
-    onTransportError: () => events.push(`${name} transport error`),
+    onTransportError: (cause) => events.push(`${name} transport error${cause ? `: ${cause.message}` : ''}`),
   });
   const tcp = peer('tcp');
   layer.createClient(request('INVITE', 'z9hG4bKt1', 'tcp'), tcp, handlers('invite'));
@@ -339,8 +339,9 @@ test('a peer the transport cannot reach fails its waiting client transactions at
   layer.receiveResponse(response(ringing.request, 180), tcp);
   layer.createClient(request('INVITE', 'z9hG4bKt4', 'tcp'), { ...tcp, port: 5071 }, handlers('elsewhere'));
 
-  assert.equal(layer.transportFailed(tcp), 2);
-  assert.deepEqual(events, ['ringing 180', 'invite transport error', 'options transport error']);
+  // What the transport said (a refused certificate, a refused connection) reaches each transaction's owner.
+  assert.equal(layer.transportFailed(tcp, new Error('connect ECONNREFUSED')), 2);
+  assert.deepEqual(events, ['ringing 180', 'invite transport error: connect ECONNREFUSED', 'options transport error: connect ECONNREFUSED']);
   assert.equal(layer.stats().client, 2, 'the ringing one and the one to another port remain');
   clock.advance(1);
 });

@@ -314,8 +314,9 @@ test('TLS: round trip over the generated certificate, which is reused on the nex
   assert.equal(keyStat.mode & 0o077, 0, 'the private key is readable by its owner only');
   assert.match(new X509Certificate(certPem).subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
 
-  // Layer to layer: dial, request, answer on the same TLS connection.
-  const client = await start(['tcp:127.0.0.1:0']);
+  // Layer to layer: dial, request, answer on the same TLS connection. The client trusts the
+  // self-signed certificate explicitly: outbound TLS verifies the peer.
+  const client = await start(['tcp:127.0.0.1:0'], { tls: { caFiles: [certPath] } });
   const dest: Peer = { proto: 'tls', ...pick(server.ep('tls')) };
   client.layer.send(dest, Buffer.from(options(12)));
   const req = await server.inbox.next();

@@ -28,7 +28,7 @@ export abstract class TransactionBase<State extends string> {
     return slot;
   }
 
-  protected abstract notifyTransportError(): void;
+  protected abstract notifyTransportError(cause?: Error): void;
   protected abstract notifyTerminated(): void;
 
   terminate(): void {
@@ -37,10 +37,10 @@ export abstract class TransactionBase<State extends string> {
     this.notifyTerminated();
   }
 
-  transportError(): void {
+  transportError(cause?: Error): void {
     if (this.state === 'terminated') return;
     this.finish();
-    this.notifyTransportError();
+    this.notifyTransportError(cause);
     this.notifyTerminated();
   }
 
@@ -49,8 +49,8 @@ export abstract class TransactionBase<State extends string> {
     try {
       this.ctx.send(msg, this.peer);
       return true;
-    } catch {
-      this.transportError();
+    } catch (err) {
+      this.transportError(err instanceof Error ? err : undefined);
       return false;
     }
   }
@@ -63,8 +63,8 @@ export abstract class TransactionBase<State extends string> {
     try {
       this.ctx.send(msg, this.peer);
       return true;
-    } catch {
-      this.ctx.clock.setTimer(0, () => this.transportError());
+    } catch (err) {
+      this.ctx.clock.setTimer(0, () => this.transportError(err instanceof Error ? err : undefined));
       return false;
     }
   }

@@ -93,8 +93,9 @@ export class ClientInviteTransaction extends TransactionBase<ClientInviteState> 
     }
   }
 
-  protected notifyTransportError(): void {
-    (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+  protected notifyTransportError(cause?: Error): void {
+    if (this.handlers.onTransportError) this.handlers.onTransportError(cause);
+    else this.handlers.onTimeout();
   }
 
   protected notifyTerminated(): void {

@@ -65,8 +65,9 @@ export class ClientNonInviteTransaction extends TransactionBase<ClientNonInviteS
     this.handlers.onResponse(res);
   }
 
-  protected notifyTransportError(): void {
-    (this.handlers.onTransportError ?? this.handlers.onTimeout).call(this.handlers);
+  protected notifyTransportError(cause?: Error): void {
+    if (this.handlers.onTransportError) this.handlers.onTransportError(cause);
+    else this.handlers.onTimeout();
   }
 
   protected notifyTerminated(): void {

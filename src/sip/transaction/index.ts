@@ -155,13 +155,13 @@ export class TransactionLayer {
    * now as a transport error (RFC 3261 §8.1.3.1: treated as a 503), rather
    * than after Timer B or F. Transactions that already had a response keep going.
    */
-  transportFailed(dest: Peer): number {
+  transportFailed(dest: Peer, cause?: Error): number {
     let n = 0;
     for (const tx of [...this.clients.values()]) {
       const d = tx.dest;
       if (d.proto !== dest.proto || d.address !== dest.address || d.port !== dest.port) continue;
       if (tx.state !== 'calling' && tx.state !== 'trying') continue;
-      tx.transportError();
+      tx.transportError(cause);
       n++;
     }
     return n;

@@ -117,14 +117,14 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
     this.onTerminated?.();
   }
 
-  override transportError(): void {
+  override transportError(cause?: Error): void {
     if (this.state === 'terminated') return;
     // RFC 6026 §8.8: a failed 2xx does not end the Accepted state; the TU may retry.
     if (this.state === 'accepted') {
       this.onTransportError?.();
       return;
     }
-    super.transportError();
+    super.transportError(cause);
   }
 
   protected notifyTransportError(): void {

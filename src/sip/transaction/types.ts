@@ -17,8 +17,11 @@ export interface ClientHandlers {
   onResponse(res: SipMessage): void;
   /** Timer B or F fired: treat as 408 (§8.1.3.1). */
   onTimeout(): void;
-  /** `send` threw or `transportError()` was called; falls back to onTimeout when absent (§8.1.3.1: treat as 503). */
-  onTransportError?(): void;
+  /**
+   * `send` threw or `transportError()` was called; falls back to onTimeout when absent (§8.1.3.1: treat as 503).
+   * `cause` says what failed when the transport knows (a TLS certificate refused, a connection refused).
+   */
+  onTransportError?(cause?: Error): void;
   /** The transaction left the layer (after the callbacks above, or on terminate()). */
   onTerminated?(): void;
 }
@@ -32,7 +35,7 @@ export interface ClientTransaction {
   /** Stops every timer and forgets the transaction; no more callbacks except onTerminated. */
   terminate(): void;
   /** Lets the caller report a transport failure noticed after `send` returned (TCP connect refused). */
-  transportError(): void;
+  transportError(cause?: Error): void;
 }
 
 export interface ServerTransaction {

@@ -2,8 +2,12 @@
  * A self-signed certificate for the TLS listener, so `tls:` works out of the
  * box. It is made once, stored as PEM in the data directory and reused on
  * every later start (phones that pinned it keep working); it is only remade
- * when missing, unreadable or about to expire. Real deployments point
- * tls.certFile / tls.keyFile at a proper certificate instead.
+ * when missing, unreadable, about to expire, or when it does not name a host
+ * it must (the domain or a listen address changed). Its subjectAltName holds
+ * localhost, the loopback addresses, this machine's name, the domain and
+ * aliases, and the listen addresses (every interface's for a wildcard), so a
+ * phone that trusts it (`--ca`) can verify it by any of those. Real
+ * deployments point tls.certFile / tls.keyFile at a proper certificate instead.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -11,6 +15,8 @@ import { createRequire } from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
+import { bareHost } from '../uri.js';
+import { certificateNames, matchesHost } from './tls-names.js';
 
 export const CERT_FILE_NAME = 'sip-tls-cert.pem';
 export const KEY_FILE_NAME = 'sip-tls-key.pem';
@@ -45,10 +51,13 @@ const RENEW_BEFORE_MS = 24 * 3600 * 1000;
 export async function ensureSelfSignedCertificate(opts: SelfSignedOptions): Promise<CertificateFiles> {
   const certFile = join(opts.dataDir, CERT_FILE_NAME);
   const keyFile = join(opts.dataDir, KEY_FILE_NAME);
+  const wanted = (opts.hosts ?? []).map((h) => bareHost(h.trim())).filter(Boolean);
   const existing = await readPair(certFile, keyFile);
-  if (existing && stillValid(existing.cert)) return { certFile, keyFile, ...existing, created: false };
+  if (existing && stillValid(existing.cert) && namesAll(existing.cert, requiredHosts(wanted))) {
+    return { certFile, keyFile, ...existing, created: false };
+  }
 
-  const hosts = subjectHosts(opts.hosts ?? []);
+  const hosts = subjectHosts(wanted);
   const pems = await generate(hosts, opts.days ?? 825);
   await mkdir(opts.dataDir, { recursive: true });
   // Write then rename so a crash never leaves half a PEM that a later start would trust.
@@ -84,6 +93,21 @@ function stillValid(certPem: string): boolean {
   try {
     const x = new X509Certificate(certPem);
     return Date.parse(x.validTo) - Date.now() > RENEW_BEFORE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Hosts a reused certificate must still name: the fixed ones and every explicit (non-wildcard) host. */
+function requiredHosts(extra: string[]): string[] {
+  return ['localhost', '127.0.0.1', '::1', ...extra.filter((h) => h && h !== '0.0.0.0' && h !== '::')];
+}
+
+function namesAll(certPem: string, hosts: string[]): boolean {
+  try {
+    const x = new X509Certificate(certPem);
+    const names = certificateNames(x.subjectAltName, x.subject);
+    return hosts.every((h) => matchesHost(h, names));
   } catch {
     return false;
   }

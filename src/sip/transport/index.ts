@@ -9,6 +9,7 @@
  * source address and port it needs for them arrive with every message.
  */
 import type { Server, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import type { RemoteInfo } from 'node:dgram';
 import { realClock, type Clock } from '../../util/clock.js';
@@ -17,7 +18,7 @@ import { LogThrottle } from '../../util/log-throttle.js';
 import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFiles } from './cert.js';
 import { canonicalAddress, formatEndpoint, isWildcard } from '../../util/listen.js';
 import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
-import { createTlsServer, dialTls } from './tls.js';
+import { createTlsServer, TlsPolicy, type ClientCertMode } from './tls.js';
 import type { Inbound, LocalEndpoint, Peer } from './types.js';
 import { isUdpKeepalive, UdpListener } from './udp.js';
 
@@ -25,6 +26,7 @@ export { parseListen, formatEndpoint, canonicalAddress } from '../../util/listen
 export { StreamFramer, MAX_BODY_BYTES, type FramerSink } from './framer.js';
 export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type CertificateFiles } from './cert.js';
 export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';
+export { TlsVerifyError, type ClientCertMode } from './tls.js';
 export { isReliable } from './types.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
@@ -38,6 +40,12 @@ export interface TransportTlsOptions {
   dataDir?: string;
   /** Extra host names / IPs for the generated certificate's subjectAltName. */
   hosts?: string[];
+  /** PEM files of CAs trusted beside the system store (outbound peers, and client certificates). */
+  caFiles?: string[];
+  /** false: outbound TLS does not verify the peer's certificate (default true). */
+  verify?: boolean;
+  /** Whether inbound TLS asks for a client certificate (default none). */
+  clientCerts?: ClientCertMode;
 }
 
 export interface TransportOptions {
@@ -94,6 +102,7 @@ export class TransportLayer {
   private readonly handshakeLogs: LogThrottle;
   private readonly tlsOptions: TransportTlsOptions | undefined;
   private tlsCreds: CertificateFiles | undefined;
+  private readonly tls: TlsPolicy;
 
   private readonly udp: UdpListener[] = [];
   private readonly streams: StreamListener[] = [];
@@ -127,6 +136,7 @@ export class TransportLayer {
     this.log = opts.log ?? silentLogger;
     this.handshakeLogs = new LogThrottle(this.clock);
     this.tlsOptions = opts.tls;
+    this.tls = new TlsPolicy({ caFiles: opts.tls?.caFiles, verify: opts.tls?.verify, clientCerts: opts.tls?.clientCerts });
     this.admit = opts.admit;
     this.connHandlers = {
       message: (conn, data) => {
@@ -158,6 +168,7 @@ export class TransportLayer {
     const udp: UdpListener[] = [];
     const streams: StreamListener[] = [];
     const tlsHosts = endpoints.filter((e) => e.proto === 'tls').map((e) => e.address);
+    await this.tls.load();
     try {
       for (const ep of endpoints) {
         if (ep.proto === 'udp') {
@@ -272,7 +283,7 @@ export class TransportLayer {
     let endpoint: LocalEndpoint = ep;
     if (proto === 'tls') {
       const creds = await this.credentials(ep, tlsHosts);
-      server = createTlsServer(creds, (s) => this.accept(s, proto, endpoint), (err, socket) => {
+      server = createTlsServer(this.tls.serverOptions(creds), (s) => this.acceptTls(s, endpoint), (err, socket) => {
         // Scanners and wrong-protocol clients fail handshakes all day: one line per source per minute.
         const source = socket.remoteAddress ?? 'unknown';
         const seen = this.handshakeLogs.admit(source);
@@ -310,7 +321,26 @@ export class TransportLayer {
           'or a data directory where a self-signed one can be generated',
       );
     }
+    this.tls.useCredentials(this.tlsCreds);
     return this.tlsCreds;
+  }
+
+  /** Inbound TLS: with client certificates asked for, says what was presented and refuses what must be. */
+  private acceptTls(socket: TLSSocket, listener: LocalEndpoint): void {
+    const report = this.tls.checkClient(socket);
+    if (report) {
+      const source = socket.remoteAddress ?? 'unknown';
+      const seen = this.handshakeLogs.admit(`cert|${source}`);
+      if (seen.log) {
+        const { refused, ...presented } = report;
+        this.log.info({ source, listener: formatEndpoint(listener), ...presented, suppressed: seen.suppressed || undefined }, refused ? `TLS client refused: ${refused}` : 'TLS client certificate');
+      }
+      if (report.refused) {
+        socket.destroy();
+        return;
+      }
+    }
+    this.accept(socket, 'tls', listener);
   }
 
   private accept(socket: Socket, proto: StreamProto, listener: LocalEndpoint): void {
@@ -390,7 +420,7 @@ export class TransportLayer {
     const conn: StreamConnection = new StreamConnection({
       id,
       proto,
-      socket: proto === 'tls' ? dialTls(target, onConnected) : dialTcp(target, onConnected),
+      socket: proto === 'tls' ? this.tls.dial({ ...target, serverName: dest.serverName }, onConnected) : dialTcp(target, onConnected),
       outbound: true,
       dest: target,
       clock: this.clock,

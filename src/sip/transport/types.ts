@@ -12,6 +12,12 @@ export interface Peer {
    * RFC 5626), so it travels with the peer.
    */
   connectionId?: number;
+  /**
+   * The host name we meant to reach when `address` came from DNS: TLS sends
+   * it as SNI and checks the certificate against it (RFC 5922), not against
+   * the address. Absent for IP literals, which are checked as they are.
+   */
+  serverName?: string;
 }
 
 export interface LocalEndpoint {
