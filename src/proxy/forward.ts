@@ -6,6 +6,7 @@
 import type { SipMessage } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import { buildCancel, type ClientTransaction, type ServerTransaction } from '../sip/transaction/index.js';
+import { TlsVerifyError } from '../sip/transport/index.js';
 import type { Peer } from '../sip/transport/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
@@ -25,6 +26,8 @@ export interface ContextEvents {
   /** The best failure went upstream as the final answer; `cancelled` when the caller had sent CANCEL. */
   onFailed?(status: number, cancelled: boolean): void;
   onDone?(): void;
+  /** A fork could not be sent: the transport failed toward `dest` (a refused certificate, a refused connection). */
+  onTransportFailure?(dest: Peer, cause: Error): void;
 }
 
 export class ResponseContext {
@@ -37,6 +40,8 @@ export class ResponseContext {
   private cancelReason?: string;
   private readonly isInvite: boolean;
   private cancelled = false;
+  /** Our own 503 for a next hop whose TLS certificate we refused: passed upstream as it is. */
+  private certificateVerdict?: SipMessage;
 
   constructor(
     private readonly stack: SipStack,
@@ -60,7 +65,7 @@ export class ResponseContext {
     branch.client = this.stack.client(request, dest, {
       onResponse: (res) => this.onResponse(branch, res),
       onTimeout: () => this.onBranchFailure(branch, 408, 'Request Timeout'),
-      onTransportError: () => this.onBranchFailure(branch, 503, 'Service Unavailable'),
+      onTransportError: (cause) => this.onTransportError(branch, cause),
     });
     if (this.isInvite) this.armTimerC(branch);
   }
@@ -128,12 +133,21 @@ export class ResponseContext {
     return dest;
   }
 
-  private onBranchFailure(branch: Branch, status: number, reason: string): void {
+  private onTransportError(branch: Branch, cause: Error | undefined): void {
+    if (branch.final !== undefined) return;
+    if (cause) this.events.onTransportFailure?.(branch.dest, cause);
+    if (!(cause instanceof TlsVerifyError)) return this.onBranchFailure(branch, 503, 'Service Unavailable');
+    // The reason phrase names the certificate problem, so the caller's user sees why.
+    this.onBranchFailure(branch, 503, `Service Unavailable - ${cause.message.replace(/[\r\n]+/g, ' ').slice(0, 160)}`, true);
+  }
+
+  private onBranchFailure(branch: Branch, status: number, reason: string, certificateVerdict = false): void {
     if (branch.final !== undefined) return;
     branch.final = status;
     branch.timerC?.cancel();
     branch.timerC = undefined;
     const synthetic = this.stack.makeResponse(this.request, status, reason);
+    if (certificateVerdict) this.certificateVerdict ??= synthetic;
     if (!this.best || better(synthetic, this.best)) this.best = synthetic;
     this.checkDone();
   }
@@ -144,7 +158,9 @@ export class ResponseContext {
       this.finalSent = true;
       let res = this.best;
       // §16.7 step 6: a 503 from downstream must not make the caller think *we* are overloaded.
-      if (res.status === 503) {
+      // A next hop whose certificate we refused is our own verdict, not an overload: it stays a
+      // 503 naming the problem (and a caller with another server to try may well try it).
+      if (res.status === 503 && res !== this.certificateVerdict) {
         res = res.clone();
         res.status = 500;
         res.reason = 'Server Internal Error';

@@ -15,6 +15,8 @@ import { parseUri, uriHost, type SipUri } from '../sip/uri.js';
 import { methodLabel } from '../sip/tally.js';
 import type { Clock } from '../util/clock.js';
 import { detach, silentLogger, type Logger } from '../util/log.js';
+import { LogThrottle } from '../util/log-throttle.js';
+import { TlsVerifyError } from '../sip/transport/index.js';
 import { DialogTable } from './dialogs.js';
 import { ResponseContext } from './forward.js';
 import { isLoop, loopHash, proxyBranch } from './loop.js';
@@ -53,6 +55,8 @@ export class Proxy {
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
   private readonly log: Logger;
+  /** A next hop with a bad certificate is logged once a minute, however many requests go its way. */
+  private readonly tlsFailureLogs: LogThrottle;
 
   constructor(
     private readonly stack: SipStack,
@@ -63,6 +67,7 @@ export class Proxy {
   ) {
     this.log = opts.log ?? silentLogger;
     this.dialogs = new DialogTable(clock);
+    this.tlsFailureLogs = new LogThrottle(clock);
     stack.setLocalNames([opts.domain, ...opts.aliases]);
     stack.setHandlers({
       onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
@@ -364,9 +369,20 @@ export class Proxy {
         if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.failed(cancelled);
       },
       onDone: () => this.contexts.delete(tx),
+      onTransportFailure: (dest, cause) => this.transportFailed(req, dest, cause),
     });
     this.contexts.set(tx, ctx);
     return ctx;
+  }
+
+  private transportFailed(req: SipMessage, dest: Peer, cause: Error): void {
+    if (!(cause instanceof TlsVerifyError)) return;
+    const seen = this.tlsFailureLogs.admit(`${cause.peer}|${cause.identity}`);
+    if (!seen.log) return;
+    this.log.warn(
+      { dest: `tls:${cause.peer}`, name: cause.identity, problem: cause.problem, code: cause.code, callId: req.callId, method: req.method, suppressed: seen.suppressed || undefined },
+      `TLS next hop refused: ${cause.problem}; answered 503. Trust its CA with sip.tls.ca (PEM file), or set sip.tls.verify: false`,
+    );
   }
 
   /** The copy of `req` for one fork: new Request-URI, Max-Forwards, Record-Route, our Via (§16.6). */

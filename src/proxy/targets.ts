@@ -18,5 +18,6 @@ export async function resolveUri(uri: SipUri): Promise<Peer> {
   const port = uri.port ?? (proto === 'tls' ? 5061 : 5060);
   if (isIP(host)) return { proto, address: host, port };
   const found = await lookup(host);
-  return { proto, address: found.address, port };
+  // The name travels with the address: TLS checks the certificate against it (RFC 5922).
+  return { proto, address: found.address, port, serverName: host };
 }

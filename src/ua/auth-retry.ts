@@ -66,7 +66,7 @@ export interface AuthSendHandlers {
   /** Every response except the challenges that were answered; `req` is the request it answers. */
   onResponse(res: SipMessage, req: SipMessage): void;
   onTimeout(): void;
-  onTransportError(): void;
+  onTransportError(cause?: Error): void;
 }
 
 export type SendFn = (req: SipMessage, dest: Peer, handlers: ClientHandlers) => ClientTransaction;
@@ -116,20 +116,20 @@ export function sendWithAuth(
             handlers.onResponse(res, req);
           },
           onTimeout: () => handlers.onTimeout(),
-          onTransportError: () => handlers.onTransportError(),
+          onTransportError: (cause) => handlers.onTransportError(cause),
         });
-      } catch {
-        handlers.onTransportError();
+      } catch (err) {
+        handlers.onTransportError(err instanceof Error ? err : undefined);
       }
     };
     let dest: Peer | Promise<Peer>;
     try {
       dest = destOf(req);
-    } catch {
-      handlers.onTransportError();
+    } catch (err) {
+      handlers.onTransportError(err instanceof Error ? err : undefined);
       return;
     }
-    if (dest instanceof Promise) dest.then(go, () => handlers.onTransportError());
+    if (dest instanceof Promise) dest.then(go, (err: unknown) => handlers.onTransportError(err instanceof Error ? err : undefined));
     else go(dest);
   };
   attempt();

@@ -13,7 +13,7 @@ import type { TimerHandle } from '../util/clock.js';
 import { detach } from '../util/log.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
-import { SipStatusError } from './errors.js';
+import { SipStatusError, transportFailureReason } from './errors.js';
 import { Emitter } from './events.js';
 import type { MediaHandler } from './media-handler.js';
 import { OkRetransmitter } from './ok-retransmit.js';
@@ -266,7 +266,7 @@ export abstract class Call extends Emitter<CallEvents> {
           resolve(res);
         },
         onTimeout: () => resolve(SipMessage.response(408, 'Request Timeout')),
-        onTransportError: () => resolve(SipMessage.response(503, 'Service Unavailable')),
+        onTransportError: (cause) => resolve(SipMessage.response(503, transportFailureReason(cause))),
       });
     });
   }

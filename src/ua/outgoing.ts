@@ -1,6 +1,7 @@
 /** A call we place: INVITE with our offer, provisional responses, the answer, CANCEL. */
 import { randomBytes, randomInt } from 'node:crypto';
 import { SdpError } from '../sdp/errors.js';
+import { transportFailureReason } from './errors.js';
 import { Dialog, newTag } from '../sip/dialog/index.js';
 import { SipMessage } from '../sip/message.js';
 import { buildCancel } from '../sip/transaction/index.js';
@@ -102,7 +103,7 @@ export class OutgoingCall extends Call {
     this.invite = sendWithAuth(this.ctx.send, this.auth, build, () => dest, {
       onResponse: (res, req) => this.onResponse(res, req),
       onTimeout: () => this.failed(408, 'Request Timeout'),
-      onTransportError: () => this.failed(503, 'Service Unavailable'),
+      onTransportError: (cause) => this.failed(503, transportFailureReason(cause)),
     });
   }
 

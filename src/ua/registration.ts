@@ -11,7 +11,7 @@ import { parseUri } from '../sip/uri.js';
 import type { TimerHandle } from '../util/clock.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, type UaContext } from './context.js';
-import { SipStatusError } from './errors.js';
+import { SipStatusError, transportFailureReason } from './errors.js';
 
 /** After a failed refresh, try again this long later (while the user still wants to be registered). */
 export const REGISTER_RETRY_MS = 30_000;
@@ -140,7 +140,7 @@ export class Registration {
             reject(new SipStatusError(status, res.reason));
           },
           onTimeout: () => reject(new SipStatusError(408, 'Request Timeout')),
-          onTransportError: () => reject(new SipStatusError(503, 'Service Unavailable')),
+          onTransportError: (cause) => reject(new SipStatusError(503, transportFailureReason(cause), cause)),
         });
       };
       let dest;

@@ -13,5 +13,6 @@ export function resolveTarget(uri: string, defaultProto: Proto): Peer | Promise<
   const host = bareHost(u.host);
   const port = u.port ?? (proto === 'tls' ? 5061 : 5060);
   if (isIP(host)) return { proto, address: host, port };
-  return lookup(host).then((r) => ({ proto, address: r.address, port }));
+  // The name travels with the address: TLS checks the certificate against it (RFC 5922).
+  return lookup(host).then((r) => ({ proto, address: r.address, port, serverName: host }));
 }

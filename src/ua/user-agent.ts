@@ -55,6 +55,14 @@ export interface UserAgentOptions {
   closeTimeoutMs?: number;
   /** Where the agent reports what nobody asked about (a listener that threw, a failed BYE). */
   log?: Logger;
+  /**
+   * Outbound TLS: servers are verified against the system store plus `ca`
+   * (PEM files), and the name we dialled (RFC 5922); `verify: false` accepts
+   * any certificate. `cert`/`key` (PEM files) are what a TLS listener shows
+   * (and a server asking for a client certificate gets); without them a
+   * self-signed pair is made.
+   */
+  tls?: { ca?: string[]; verify?: boolean; cert?: string; key?: string };
 }
 
 export type UserAgentEvents = {
@@ -102,7 +110,15 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     // of its own so phones started side by side never share or race on the files.
     this.tlsDir = this.listenAddress.proto === 'tls' ? mkdtempSync(path.join(os.tmpdir(), 'sb-phone-tls-')) : undefined;
     const dataDir = this.tlsDir ?? os.tmpdir();
-    this.stack = new SipStack({ clock: this.clock, listen: [this.listenAddress], timers, dataDir, userAgent, log: this.log.child({ layer: 'sip' }) });
+    this.stack = new SipStack({
+      clock: this.clock,
+      listen: [this.listenAddress],
+      timers,
+      dataDir,
+      userAgent,
+      log: this.log.child({ layer: 'sip' }),
+      tls: { ca: opts.tls?.ca, verify: opts.tls?.verify, cert: opts.tls?.cert, key: opts.tls?.key },
+    });
     this.stack.setHandlers({
       onRequest: (req, tx) => this.onRequest(req, tx),
       onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
@@ -167,7 +183,8 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     if (server) {
       const host = bareHost(server.host);
       const address = isIP(host) ? host : (await lookup(host)).address;
-      this.serverPeer = { proto: this.listenAddress.proto, address, port: server.port };
+      // The server's name, not the address it resolved to, is what its TLS certificate must name.
+      this.serverPeer = { proto: this.listenAddress.proto, address, port: server.port, serverName: isIP(host) ? undefined : host };
     }
     await this.stack.start();
   }
