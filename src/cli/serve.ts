@@ -1,5 +1,7 @@
 /** `switchboard serve`: start the platform and print a banner a newcomer can act on. */
+import path from 'node:path';
 import { loadConfigFile } from '../config/load.js';
+import { CERT_FILE_NAME } from '../sip/transport/index.js';
 import { demoConfig } from '../config/demo.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import { installCrashHandlers } from './crash.js';
@@ -72,6 +74,10 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     out.push('  Register a softphone (Linphone, Zoiper, baresip, a desk phone):');
     out.push(`    username 1001, password as above, domain ${config.domain}${port === 5060 ? '' : `:${port}`}, transport UDP (or TCP, or TLS on 5061)`);
     out.push(`    baresip:  /uanew <sip:1001@${config.domain}${port === 5060 ? '' : `:${port}`}>;auth_pass=PASSWORD`);
+    if (!config.sip.tls.cert && server.endpoints.some((e) => e.proto === 'tls')) {
+      // Phones verify the server over TLS: the self-signed certificate is what they must trust.
+      out.push(`    over TLS, trust ${path.join(config.data, CERT_FILE_NAME)} (switchboard phone: --ca FILE)`);
+    }
     out.push('  Register a second phone as 1002, then dial 1002 from 1001.');
     out.push('  Watch it with:  switchboard status   and   switchboard trace');
   } else {

@@ -74,6 +74,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const clock = opts.clock ?? realClock;
   const log = opts.log ?? silentLogger;
   const startedWall = clock.wallNow();
+  if (!config.sip.tls.verify) {
+    log.warn({ setting: 'sip.tls.verify' }, 'sip.tls.verify is false: the certificates of TLS next hops (and of clients, with client_certs: require) are not verified; anyone on the path can pose as them');
+  }
   const db: Db = openDatabase(config.data);
   const registrar = new Registrar(clock, config.sip, new BindingStore(db), log.child({ layer: 'registrar' }));
   const security = new Security({ clock, policy: config.security, store: new BanStore(db), log: log.child({ layer: 'security' }) });
@@ -82,7 +85,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     listen: config.sip.listen,
     timers: config.sip.timers,
     dataDir: config.data,
-    tls: config.sip.tls,
+    // The generated certificate names the domain and the names phones may dial, beside the listen addresses.
+    tls: { ...config.sip.tls, hosts: [config.domain, ...config.aliases, ...(config.sip.advertise ? [config.sip.advertise] : [])] },
     advertise: config.sip.advertise,
     userAgent: USER_AGENT,
     // A phone registered over TCP/TLS from behind NAT can only be reached on its own

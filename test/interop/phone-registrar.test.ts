@@ -15,6 +15,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { readWav } from '../helpers/wav.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { EXIT } from '../../src/cli/phone/outcome.js';
+import { CERT_FILE_NAME } from '../../src/sip/transport/index.js';
 
 const USERS = { alice: 'Al1ce-phone-long-pass-61', bob: 'B0b-phone-long-pass-62' };
 
@@ -67,9 +68,11 @@ describe('switchboard phone registers and calls through Switchboard', { timeout:
 
   test('over TLS with SRTP: register on the TLS port, call, media encrypted with keys that never crossed in clear', async () => {
     const tls = `127.0.0.1:${server.tlsPort}`;
-    const bob = phone(['listen', '--transport', 'tls', '--server', tls, '--user', 'bob', '--password', USERS.bob, '--auto-answer', '--calls', '1']);
+    // The phones verify the server: they trust its self-signed certificate from its data directory.
+    const ca = path.join(server.dataDir, CERT_FILE_NAME);
+    const bob = phone(['listen', '--transport', 'tls', '--server', tls, '--ca', ca, '--user', 'bob', '--password', USERS.bob, '--auto-answer', '--calls', '1']);
     await bob.waitFor(/^registered at/, 10_000);
-    const alice = phone(['call', 'bob', '--transport', 'tls', '--server', tls, '--user', 'alice', '--password', USERS.alice, '--duration', '2', '--srtp']);
+    const alice = phone(['call', 'bob', '--transport', 'tls', '--server', tls, '--ca', ca, '--user', 'alice', '--password', USERS.alice, '--duration', '2', '--srtp']);
     const ea = await alice.exited;
     assert.equal(ea.exitCode, EXIT.ok, ea.stdout + ea.stderr);
     assert.match(ea.stdout, /on tls:127\.0\.0\.1:\d+/);

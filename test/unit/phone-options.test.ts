@@ -130,3 +130,15 @@ test('--transport tls makes --server default to port 5061', () => {
   assert.equal(o.transport, 'tls');
   assert.deepEqual(o.server, { host: '127.0.0.1', port: 5061 });
 });
+
+test('--ca and --insecure: TLS only, one or the other; verification stays on by default', () => {
+  const tls = { ...ACCOUNT, transport: 'tls' };
+  const plain = parsePhoneOptions(tls, 'register');
+  assert.equal(plain.insecure, false);
+  assert.equal(plain.ca, undefined);
+  assert.equal(parsePhoneOptions({ ...tls, ca: 'ca.pem' }, 'register').ca, 'ca.pem');
+  assert.equal(parsePhoneOptions({ ...tls, insecure: true }, 'register').insecure, true);
+  assert.match(rejects({ ...ACCOUNT, ca: 'ca.pem' }, '--ca', 'register'), /use it with --transport tls/);
+  assert.match(rejects({ ...ACCOUNT, transport: 'tcp', insecure: true }, '--insecure', 'register'), /use it with --transport tls/);
+  assert.match(rejects({ ...tls, ca: 'ca.pem', insecure: true }, '--insecure', 'register'), /contradict/);
+});

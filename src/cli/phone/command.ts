@@ -15,6 +15,8 @@ function accountOptions(cmd: Command): Command {
     .option('--password <password>', 'account password (with --server)')
     .option('--listen <addr>', 'local SIP address, e.g. 127.0.0.1:5074', '127.0.0.1:0')
     .option('--transport <udp|tcp|tls>', 'SIP over UDP (default), TCP, or TLS (--server port then defaults to 5061)')
+    .option('--ca <file>', 'TLS: also trust this CA certificate (PEM; or the server\'s own self-signed certificate)')
+    .option('--insecure', 'TLS: do not verify the server\'s certificate (prints a warning)')
     .option('--stun <host:port>', 'learn our public address from this STUN server for Contact and SDP')
     .option('--codec <names>', 'pcmu, pcma, g722 or opus; a list like opus,pcmu sets the preference')
     .option('--play <source>', 'what we send: FILE.wav, tone:HZ, silence, or mic (the sound card, needs sox)')

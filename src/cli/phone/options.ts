@@ -32,6 +32,10 @@ export interface PhoneOptions {
   autoAnswer: boolean;
   calls?: number;
   expires: number;
+  /** PEM file of a CA (or the server's own certificate) trusted beside the system store for TLS. */
+  ca?: string;
+  /** TLS without checking the server's certificate. */
+  insecure: boolean;
 }
 
 /** What commander hands us (all strings, as typed). */
@@ -54,6 +58,8 @@ export interface RawPhoneOptions {
   autoAnswer?: boolean;
   calls?: string;
   expires?: string;
+  ca?: string;
+  insecure?: boolean;
 }
 
 export class UsageError extends Error {
@@ -128,6 +134,14 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     calls = Number(raw.calls);
     if (!Number.isInteger(calls) || calls < 1) throw new UsageError(`--calls ${raw.calls}: give a whole number of calls to answer, e.g. --calls 1`);
   }
+  if (raw.ca !== undefined || raw.insecure) {
+    const flag = raw.ca !== undefined ? `--ca ${raw.ca}` : '--insecure';
+    if (transport !== 'tls') throw new UsageError(`${flag} is about the server's TLS certificate: use it with --transport tls, e.g. --transport tls --ca ca.pem`);
+    if (raw.ca !== undefined && raw.insecure) {
+      throw new UsageError('--ca and --insecure contradict each other: choose one, e.g. --ca ca.pem (trust that CA, check the certificate) or --insecure (check nothing)');
+    }
+    if (raw.ca === '') throw new UsageError('--ca needs a PEM file, e.g. --ca ca.pem');
+  }
   const expires = raw.expires === undefined ? 3600 : Number(raw.expires);
   if (!Number.isInteger(expires) || expires < 10) throw new UsageError(`--expires ${raw.expires}: registration lifetime in seconds (at least 10), e.g. --expires 600`);
 
@@ -150,6 +164,8 @@ export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' 
     autoAnswer: raw.autoAnswer ?? false,
     calls,
     expires,
+    ca: raw.ca,
+    insecure: raw.insecure ?? false,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { createLogger } from '../log.js';
 import { UserAgent, SipStatusError, type Call, type IncomingCall } from '../../ua/index.js';
+import { TlsVerifyError } from '../../sip/transport/index.js';
 import { MediaSession } from '../../ua/media-session.js';
 import { parseSourceSpec, requireSox, type AudioSourceSpec } from '../../media/players/index.js';
 import { CallView } from './call-view.js';
@@ -84,19 +85,26 @@ class Phone {
       },
       // The phone's own lines go to stdout; what goes wrong underneath goes to stderr.
       log: createLogger({ level: 'warn', fd: 2 }),
+      tls: { ca: opts.ca === undefined ? [] : [opts.ca], verify: !opts.insecure },
       traceSip: opts.traceSip ? (dir, text, peer) => print(`${dir === 'in' ? '<<<' : '>>>'} ${dir === 'in' ? 'from' : 'to'} ${peer}\n${text.trimEnd()}\n`) : undefined,
     });
     const phone = new Phone(ua, opts, print);
+    if (opts.insecure) print('warning: --insecure: the server\'s TLS certificate is not verified; anyone on the path can pose as the server and read the call setup');
     await ua.start();
     const l = ua.local;
     print(`phone ${ua.aor} on ${l.proto}:${l.address}:${l.port}`);
     if (opts.server) {
-      ua.on('registrationFailed', (status, reason) => print(`registration refresh failed: ${statusWords(status, reason)}`));
       try {
         const granted = await ua.register(opts.expires);
         print(`registered at ${opts.server.host}:${opts.server.port} as ${ua.aor} for ${granted} s`);
+        // Only refreshes from here on: the first attempt's failure is reported below, once.
+        ua.on('registrationFailed', (status, reason) => print(`registration refresh failed: ${statusWords(status, reason)}`));
       } catch (err) {
         await ua.close();
+        if (err instanceof SipStatusError && err.cause instanceof TlsVerifyError) {
+          print(`registration failed: ${err.cause.message}. ${trustHint(err.cause)}`);
+          throw new PhoneExit(EXIT.registrationFailed);
+        }
         if (err instanceof SipStatusError) {
           print(`registration failed: ${statusWords(err.status, err.reason)}`);
           throw new PhoneExit(EXIT.registrationFailed);
@@ -147,8 +155,9 @@ class Phone {
         else print(process.stdin.isTTY ? 'press a to answer, r to reject' : 'ringing; send "answer" or "reject" on standard input');
       });
     });
-    print(mode === 'listen' ? `waiting for calls${target ? ` (${target})` : ''}; Ctrl-C to stop` : 'registered; Ctrl-C to unregister and quit');
+    // Handlers first: a script that signals as soon as it reads the line must get the polite stop.
     const stopOnSignal = this.onSignal(() => this.stopping?.());
+    print(mode === 'listen' ? `waiting for calls${target ? ` (${target})` : ''}; Ctrl-C to stop` : 'registered; Ctrl-C to unregister and quit');
     await finished;
     stopOnSignal();
     await this.commands?.settle();
@@ -291,6 +300,17 @@ class Phone {
       process.off('SIGTERM', handler);
     };
   }
+}
+
+/** What to do about a server certificate the phone refused. */
+function trustHint(err: TlsVerifyError): string {
+  if (err.code === 'HOSTNAME_MISMATCH') {
+    return `Connect by a name the certificate carries (--server NAME:PORT), give the server a certificate for ${err.identity}, or skip the check with --insecure`;
+  }
+  if (err.code === 'CERT_HAS_EXPIRED' || err.code === 'CERT_NOT_YET_VALID') {
+    return 'The server needs a valid certificate (check its dates and this machine\'s clock), or skip the check with --insecure';
+  }
+  return 'Trust it with --ca FILE (the CA that signed it, or the server\'s own certificate when self-signed), or skip the check with --insecure';
 }
 
 /** Thrown to end the command with an exit code after the reason was printed. */
