@@ -38,7 +38,11 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       traceSip: opts.traceSip
         ? toTerminal
           ? (line) => process.stdout.write(line + '\n')
-          : (line) => log.info({ sip: line }, 'sip message')
+          : (line) => {
+              // The arrow line (direction, peer, size) is the record's msg; the message itself its `sip` field.
+              const nl = line.indexOf('\n');
+              log.info({ sip: line.slice(nl + 1) }, line.slice(0, nl));
+            }
         : undefined,
     });
   } catch (err) {
@@ -89,7 +93,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
 
   const running = server;
   const stop = (signal: string): void => {
-    log.info({ signal }, `stopping; registrations are saved in ${config.data}`);
+    log.info({ signal }, `${signal}: stopping; registrations are saved in ${config.data}`);
     running.close().then(
       // pino writes what is still buffered on exit.
       () => process.exit(0),

@@ -389,13 +389,15 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
       const opt = c.request('OPTIONS', 'sip:127.0.0.1');
       c.send(opt, `127.0.0.1:${port}`);
       assert.equal((await c.finalFor(opt)).msg.status, 200);
+      // stdout is a pipe here, so each message is a JSON log record: the arrow line as msg, the message as `sip`.
       const peer = `udp:127\\.0\\.0\\.1:${c.port}`;
-      const out = (): string => stripAnsi(s.proc.stdout());
-      await eventually(
-        () => new RegExp(`>>> sent to ${peer}\\b[^\\n]*\\nSIP/2\\.0 200 OK`).test(out()),
-        () => `no outgoing 200 to ${peer} in:\n${out()}`,
-      );
-      assert.match(out(), new RegExp(`<<< received from ${peer}\\b[^\\n]*\\nOPTIONS sip:127\\.0\\.0\\.1 SIP/2\\.0\\r?\\n[\\s\\S]*?Call-ID: ${opt.callId}`));
+      const records = (): { msg?: string; sip?: string }[] =>
+        s.proc.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; sip?: string });
+      const sent = (): boolean => records().some((r) => new RegExp(`>>> sent to ${peer}\\b`).test(r.msg ?? '') && /^SIP\/2\.0 200 OK/.test(r.sip ?? ''));
+      await eventually(sent, () => `no outgoing 200 to ${peer} in:\n${s.proc.stdout()}`);
+      const received = records().find((r) => new RegExp(`<<< received from ${peer}\\b`).test(r.msg ?? ''));
+      assert.ok(received, s.proc.stdout());
+      assert.match(received.sip ?? '', new RegExp(`^OPTIONS sip:127\\.0\\.0\\.1 SIP/2\\.0\\r?\\n[\\s\\S]*?Call-ID: ${opt.callId}`));
     } finally {
       c.close();
       await s.proc.kill('SIGTERM');
