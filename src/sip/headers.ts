@@ -131,9 +131,23 @@ export function parseParams(text: string, from = 0): Params {
   return params;
 }
 
+/**
+ * True when `v` would not be read back as the same single value if written
+ * bare: blanks and ';' end it, '"' starts a quoted string, ',' and '?' end a
+ * list element or a URI's parameters. Such a value must have arrived quoted.
+ */
+function needsQuotes(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    // Controls and SP, " , ; < > ? \ and DEL.
+    if (c <= 0x20 || c === 0x22 || c === 0x2c || c === 0x3b || c === 0x3c || c === 0x3e || c === 0x3f || c === 0x5c || c === 0x7f) return true;
+  }
+  return false;
+}
+
 export function formatParams(params: Params): string {
   let s = '';
-  for (const [k, v] of params) s += v === null ? `;${k}` : `;${k}=${v}`;
+  for (const [k, v] of params) s += v === null ? `;${k}` : `;${k}=${needsQuotes(v) ? quote(v) : v}`;
   return s;
 }
 

@@ -102,3 +102,17 @@ test('isToken', () => {
   assert.ok(!isToken(''));
   assert.ok(!isToken('a,b'));
 });
+
+test('params that arrived quoted are written quoted, so Via and name-addr read back the same (fuzz: sip-fields)', () => {
+  // A quoted Via param value with a space, an escaped quote and a ';': stampReceived writes the Via back with formatVia.
+  const via = parseVia('SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;x="a b";y="\\";ttl=";rport');
+  assert.equal(via.params.get('y'), '";ttl=');
+  via.params.set('received', '127.0.0.1');
+  const written = formatVia(via);
+  assert.equal(written, 'SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;x="a b";y="\\";ttl=";rport;received=127.0.0.1');
+  assert.deepEqual(parseVia(written), via);
+  const na = parseNameAddr('<sip:user@127.0.0.1>;branch=v;q="1,2";p="q "');
+  assert.deepEqual(parseNameAddr(formatNameAddr(na)).params, na.params);
+  // Token and host values stay bare.
+  assert.equal(formatVia(parseVia('SIP/2.0/UDP [::1]:5060;received=::1;branch=z9hG4bK.x~y')), 'SIP/2.0/UDP [::1]:5060;received=::1;branch=z9hG4bK.x~y');
+});
