@@ -485,6 +485,9 @@ export function validateMessage(msg: SipMessage): void {
       case 'max-forwards': mf++; break;
       case 'contact': contact++; break;
     }
+    // List headers are split when read (getAll), possibly deep inside the proxy; one
+    // that cannot be split must be refused here with a 400, not throw there.
+    if (isListHeader(h.key) && h.value.indexOf('"') >= 0) checkList(h);
   }
   const counts = [callId, cseqN, from, to, mf];
   if (!via) throw new SipParseError(400, 'Missing Via header');
@@ -517,6 +520,15 @@ export function validateMessage(msg: SipMessage): void {
   // (RFC 4475 regbadct). Other requests' Contacts are read lazily by whoever
   // needs them (a proxy never does).
   if (contact && msg.method === 'REGISTER') for (const c of msg.getAll('contact')) parseNameAddr(c);
+}
+
+function checkList(h: Header): void {
+  try {
+    splitList(h.value);
+  } catch (err) {
+    if (err instanceof SipParseError) throw new SipParseError(400, `${err.message} in ${h.name} header`);
+    throw err;
+  }
 }
 
 /**

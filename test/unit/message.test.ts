@@ -270,3 +270,13 @@ test('SipMessage builders serialize and parse back', () => {
   assert.equal(back.get('content-length'), '5');
   assert.deepEqual(back.headers.slice(0, 5).map((h) => [h.name, h.value]), req.headers.map((h) => [h.name, h.value]));
 });
+
+test('a list header with an unterminated quoted string is a 400 at validation, whichever line it is on (fuzz: server-udp)', () => {
+  // The second Via used to pass validation and then throw in the proxy's loop check (answered 500, logged as a bug).
+  const secondVia = options(['Max-Forwards: 70']).replace('CSeq:', 'Via: """SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK2\r\nCSeq:');
+  assert.throws(() => validateMessage(parseMessage(Buffer.from(secondVia))), (e: unknown) => e instanceof SipParseError && e.status === 400 && /Unterminated quoted string in Via/.test(e.message));
+  refused(options(['Max-Forwards: 70', 'Proxy-Require: "foo']), 400);
+  refused(options(['Max-Forwards: 70', 'Route: "Bad <sip:127.0.0.1;lr>']), 400);
+  // Balanced quotes, and quotes in headers that are not lists, are fine.
+  validateMessage(parseMessage(Buffer.from(options(['Max-Forwards: 70', 'Route: "A, B" <sip:127.0.0.1;lr>', 'Subject: "unbalanced']))));
+});
