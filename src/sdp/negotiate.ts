@@ -226,6 +226,10 @@ function answerStream(
     return { warn: WarnCode.incompatibleMediaFormat, reason };
   }
 
+  const rtcpMux = rtcpMuxOf(m) && opts.rtcpMux !== false;
+  const rtcpProblem = rtcpPortProblem(m, rtcpMux);
+  if (rtcpProblem) return { warn: WarnCode.incompatibleTransport, reason: rtcpProblem };
+
   const attributes: Attribute[] = [];
   for (const { codec, spec } of common) {
     attributes.push({ name: 'rtpmap', value: formatRtpMap(codec) });
@@ -236,7 +240,7 @@ function answerStream(
     attributes.push({ name: 'rtpmap', value: formatRtpMap(e) });
     attributes.push({ name: 'fmtp', value: `${e.pt} ${TELEPHONE_EVENTS}` });
   }
-  commonAttributes(attributes, opts, rtcpMuxOf(m) && opts.rtcpMux !== false);
+  commonAttributes(attributes, opts, rtcpMux);
   if (crypto) attributes.push({ name: 'crypto', value: formatCrypto(crypto) });
   attributes.push({ name: answerDirection(effectiveDirection(offer, m), opts.direction ?? 'sendrecv') });
 
@@ -292,6 +296,8 @@ function negotiateStream(
   if (!c) throw new SdpError(`no c= address for stream ${index + 1}`);
   const remoteAddress = hostOf(c);
   const rtcpMux = rtcpMuxOf(lm) && rtcpMuxOf(rm);
+  const rtcpProblem = rtcpPortProblem(rm, rtcpMux);
+  if (rtcpProblem) throw new SdpError(`stream ${index + 1}: ${rtcpProblem}`, undefined, WarnCode.incompatibleTransport);
   const rtcp = rtcpOf(rm);
   const remoteRtcpAddress = rtcpMux || !rtcp?.connection ? remoteAddress : hostOf(rtcp.connection);
   const remoteRtcpPort = rtcpMux ? rm.port : (rtcp?.port ?? rm.port + 1);
@@ -328,6 +334,18 @@ function negotiateStream(
     throw new SdpError(`no matching a=crypto on SRTP stream ${index + 1}`, undefined, WarnCode.incompatibleMediaFormat);
   }
   return result;
+}
+
+/**
+ * Why RTCP could not be sent for a stream, if it could not: without
+ * rtcp-mux it goes to a=rtcp's port (RFC 3605), else to the RTP port + 1
+ * (RFC 3550 §11), and either must be a port a socket can send to.
+ */
+function rtcpPortProblem(m: MediaDescription, rtcpMux: boolean): string | undefined {
+  if (rtcpMux) return undefined;
+  const rtcp = rtcpOf(m);
+  if (rtcp) return rtcp.port === 0 ? 'a=rtcp names port 0' : undefined;
+  return m.port >= 65535 ? `m= port ${m.port} leaves no port for RTCP (RTP port + 1) and there is no a=rtcp or rtcp-mux` : undefined;
 }
 
 function session(

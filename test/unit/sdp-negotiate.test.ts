@@ -447,3 +447,22 @@ test('answering real phones: Linphone audio+video, Chrome-style opus with red an
   assert.equal(n.rtcpMux, true);
   assert.equal(n.remoteAddress, '192.168.1.5');
 });
+
+test('a stream whose RTCP would go to port 65536 or 0 is declined, not negotiated (fuzz: sdp)', () => {
+  // RTP on 65535 without rtcp-mux or a=rtcp puts RTCP on 65536, which a socket cannot send to.
+  const edge = aliceOffer(['m=audio 65535 RTP/AVP 0', 'm=audio 40000 RTP/AVP 0']);
+  const answer = createAnswer(edge, bob());
+  assert.deepEqual(summary(answer), ['audio 0 0', 'audio 30000 0 sendrecv']);
+  assert.equal(negotiated(answer, edge).remotePort, 40000);
+  assert.throws(() => createAnswer(aliceOffer(['m=audio 65535 RTP/AVP 0']), bob()), (e: unknown) => e instanceof SdpError && /65535 leaves no port for RTCP/.test(e.message) && e.warnCode === WarnCode.incompatibleTransport);
+  assert.throws(() => createAnswer(aliceOffer(['m=audio 40000 RTP/AVP 0', 'a=rtcp:0']), bob()), (e: unknown) => e instanceof SdpError && /a=rtcp names port 0/.test(e.message));
+  // As offerer: an answer on 65535 without mux cannot be used either.
+  const offer = createOffer({ address: '192.0.2.1', port: 20000, codecs: [PCMU], sessionId: '1' });
+  const badAnswer = parseSdp(sdp('v=0', 'o=b 1 1 IN IP4 192.0.2.9', 's=-', 'c=IN IP4 192.0.2.9', 't=0 0', 'm=audio 65535 RTP/AVP 0'));
+  assert.throws(() => negotiated(offer, badAnswer), SdpError);
+  // With rtcp-mux, or an a=rtcp port, 65535 is fine.
+  const muxed = aliceOffer(['m=audio 65535 RTP/AVP 0', 'a=rtcp-mux']);
+  assert.equal(negotiated(createAnswer(muxed, bob()), muxed).remoteRtcpPort, 65535);
+  const explicit = aliceOffer(['m=audio 65535 RTP/AVP 0', 'a=rtcp:65534']);
+  assert.equal(negotiated(createAnswer(explicit, bob()), explicit).remoteRtcpPort, 65534);
+});
