@@ -20,7 +20,8 @@ Options:
   --cases N        number of cases (default 100000)
   --seed S         run seed, a 32-bit integer (default: random, printed)
   --target NAME    only this target (repeatable): ${TARGETS.map((t) => t.name).join(', ')}
-  --hang-ms MS     a parser case slower than this (twice) is a hang (default ${DEFAULT_HANG_MS})
+  --hang-ms MS     a parser case slower than this, plus as much per 64 KiB of input,
+                   at the best of three runs is a hang (default ${DEFAULT_HANG_MS})
   --workers N      parser worker threads (default 1)
   --batch N        server cases between two liveness probes (default 100)
   --replay INDEX   run case INDEX of --seed alone and print its input and outcome

@@ -4,7 +4,8 @@
  * against a forked Switchboard, and sums it all up. Used by the `npm run
  * fuzz` command line and by the tests.
  *
- * Hangs: a parser case slower than `hangMs` twice in a row is a hang; a case
+ * Hangs: a parser case slower than `hangMs` (plus `hangMs` per 64 KiB of
+ * input) at the best of three runs is a hang; a case
  * that never returns is caught by the watchdog, which terminates the worker
  * when its heartbeat has not moved for `watchdogMs`, records a hang for the
  * case it was in, and starts a new worker after it.
@@ -22,7 +23,7 @@ export interface FuzzOptions {
   seed: number;
   /** Target names to run; all by default. */
   targets?: readonly string[];
-  /** A parser case slower than this (twice) is a hang. */
+  /** A parser case slower than this (plus as much again per 64 KiB of input) at the best of three runs is a hang. */
   hangMs?: number;
   /** A worker whose heartbeat stands still this long is stuck in one case. */
   watchdogMs?: number;
