@@ -130,7 +130,8 @@ export function summaryTable(s: FuzzSummary): string {
     out.push('');
     out.push(`server: ${s.server.batches} batches, each followed by OPTIONS over UDP and over TCP; ${s.server.restarts} restarts`);
     out.push(`  sent ${s.server.datagramsSent} datagrams and ${s.server.connections} connections; the server counted ${t.received} messages,`);
-    out.push(`  ${t.malformed} malformed (${byStatus || 'none'}), ${t.rejected} of them answered; largest rss ${(t.maxRssBytes / 1e6).toFixed(0)} MB`);
+    out.push(`  ${t.malformed} malformed (${byStatus || 'none'}), ${t.rejected} of them answered; the proxy handled ${t.requests} requests,`);
+    out.push(`  forwarded ${t.forwarded} and accepted ${t.registrations} registrations; largest rss ${(t.maxRssBytes / 1e6).toFixed(0)} MB`);
     out.push(`  held back by the harness guard: ${t.blockedSends} sends to other ports, ${t.blockedConnects} outgoing connections, ${t.blockedLookups} DNS lookups`);
   }
   return out.join('\n');

@@ -82,6 +82,9 @@ export interface ServerTotals {
   malformedByStatus: Record<number, number>;
   /** Answered with an error status by the stack (the rest of the malformed were dropped). */
   rejected: number;
+  requests: number;
+  forwarded: number;
+  registrations: number;
   blockedSends: number;
   blockedConnects: number;
   blockedLookups: number;
@@ -93,6 +96,9 @@ function addTotals(t: ServerTotals, s: HarnessStats | undefined): void {
   t.received += s.received;
   t.malformed += s.malformed;
   t.rejected += s.rejected;
+  t.requests += s.requests;
+  t.forwarded += s.forwarded;
+  t.registrations += s.registrations;
   for (const [k, v] of Object.entries(s.malformedByStatus)) t.malformedByStatus[Number(k)] = (t.malformedByStatus[Number(k)] ?? 0) + v;
   t.blockedSends += s.blockedSends;
   t.blockedConnects += s.blockedConnects;
@@ -362,7 +368,10 @@ async function verdict(srv: FuzzedServer, before: HarnessStats | undefined): Pro
 
 async function sendCase(srv: FuzzedServer, seed: number, index: number, stats: TargetStats[]): Promise<{ name: string; input: Buffer }> {
   const t0 = performance.now();
-  const { target, input } = caseInput(seed, index, { sipPort: srv.port, localPort: srv.localPort });
+  const made = caseInput(seed, index, { sipPort: srv.port, localPort: srv.localPort });
+  const target = made.target;
+  // Credentials valid for this server (a fresh nonce each run), so cases get past authentication.
+  const input = target.name === 'server-udp' ? srv.authorize(made.input) : made.input;
   if (target.name === 'server-udp') await srv.sendUdp(input);
   else await srv.sendTcp(input);
   const s = stats[TARGETS.indexOf(target)];
@@ -374,7 +383,7 @@ async function sendCase(srv: FuzzedServer, seed: number, index: number, stats: T
 async function fuzzServer(seed: number, indices: number[], batch: number, stats: TargetStats[], failed: (f: Failure) => void): Promise<ServerSummary> {
   const summary: ServerSummary = {
     batches: 0, restarts: 0, datagramsSent: 0, connections: 0,
-    totals: { received: 0, malformed: 0, malformedByStatus: {}, rejected: 0, blockedSends: 0, blockedConnects: 0, blockedLookups: 0, maxRssBytes: 0 },
+    totals: { received: 0, malformed: 0, malformedByStatus: {}, rejected: 0, requests: 0, forwarded: 0, registrations: 0, blockedSends: 0, blockedConnects: 0, blockedLookups: 0, maxRssBytes: 0 },
   };
   const restart = async (): Promise<void> => {
     addTotals(summary.totals, await srv.stats());
@@ -387,6 +396,7 @@ async function fuzzServer(seed: number, indices: number[], batch: number, stats:
   try {
     for (let b = 0; b < indices.length; b += batch) {
       const part = indices.slice(b, b + batch);
+      await srv.refreshChallenge();
       const udp = part.filter((i) => targetOf(seed, i).name === 'server-udp');
       const tcp = part.filter((i) => targetOf(seed, i).name === 'server-tcp');
       // Datagrams in a burst, a few connections at a time.
@@ -404,6 +414,7 @@ async function fuzzServer(seed: number, indices: number[], batch: number, stats:
       await restart();
       let culprit: { index: number; name: string; input: Buffer; problem: string } | undefined;
       for (const i of part) {
+        await srv.refreshChallenge();
         const base = await srv.stats();
         const sent = await sendCase(srv, seed, i, TARGETS.map(emptyStats));
         const again = await verdict(srv, base);
@@ -448,6 +459,7 @@ export async function replayCase(seed: number, index: number): Promise<{ target:
   }
   const srv = await FuzzedServer.start();
   try {
+    await srv.refreshChallenge();
     const base = await srv.stats();
     const sent = await sendCase(srv, seed, index, TARGETS.map(emptyStats));
     const v = await verdict(srv, base);

@@ -24,4 +24,7 @@ test('2,000 cases against a running server over UDP and TCP: it keeps answering 
   assert.ok(t.received > 3000, `the server counted only ${t.received} messages`);
   assert.ok(t.malformed > t.received / 3, `only ${t.malformed} of ${t.received} counted as malformed`);
   assert.ok((t.malformedByStatus[400] ?? 0) > 0 && t.rejected > 0, 'malformed requests got their 400');
+  // Mutated requests with valid credentials got past authentication into the registrar and the proxy.
+  assert.ok(t.registrations > 10, `only ${t.registrations} mutated REGISTERs were accepted`);
+  assert.ok(t.requests > 500, `the proxy handled only ${t.requests} requests`);
 });

@@ -9,11 +9,14 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { buildAuthorization } from '../../../src/sip/auth/client.js';
 import { crc32 } from '../../../src/stun/message.js';
 import { Rng } from '../rng.js';
 import type { HarnessReply, HarnessRequest, HarnessStats } from './protocol.js';
 
 export const PROBE_TIMEOUT_MS = 1000;
+/** A user of the harness's config: mutated requests carrying credentials get valid ones for it. */
+export const FUZZ_USER = { user: 'alice', password: 'Al1ce-long-pass-77' };
 const START_TIMEOUT_MS = 30_000;
 const IPC_TIMEOUT_MS = 5000;
 /** How long a fuzz TCP connection is given to be closed by the server before we close it. */
@@ -50,6 +53,8 @@ export class FuzzedServer {
   private exited: string | undefined;
   private readonly waiting: ((m: HarnessReply) => void)[] = [];
   private probeWaiter: ((data: Buffer) => void) | undefined;
+  /** The server's latest Digest challenge, and how often its nonce was used. */
+  private challenge?: { value: string; nc: number };
 
   private constructor(
     private readonly child: ChildProcess,
@@ -152,6 +157,67 @@ export class FuzzedServer {
     sock.end();
     await timeout(closed, TCP_LINGER_MS, undefined);
     sock.destroy();
+  }
+
+  /**
+   * Asks the server for a Digest challenge (an unauthenticated REGISTER for
+   * the fuzz user), so that the credentials in mutated requests can be made
+   * valid and the requests get past authentication into the registrar and
+   * the proxy's forwarding.
+   */
+  async refreshChallenge(): Promise<void> {
+    if (this.exited) return;
+    const local = `127.0.0.1:${this.probeSock.address().port}`;
+    const callId = `auth-${randomBytes(6).toString('hex')}`;
+    const text = [
+      `REGISTER sip:127.0.0.1:${this.port} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${local};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:${FUZZ_USER.user}@127.0.0.1:${this.port}>;tag=${randomBytes(4).toString('hex')}`,
+      `To: <sip:${FUZZ_USER.user}@127.0.0.1:${this.port}>`,
+      `Call-ID: ${callId}`,
+      'CSeq: 1 REGISTER',
+      `Contact: <sip:${FUZZ_USER.user}@${local}>`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const got = await timeout(
+      new Promise<string | undefined>((resolve) => {
+        this.probeWaiter = (data) => {
+          const t = data.toString('latin1');
+          if (!t.startsWith('SIP/2.0 401 ') || !t.includes(callId)) return;
+          resolve(/\r\nWWW-Authenticate: *([^\r\n]+)/i.exec(t)?.[1]);
+        };
+        this.probeSock.send(text, this.port, '127.0.0.1');
+      }),
+      PROBE_TIMEOUT_MS,
+      undefined,
+    );
+    this.probeWaiter = undefined;
+    if (got) this.challenge = { value: got, nc: 0 };
+  }
+
+  /**
+   * The request with the value of its (first) Authorization or
+   * Proxy-Authorization line replaced by valid credentials for its method and
+   * Request-URI. What else the mutations did is left alone.
+   */
+  authorize(data: Buffer): Buffer {
+    const c = this.challenge;
+    if (!c) return data;
+    const text = data.toString('latin1');
+    const line = /\r\n((?:Proxy-)?Authorization): Digest [^\r\n]*/.exec(text);
+    const start = /^([A-Za-z]+) (\S+) SIP\/2\.0\r\n/.exec(text);
+    if (!line || !start) return data;
+    let value: string;
+    try {
+      value = buildAuthorization(c.value, FUZZ_USER, start[1], start[2], ++c.nc, 'fuzzcnonce');
+    } catch {
+      return data;
+    }
+    const replaced = text.slice(0, line.index) + `\r\n${line[1]}: ${value}` + text.slice(line.index + line[0].length);
+    return Buffer.from(replaced, 'latin1');
   }
 
   /** Undefined when the server answered both probes; otherwise what went wrong. */

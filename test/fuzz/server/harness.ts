@@ -70,6 +70,9 @@ function stats(): HarnessStats {
     rejected: c.rejected,
     dropped: c.dropped,
     malformedByStatus: { ...c.malformedByStatus },
+    requests: server.proxy.counters.requests,
+    forwarded: server.proxy.counters.forwarded,
+    registrations: server.registrar.registrations,
     ...guardCounts,
     rssBytes: process.memoryUsage().rss,
   };

@@ -13,6 +13,10 @@ export interface HarnessStats {
   rejected: number;
   dropped: number;
   malformedByStatus: Record<number, number>;
+  /** Requests the proxy handled, forwarded, and registrations it accepted (authenticated). */
+  requests: number;
+  forwarded: number;
+  registrations: number;
   blockedSends: number;
   blockedConnects: number;
   blockedLookups: number;

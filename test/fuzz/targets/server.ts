@@ -30,13 +30,32 @@ function seedsFor(ctx: CaseContext, transport: 'UDP' | 'TCP'): Buffer[] {
   return seeds;
 }
 
+/**
+ * A seed with its own transaction and call: every Via branch and the Call-ID
+ * get a tag drawn for this case. With the seed's fixed ones, every case after
+ * the first would be absorbed as a retransmission (same branch) or refused as
+ * an old CSeq of the same registration (same Call-ID), never reaching the
+ * proxy's logic.
+ */
+function fresh(rng: Rng, seed: Buffer): Buffer {
+  const tag = rng.int(0x7fffffff).toString(36);
+  const text = seed
+    .toString('latin1')
+    .replace(/branch=z9hG4bK([^;,\s]*)/gi, `branch=z9hG4bK$1-${tag}`)
+    .replace(/^(Call-ID|i):[ \t]*/gim, `$1: ${tag}-`);
+  return Buffer.from(text, 'latin1');
+}
+
 export const serverUdpTarget: Target = {
   name: 'server-udp',
   kind: 'server',
   weight: 5,
   generate(rng: Rng, ctx: CaseContext): Buffer {
     const seeds = seedsFor(ctx, 'UDP');
-    const out = mutateSip(rng, rng.pick(seeds), rng.pick(seeds));
+    // Requests with credentials (REGISTER, INVITE with Proxy-Authorization) more often: the
+    // driver makes their credentials valid, so they reach the registrar and the forwarding.
+    const withAuth = seeds.filter((s) => /\r\n(?:Proxy-)?Authorization: /.test(s.toString('latin1')));
+    const out = mutateSip(rng, fresh(rng, rng.chance(0.3) ? rng.pick(withAuth) : rng.pick(seeds)), rng.pick(seeds));
     return out.length > MAX_DATAGRAM ? out.subarray(0, MAX_DATAGRAM) : out;
   },
 };
@@ -52,7 +71,7 @@ export const serverTcpTarget: Target = {
     for (let i = 0; i < n; i++) {
       if (rng.chance(0.15)) parts.push(Buffer.from(rng.pick(['\r\n', '\r\n\r\n', '\r\n\r\n\r\n\r\n'])));
       if (rng.chance(0.05)) parts.push(rng.bytes(rng.size(300)));
-      parts.push(rng.chance(0.25) ? rng.pick(seeds) : mutateSip(rng, rng.pick(seeds), rng.pick(seeds)));
+      parts.push(rng.chance(0.25) ? fresh(rng, rng.pick(seeds)) : mutateSip(rng, fresh(rng, rng.pick(seeds)), rng.pick(seeds)));
     }
     return Buffer.concat(parts);
   },
