@@ -5,7 +5,7 @@
  */
 import { SipParseError } from '../../../src/sip/errors.js';
 import { formatVia, parseVia } from '../../../src/sip/headers.js';
-import { parseMessage, validateMessage, type SipMessage } from '../../../src/sip/message.js';
+import { MAX_HEADER_BYTES, parseMessage, validateMessage, type SipMessage } from '../../../src/sip/message.js';
 import { assertSame, RoundTripError } from './target.js';
 
 /** Statuses a parser may attach to a refusal (RFC 3261 §21.4-21.5). */
@@ -26,7 +26,12 @@ export function sipShape(m: SipMessage): unknown {
   };
 }
 
-/** toBuffer, parse again (as a datagram), validate again, compare. */
+/**
+ * toBuffer, parse again (as a datagram), validate again, compare. Writing
+ * normalises line ends to CRLF and puts ": " after each name, so a header
+ * section just under the 64 KiB limit can come out over it: a 513 for that
+ * is the size limit doing its job, not a round-trip failure.
+ */
 export function sipRoundTrip(m: SipMessage): void {
   const wire = m.toBuffer();
   let again: SipMessage;
@@ -34,6 +39,7 @@ export function sipRoundTrip(m: SipMessage): void {
     again = parseMessage(wire, { datagram: true });
     validateMessage(again);
   } catch (err) {
+    if (err instanceof SipParseError && err.status === 513 && wire.indexOf('\r\n\r\n') > MAX_HEADER_BYTES) return;
     if (err instanceof SipParseError) throw new RoundTripError(`serialized message no longer parses: ${err.status} ${err.message}`);
     throw err;
   }
