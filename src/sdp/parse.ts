@@ -193,7 +193,11 @@ function parseTiming(value: string, n: number): Timing {
   if (f.length !== 2 || !DIGITS.test(f[0]) || !DIGITS.test(f[1])) {
     throw new SdpError(`t= must be "<start> <stop>", got ${quote(value)}`, n);
   }
-  return { start: Number(f[0]), stop: Number(f[1]), repeats: [] };
+  const start = Number(f[0]);
+  const stop = Number(f[1]);
+  // NTP seconds need 10 digits; past 2^53 a number would be kept (and written back) as another one.
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(stop)) throw new SdpError(`t= time too large in ${quote(value)}`, n);
+  return { start, stop, repeats: [] };
 }
 
 function parseMediaLine(value: string, n: number): MediaDescription {

@@ -384,3 +384,13 @@ test('fuzzed descriptions either parse and round-trip or throw SdpError, nothing
   // Both branches must actually be exercised for the test to mean anything.
   assert.ok(parsed > 300 && rejected > 300, `parsed ${parsed}, rejected ${rejected}`);
 });
+
+test('t= times past 2^53 are refused: they could not be kept or written back as they are (fuzz: sdp)', () => {
+  const withTiming = (t: string) => ['v=0', 'o=carol 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', t, 'm=audio 49172 RTP/AVP 0', ''].join('\r\n');
+  // Accepted before and written back as "100000000000000000000 0", which no longer parsed.
+  assert.throws(() => parseSdp(withTiming('t=99999999999999999999 0')), (e: unknown) => e instanceof SdpError && /line 5: t= time too large/.test(e.message));
+  assert.throws(() => parseSdp(withTiming('t=0 9007199254740993')), SdpError);
+  const max = parseSdp(withTiming('t=9007199254740991 3900000000'));
+  assert.deepEqual(max.timing, [{ start: 9007199254740991, stop: 3900000000, repeats: [] }]);
+  assert.deepEqual(parseSdp(formatSdp(max)), max);
+});
