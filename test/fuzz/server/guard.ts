@@ -29,6 +29,12 @@ export function allowUdp(address: string, port: number): void {
 
 type SendArgs = [msg: unknown, ...rest: unknown[]];
 
+/** Node refuses these ports with ERR_SOCKET_BAD_PORT; the guard lets Node do so, so the server sees what it would see. */
+function validPort(port: unknown): boolean {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 65536;
+}
+
 export function installGuard(): void {
   const send = dgram.Socket.prototype.send as (...args: SendArgs) => void;
   dgram.Socket.prototype.send = function guardedSend(this: dgram.Socket, ...args: SendArgs): void {
@@ -36,7 +42,7 @@ export function installGuard(): void {
     const offsetForm = typeof args[1] === 'number' && typeof args[2] === 'number' && typeof args[3] === 'number';
     const port = offsetForm ? args[3] : args[1];
     const address = offsetForm ? args[4] : args[2];
-    if (typeof port === 'number' && !allowedUdp.has(`${String(address)}|${port}`)) {
+    if (validPort(port) && !allowedUdp.has(`${String(address)}|${Number(port)}`)) {
       guardCounts.blockedSends++;
       const cb = args.find((a) => typeof a === 'function') as ((err: Error | null, bytes: number) => void) | undefined;
       // As if it went out: a sink, not an error the transport would have to handle.
@@ -46,7 +52,11 @@ export function installGuard(): void {
     send.apply(this, args);
   } as typeof dgram.Socket.prototype.send;
 
-  net.Socket.prototype.connect = function guardedConnect(this: net.Socket): net.Socket {
+  const connect = net.Socket.prototype.connect as (...args: unknown[]) => net.Socket;
+  net.Socket.prototype.connect = function guardedConnect(this: net.Socket, ...args: unknown[]): net.Socket {
+    const first = args[0];
+    const port = first !== null && typeof first === 'object' ? (first as { port?: unknown }).port : first;
+    if (!validPort(port)) return connect.apply(this, args);
     guardCounts.blockedConnects++;
     const err = Object.assign(new Error('connect ECONNREFUSED (the fuzz harness opens no outgoing connection)'), { code: 'ECONNREFUSED' });
     process.nextTick(() => this.destroy(err));
