@@ -7,7 +7,7 @@
  * Hangs: a parser case slower than `hangMs` (plus `hangMs` per 64 KiB of
  * input) at the best of three runs is a hang; a case
  * that never returns is caught by the watchdog, which terminates the worker
- * when its heartbeat has not moved for `watchdogMs`, records a hang for the
+ * when its heartbeat has not moved for `watchdogMs` (10 s), records a hang for the
  * case it was in, and starts a new worker after it.
  */
 import { performance } from 'node:perf_hooks';
@@ -16,7 +16,7 @@ import { caseInput, isParserTarget, targetOf } from './case.js';
 import { FuzzedServer } from './server/driver.js';
 import type { HarnessStats } from './server/protocol.js';
 import { TARGETS } from './targets/index.js';
-import { COUNTERS, SLOT, type ChunkRequest, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
+import { COUNTERS, PHASE, SLOT, type ChunkRequest, type WorkerInit, type WorkerMessage } from './worker-protocol.js';
 
 export interface FuzzOptions {
   cases: number;
@@ -235,6 +235,7 @@ class ParserPool {
       if (now - slot.lastBeatAt < this.watchdogMs) continue;
       const index = Atomics.load(slot.slots, SLOT.current);
       const pos = Atomics.load(slot.slots, SLOT.position);
+      const generating = Atomics.load(slot.slots, SLOT.phase) === PHASE.generating;
       const target = targetOf(this.seed, index);
       let input = Buffer.alloc(0);
       try {
@@ -245,7 +246,7 @@ class ParserPool {
       const ti = TARGETS.indexOf(target);
       slot.counts[ti * COUNTERS.width + COUNTERS.cases]++;
       slot.counts[ti * COUNTERS.width + COUNTERS.hangs]++;
-      this.failed({ kind: 'hang', target: target.name, seed: this.seed, index, message: `no progress for ${Math.round(now - slot.lastBeatAt)} ms: stuck in this case (worker terminated)`, input });
+      this.failed({ kind: 'hang', target: target.name, seed: this.seed, index, message: `no progress for ${Math.round(now - slot.lastBeatAt)} ms: stuck ${generating ? 'making this input (a bug in the fuzzer)' : 'in the parser on this input'} (worker terminated)`, input });
       this.replace(slot, pos + 1);
     }
   }
@@ -309,7 +310,8 @@ function snapshot(pool: ParserPool | undefined, server: TargetStats[]): TargetSt
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const started = performance.now();
   const hangMs = opts.hangMs ?? DEFAULT_HANG_MS;
-  const watchdogMs = opts.watchdogMs ?? Math.max(3000, hangMs * 30);
+  // Far above any case's time, even on a machine shared by several busy processes.
+  const watchdogMs = opts.watchdogMs ?? Math.max(10_000, hangMs * 100);
   const keep = opts.keepFailures ?? 100;
   const failures: Failure[] = [];
   const failed = (f: Failure): void => {

@@ -4,7 +4,10 @@
 export const COUNTERS = { cases: 0, accepted: 1, rejected: 2, crashes: 3, hangs: 4, roundTrip: 5, width: 6 } as const;
 
 /** Shared Int32 slots the watchdog reads. */
-export const SLOT = { current: 0, position: 1, heartbeat: 2, size: 3 } as const;
+export const SLOT = { current: 0, position: 1, heartbeat: 2, phase: 3, size: 4 } as const;
+
+/** What the case in `current` is doing: its input being made, or the parser running on it. */
+export const PHASE = { generating: 0, running: 1 } as const;
 
 export interface WorkerInit {
   counts: SharedArrayBuffer;

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { caseInput, isParserTarget, targetOf } from './case.js';
 import { RoundTripError } from './targets/target.js';
 import { TARGETS } from './targets/index.js';
-import { COUNTERS, SLOT, type ChunkRequest, type FailureMessage, type WorkerInit } from './worker-protocol.js';
+import { COUNTERS, PHASE, SLOT, type ChunkRequest, type FailureMessage, type WorkerInit } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
 const counts = new Int32Array(init.counts);
@@ -26,6 +26,7 @@ function runChunk(req: ChunkRequest): void {
     const index = indices[pos];
     Atomics.store(slots, SLOT.position, pos);
     Atomics.store(slots, SLOT.current, index);
+    Atomics.store(slots, SLOT.phase, PHASE.generating);
     Atomics.add(slots, SLOT.heartbeat, 1);
     const t0 = performance.now();
     let made: ReturnType<typeof caseInput>;
@@ -41,6 +42,7 @@ function runChunk(req: ChunkRequest): void {
       continue;
     }
     const { target, input } = made;
+    Atomics.store(slots, SLOT.phase, PHASE.running);
     if (index === req.stallAt) for (;;);
     const ti = TARGETS.indexOf(target);
     const base = ti * COUNTERS.width;

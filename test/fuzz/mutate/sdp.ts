@@ -87,7 +87,7 @@ export function mutateSdp(rng: Rng, text: string): string {
         break;
       case 5: {
         // Thousands of attributes, at session or media level.
-        const n = rng.chance(0.5) ? rng.range(10, 200) : rng.range(1000, 20000);
+        const n = Math.min(rng.chance(0.5) ? rng.range(10, 200) : rng.range(1000, 20000), MAX_CHARS / 20);
         const extra = Array.from({ length: n }, () => 'a=' + (rng.chance(0.9) ? rng.pick(ATTRIBUTES) : badAttribute(rng)));
         ls.splice(rng.chance(0.5) ? ls.length : rng.int(ls.length + 1), 0, ...extra);
         break;
@@ -116,7 +116,8 @@ export function mutateSdp(rng: Rng, text: string): string {
         const m = ls.findIndex((l) => l.startsWith('m='));
         if (m >= 0) {
           const section = ls.slice(m);
-          const copies = rng.chance(0.8) ? rng.range(1, 4) : rng.range(50, 2000);
+          const sectionSize = section.reduce((n, l) => n + l.length + 2, 0);
+          const copies = Math.min(rng.chance(0.8) ? rng.range(1, 4) : rng.range(50, 2000), Math.ceil(MAX_CHARS / sectionSize));
           for (let c = 0; c < copies; c++) ls.push(...section);
         }
       }
