@@ -280,3 +280,18 @@ test('a list header with an unterminated quoted string is a 400 at validation, w
   // Balanced quotes, and quotes in headers that are not lists, are fine.
   validateMessage(parseMessage(Buffer.from(options(['Max-Forwards: 70', 'Route: "A, B" <sip:127.0.0.1;lr>', 'Subject: "unbalanced']))));
 });
+
+test('refusing a message is cheap: SipParseError carries its status and message but no stack trace (fuzz: sip-stream)', () => {
+  let err: unknown;
+  try {
+    parseMessage(Buffer.from('NOT A SIP MESSAGE\r\n\r\n'));
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof SipParseError);
+  assert.equal(err.status, 400);
+  assert.ok(err instanceof Error && err.name === 'SipParseError');
+  assert.equal(err.stack?.split('\n').filter((l) => l.trim().startsWith('at ')).length, 0, 'no frames captured');
+  // Other errors keep their stack traces.
+  assert.ok((new Error('x').stack ?? '').includes('at '));
+});
