@@ -216,6 +216,9 @@ function parseMediaLine(value: string, n: number): MediaDescription {
   }
   if (!/^[A-Za-z0-9/_.-]+$/.test(proto)) throw new SdpError(`bad transport protocol ${quote(proto)} in m= line`, n);
   if (proto.toUpperCase().includes('RTP/')) {
+    // There are 128 payload types; a longer list repeats some, and answering it costs
+    // work in proportion (20,000 formats fit in 64 KiB).
+    if (formats.length > 128) throw new SdpError(`m= line lists ${formats.length} payload types; RTP has 128`, n);
     for (const fmt of formats) {
       if (parsePayloadType(fmt) === undefined) throw new SdpError(`bad RTP payload type ${quote(fmt)} in m= line`, n);
     }

@@ -394,3 +394,14 @@ test('t= times past 2^53 are refused: they could not be kept or written back as 
   assert.deepEqual(max.timing, [{ start: 9007199254740991, stop: 3900000000, repeats: [] }]);
   assert.deepEqual(parseSdp(formatSdp(max)), max);
 });
+
+test('an RTP m= line with more than 128 payload types is refused (fuzz: sdp)', () => {
+  const withFormats = (f: string) => ['v=0', 'o=carol 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio 49170 RTP/AVP ${f}`, ''].join('\r\n');
+  // 20,000 formats in a 62 KB body took 75-240 ms to parse and answer on a loaded machine.
+  const many = Array.from({ length: 20_000 }, (_, i) => i % 128).join(' ');
+  assert.throws(() => parseSdp(withFormats(many)), (e: unknown) => e instanceof SdpError && /line 6: m= line lists 20000 payload types; RTP has 128/.test(e.message));
+  const all = Array.from({ length: 128 }, (_, i) => i).join(' ');
+  assert.equal(parseSdp(withFormats(all)).media[0].formats.length, 128);
+  // Non-RTP formats are not payload types and are not counted.
+  assert.equal(parseSdp(withFormats(all).replace('RTP/AVP', 'udptl') + 'm=image 5000 udptl ' + 't38 '.repeat(200) + '\r\n').media[1].formats.length, 200);
+});
