@@ -182,6 +182,8 @@ class ParserPool {
       lastBeat: 0,
       lastBeatAt: performance.now(),
     };
+    // No case yet: a worker still loading its modules (slow on a busy machine) is not stuck.
+    Atomics.store(slot.slots, SLOT.current, -1);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'failure') {
         this.failed({ kind: m.kind, target: m.target, seed: this.seed, index: m.index, message: m.message, stack: m.stack, input: Buffer.from(m.input) });
@@ -232,8 +234,12 @@ class ParserPool {
         slot.lastBeatAt = now;
         continue;
       }
-      if (now - slot.lastBeatAt < this.watchdogMs) continue;
       const index = Atomics.load(slot.slots, SLOT.current);
+      if (index < 0) {
+        slot.lastBeatAt = now;
+        continue;
+      }
+      if (now - slot.lastBeatAt < this.watchdogMs) continue;
       const pos = Atomics.load(slot.slots, SLOT.position);
       const generating = Atomics.load(slot.slots, SLOT.phase) === PHASE.generating;
       const target = targetOf(this.seed, index);
