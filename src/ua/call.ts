@@ -14,7 +14,7 @@ import { detach } from '../util/log.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
 import { SipStatusError, transportFailureReason } from './errors.js';
-import { Emitter } from './events.js';
+import { Emitter } from '../util/emitter.js';
 import type { MediaHandler } from './media-handler.js';
 import { OkRetransmitter } from './ok-retransmit.js';
 import { ReferIn, ReferOut } from './refer.js';

@@ -4,7 +4,7 @@ export { Call, TRANSFER_TIMEOUT_MS, type CallEnd, type CallEvents, type CallStat
 export { OutgoingCall } from './outgoing.js';
 export { IncomingCall } from './incoming.js';
 export { SipStatusError } from './errors.js';
-export { Emitter } from './events.js';
+export { Emitter } from '../util/emitter.js';
 export { REGISTER_RETRY_MS } from './registration.js';
 export type { CallOptions, UaCounters } from './context.js';
 export type { MediaFactory, MediaHandler } from './media-handler.js';

@@ -23,7 +23,7 @@ import { parseListen, type ListenAddress } from '../util/listen.js';
 import type { Credentials } from './auth-retry.js';
 import { isSdp, warningValue, type Call, type CallHost } from './call.js';
 import { ALLOW, SUPPORTED, type CallOptions, type UaContext, type UaCounters } from './context.js';
-import { Emitter } from './events.js';
+import { Emitter } from '../util/emitter.js';
 import { IncomingCall } from './incoming.js';
 import type { MediaFactory } from './media-handler.js';
 import { OutgoingCall } from './outgoing.js';

@@ -9,7 +9,7 @@ import {
 import type { MediaHandler } from '../../src/ua/media-handler.js';
 import { UserAgent, type UserAgentOptions } from '../../src/ua/index.js';
 import type { Clock } from '../../src/util/clock.js';
-import type { Emitter } from '../../src/ua/events.js';
+import type { Emitter } from '../../src/util/emitter.js';
 
 export class FakeMedia implements MediaHandler {
   remoteHold = false;

@@ -1,10 +1,11 @@
 /**
- * A tiny typed event emitter, the one event pattern of the ua/ layer: event
- * names and argument lists are checked at compile time, and a listener that
- * throws costs a log line, never the SIP stack that called it.
+ * A tiny typed event emitter, the house pattern wherever several listeners
+ * may listen (one owner gets a handler object at construction instead):
+ * event names and argument lists are checked at compile time, and a listener
+ * that throws costs a log line, never the layer that emitted.
  */
-import type { Clock } from '../util/clock.js';
-import { silentLogger, type Logger } from '../util/log.js';
+import type { Clock } from './clock.js';
+import { silentLogger, type Logger } from './log.js';
 
 type EventMap<E> = { [K in keyof E]: unknown[] };
 type Listener<A extends unknown[]> = (...args: A) => void;
@@ -15,7 +16,8 @@ export class Emitter<E extends EventMap<E>> {
   constructor(protected readonly log: Logger = silentLogger) {}
 
   on<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
-    (this.listeners[event] ??= []).push(fn);
+    // Lists are replaced, never changed in place, so emit() walks them without a copy.
+    this.listeners[event] = [...(this.listeners[event] ?? []), fn];
     return () => this.off(event, fn);
   }
 
@@ -31,7 +33,7 @@ export class Emitter<E extends EventMap<E>> {
     const list = this.listeners[event];
     if (!list) return;
     const i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
+    if (i >= 0) this.listeners[event] = [...list.slice(0, i), ...list.slice(i + 1)];
   }
 
   listenerCount<K extends keyof E>(event: K): number {
@@ -58,7 +60,7 @@ export class Emitter<E extends EventMap<E>> {
   protected emit<K extends keyof E>(event: K, ...args: E[K]): void {
     const list = this.listeners[event];
     if (!list || list.length === 0) return;
-    for (const fn of [...list]) {
+    for (const fn of list) {
       try {
         fn(...args);
       } catch (err) {
