@@ -136,7 +136,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       print(`${new Date(clock.wallNow()).toISOString()} ${arrow} (via ${hostPort(local)}, ${data.length} bytes)\n${data.toString('utf8').trimEnd()}\n`);
     });
   }
-  stack.transport.onConnectionClosed?.((id: number) => registrar.connectionClosed(id));
 
   let endpoints: LocalEndpoint[];
   try {

@@ -73,6 +73,7 @@ export class Proxy {
       onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
       onStatelessAck: (ack) => detach(this.onStatelessAck(ack), this.log, 'relaying an ACK', { callId: ack.callId }),
       onStrayResponse: (res) => this.onStrayResponse(res),
+      onConnectionClosed: (id) => registrar.connectionClosed(id),
     });
   }
 

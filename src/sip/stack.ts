@@ -35,6 +35,8 @@ export interface StackHandlers {
   onStatelessAck(ack: SipMessage, source: Peer, local: LocalEndpoint): void;
   /** A response no client transaction claimed (e.g. a 2xx retransmission). */
   onStrayResponse(res: SipMessage, source: Peer): void;
+  /** A stream connection closed: a registrar drops the flows (RFC 5626) bound to it. */
+  onConnectionClosed?(connectionId: number, peer: Peer): void;
 }
 
 export interface TraceSink {
@@ -98,23 +100,26 @@ export class SipStack {
       tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir, caFiles: opts.tls?.ca, verify: opts.tls?.verify, clientCerts: opts.tls?.clientCerts, hosts: opts.tls?.hosts },
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
+      handlers: {
+        message: (inb) => this.receive(inb),
+        framingError: (source, _local, status, reason, head) => {
+          this.noteMalformed(source, status, reason);
+          if (status === 0) this.counters.dropped++;
+          else this.rejectMalformed(head, source, status, reason);
+        },
+        sendError: (dest, err) => {
+          this.counters.dropped++;
+          // UDP send errors say little (ICMP may come late or never); a stream that cannot
+          // be opened means the phone is gone, and its callers should hear so at once.
+          if (dest.proto !== 'udp') this.transactions.transportFailed(dest, err);
+        },
+        connectionClosed: (id, peer) => this.handlers?.onConnectionClosed?.(id, peer),
+      },
     });
     this.transactions = new TransactionLayer({
       clock: opts.clock,
       timers: opts.timers,
       send: (msg, dest) => this.sendRaw(msg, dest),
-    });
-    this.transport.onMessage((inb) => this.receive(inb));
-    this.transport.onFramingError((source, _local, status, reason, head) => {
-      this.noteMalformed(source, status, reason);
-      if (status === 0) this.counters.dropped++;
-      else this.rejectMalformed(head, source, status, reason);
-    });
-    this.transport.onSendError((dest, err) => {
-      this.counters.dropped++;
-      // UDP send errors say little (ICMP may come late or never); a stream that cannot
-      // be opened means the phone is gone, and its callers should hear so at once.
-      if (dest.proto !== 'udp') this.transactions.transportFailed(dest, err);
     });
   }
 

@@ -17,7 +17,8 @@ import { CONNECT_TIMEOUT_MS } from '../../src/sip/transport/tcp.js';
 import { MAX_HEADER_BYTES } from '../../src/sip/message.js';
 import {
   CERT_FILE_NAME, KEY_FILE_NAME, TransportLayer, parseListen,
-  type Inbound, type LocalEndpoint, type Peer, type TransportOptions,
+  type Inbound, type LocalEndpoint, type Peer, type TransportHandlers,
+  type TransportOptions,
 } from '../../src/sip/transport/index.js';
 
 const WAIT_MS = 5000;
@@ -33,12 +34,9 @@ function reply(i: number, body = ''): string {
 /** Everything a layer hands up, awaitable in order. */
 class Inbox extends EventEmitter {
   readonly items: Inbound[] = [];
-  constructor(layer: TransportLayer) {
-    super();
-    layer.onMessage((inb) => {
-      this.items.push(inb);
-      this.emit('item');
-    });
+  push(inb: Inbound): void {
+    this.items.push(inb);
+    this.emit('item');
   }
   async next(): Promise<Inbound> {
     // Bounded by the abort signal: fails the test instead of hanging.
@@ -82,17 +80,36 @@ class RawClient {
 const layers: TransportLayer[] = [];
 const tempDirs: string[] = [];
 
-async function start(specs: string[], opts: TransportOptions = {}): Promise<{ layer: TransportLayer; inbox: Inbox; ep: (proto: string) => LocalEndpoint }> {
-  const layer = new TransportLayer({ ...opts });
+/** What a test listens to besides messages; set after start(), called by the layer's one handler object. */
+interface Hooks {
+  framingError?: TransportHandlers['framingError'];
+  sendError?: (dest: Peer, err: Error) => void;
+  connectionClosed?: (connectionId: number, peer: Peer) => void;
+}
+
+async function start(
+  specs: string[],
+  opts: Omit<TransportOptions, 'handlers'> = {},
+): Promise<{ layer: TransportLayer; inbox: Inbox; hooks: Hooks; ep: (proto: string) => LocalEndpoint }> {
+  const inbox = new Inbox();
+  const hooks: Hooks = {};
+  const layer = new TransportLayer({
+    ...opts,
+    handlers: {
+      message: (inb) => inbox.push(inb),
+      framingError: (...args) => hooks.framingError?.(...args),
+      sendError: (dest, err) => hooks.sendError?.(dest, err),
+      connectionClosed: (id, peer) => hooks.connectionClosed?.(id, peer),
+    },
+  });
   layers.push(layer);
-  const inbox = new Inbox(layer);
   await layer.listen(specs.map(parseListen));
   const ep = (proto: string): LocalEndpoint => {
     const found = layer.endpoints().find((e) => e.proto === proto);
     assert.ok(found, `no ${proto} endpoint`);
     return found;
   };
-  return { layer, inbox, ep };
+  return { layer, inbox, hooks, ep };
 }
 
 async function tempDir(): Promise<string> {
@@ -215,12 +232,13 @@ test('TCP: a double-CRLF keep-alive ping gets a single CRLF pong', async () => {
 });
 
 test('TCP: a 64 KiB header section is a 513 framing error; the answer is delivered, then the connection closes', async () => {
-  const { layer, inbox, ep } = await start(['tcp:127.0.0.1:0']);
+  const { layer, inbox, hooks, ep } = await start(['tcp:127.0.0.1:0']);
   const seen: { source: Peer; status: number; head: string }[] = [];
-  layer.onFramingError((source, _local, status, reason, head) => {
+  hooks.framingError = (source, _local, status, reason, head) => {
     seen.push({ source, status, head: head.toString('latin1') });
     layer.send(source, Buffer.from(`SIP/2.0 ${status} ${reason}\r\nContent-Length: 0\r\n\r\n`));
-  });
+  };
+
   const c = await RawClient.tcp(ep('tcp').port);
   const clientPort = c.socket.localPort;
   c.socket.write(`INVITE sip:bob@example.com SIP/2.0\r\nCall-ID: big\r\nX-Pad: ${'p'.repeat(MAX_HEADER_BYTES + 100)}\r\n`);
@@ -266,9 +284,9 @@ test('TCP: a connection reset by one peer does not disturb another', async () =>
 
 test('TCP: a connection idle longer than idleTimeoutMs is closed (virtual clock)', async () => {
   const clock = new VirtualClock();
-  const { layer, inbox, ep } = await start(['tcp:127.0.0.1:0'], { clock, idleTimeoutMs: 60_000 });
+  const { layer, inbox, hooks, ep } = await start(['tcp:127.0.0.1:0'], { clock, idleTimeoutMs: 60_000 });
   const closedIds: number[] = [];
-  layer.onConnectionClosed((id) => closedIds.push(id));
+  hooks.connectionClosed = (id) => closedIds.push(id);
   const c = await RawClient.tcp(ep('tcp').port);
   c.socket.write(options(7));
   const first = await inbox.next();
@@ -337,20 +355,21 @@ test('TLS: round trip over the generated certificate, which is reused on the nex
 });
 
 test('TLS without certificate settings is refused with a message saying what to set', async () => {
-  const layer = new TransportLayer({});
+  const layer = new TransportLayer({ handlers: { message: () => undefined, framingError: () => undefined } });
   layers.push(layer);
   await assert.rejects(layer.listen([parseListen('tls:127.0.0.1:0')]), /tls:127\.0\.0\.1:0.*certFile/);
 });
 
 test('send errors never throw: closed TCP port, UDP to a closed port, no IPv6 listener, after close', async () => {
-  const { layer } = await start(['udp:127.0.0.1:0', 'tcp:127.0.0.1:0']);
+  const { layer, hooks } = await start(['udp:127.0.0.1:0', 'tcp:127.0.0.1:0']);
   const port = await closedPort();
   const errors: { dest: Peer; err: NodeJS.ErrnoException }[] = [];
   const seen = new EventEmitter();
-  layer.onSendError((dest, err) => {
+  hooks.sendError = (dest, err) => {
     errors.push({ dest, err });
     seen.emit('err');
-  });
+  };
+
   assert.doesNotThrow(() => layer.send({ proto: 'tcp', address: '127.0.0.1', port }, Buffer.from(options(13))));
   assert.doesNotThrow(() => layer.send({ proto: 'udp', address: '127.0.0.1', port }, Buffer.from(options(14))));
   assert.doesNotThrow(() => layer.send({ proto: 'udp', address: '::1', port }, Buffer.from(options(15))));
@@ -372,9 +391,9 @@ test('TLS: a peer that never completes the handshake fails the queued message af
   const addr = silent.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   try {
-    const { layer } = await start(['udp:127.0.0.1:0'], { clock });
+    const { layer, hooks } = await start(['udp:127.0.0.1:0'], { clock });
     const errors: Error[] = [];
-    layer.onSendError((_d, err) => errors.push(err));
+    hooks.sendError = (_d, err) => errors.push(err);
     layer.send({ proto: 'tls', address: '127.0.0.1', port }, Buffer.from(options(19)));
     await once(silent, 'connection', { signal: AbortSignal.timeout(WAIT_MS) });
     clock.advance(CONNECT_TIMEOUT_MS - 1);
@@ -391,7 +410,7 @@ test('TLS: a peer that never completes the handshake fails the queued message af
 test('a port in use is refused with a message naming the address and what to do; nothing stays half-bound', async () => {
   const first = await start(['tcp:127.0.0.1:0']);
   const taken = first.ep('tcp').port;
-  const second = new TransportLayer({});
+  const second = new TransportLayer({ handlers: { message: () => undefined, framingError: () => undefined } });
   layers.push(second);
   await assert.rejects(second.listen([parseListen('udp:127.0.0.1:0'), parseListen(`tcp:127.0.0.1:${taken}`)]), (err: Error) => {
     assert.match(err.message, new RegExp(`tcp:127\\.0\\.0\\.1:${taken} is already in use`));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect, createServer as tlsCreateServer, type Server } from 'node:tls';
 import {
-  TlsVerifyError, TransportLayer, parseListen, type Inbound, type Peer, type TransportOptions,
+  TlsVerifyError, TransportLayer, parseListen, type Inbound, type Peer, type TransportHandlers, type TransportOptions,
 } from '../../src/sip/transport/index.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -33,12 +33,14 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const NO_HANDLERS: TransportHandlers = { message: () => undefined, framingError: () => undefined };
+
 function options(i: number): string {
   return `OPTIONS sip:probe@example.com SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1;branch=z9hG4bK${i}\r\nCall-ID: c${i}\r\nCSeq: ${i} OPTIONS\r\nContent-Length: 0\r\n\r\n`;
 }
 
 /** A layer with what it handed up and what it failed to send, and a bounded wait for either. */
-async function layer(specs: string[], opts: TransportOptions = {}): Promise<{
+async function layer(specs: string[], opts: Omit<TransportOptions, 'handlers'> = {}): Promise<{
   layer: TransportLayer;
   port: (proto: string) => number;
   inbox: Inbound[];
@@ -46,18 +48,23 @@ async function layer(specs: string[], opts: TransportOptions = {}): Promise<{
   next: () => Promise<Inbound>;
   nextError: () => Promise<{ dest: Peer; err: Error }>;
 }> {
-  const l = new TransportLayer(opts);
-  layers.push(l);
   const inbox: Inbound[] = [];
   const errors: { dest: Peer; err: Error }[] = [];
-  l.onMessage((inb) => {
-    inbox.push(inb);
-    changed.emit('item');
+  const l = new TransportLayer({
+    ...opts,
+    handlers: {
+      message: (inb) => {
+        inbox.push(inb);
+        changed.emit('item');
+      },
+      framingError: () => undefined,
+      sendError: (dest, err) => {
+        errors.push({ dest, err });
+        changed.emit('item');
+      },
+    },
   });
-  l.onSendError((dest, err) => {
-    errors.push({ dest, err });
-    changed.emit('item');
-  });
+  layers.push(l);
   await l.listen(specs.map(parseListen));
   const take = async <T>(list: T[]): Promise<T> => {
     await until(() => list.length > 0);
@@ -80,7 +87,7 @@ async function until(pred: () => boolean): Promise<void> {
   while (!pred()) await once(changed, 'item', { signal: AbortSignal.timeout(WAIT_MS) });
 }
 
-async function tlsServerWith(cert: CertFiles, opts: TransportOptions = {}): ReturnType<typeof layer> {
+async function tlsServerWith(cert: CertFiles, opts: Omit<TransportOptions, 'handlers'> = {}): ReturnType<typeof layer> {
   return layer(['tls:127.0.0.1:0'], { ...opts, tls: { certFile: cert.cert, keyFile: cert.key, ...opts.tls } });
 }
 
@@ -162,10 +169,10 @@ test('wrong name and expired certificates are refused naming the problem', async
 });
 
 test('a CA file that is missing or holds no certificate stops listen() with the file named', async () => {
-  const missing = new TransportLayer({ tls: { caFiles: [join(dir, 'nope.pem')] } });
+  const missing = new TransportLayer({ tls: { caFiles: [join(dir, 'nope.pem')] }, handlers: NO_HANDLERS });
   layers.push(missing);
   await assert.rejects(missing.listen([parseListen('udp:127.0.0.1:0')]), /Cannot read the TLS CA file .*nope\.pem/);
-  const notPem = new TransportLayer({ tls: { caFiles: [pki.good.key] } });
+  const notPem = new TransportLayer({ tls: { caFiles: [pki.good.key] }, handlers: NO_HANDLERS });
   layers.push(notPem);
   await assert.rejects(notPem.listen([parseListen('udp:127.0.0.1:0')]), /good\.key holds no PEM certificate/);
 });
@@ -188,8 +195,7 @@ test('client_certs require: no certificate or a stranger\'s is refused (and logg
   const { log, records } = captureLog();
   const server = await tlsServerWith(pki.good, { log, tls: { caFiles: [pki.ca], clientCerts: 'require' } });
   const port = server.port('tls');
-  const delivered: Inbound[] = [];
-  server.layer.onMessage((inb) => delivered.push(inb));
+  const delivered = server.inbox;
 
   await rawClient(port);
   await rawClient(port, pki.strangerClient);

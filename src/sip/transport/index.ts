@@ -49,6 +49,7 @@ export interface TransportTlsOptions {
 }
 
 export interface TransportOptions {
+  handlers: TransportHandlers;
   tls?: TransportTlsOptions;
   /** Stream connections with no traffic either way for this long are closed. */
   idleTimeoutMs?: number;
@@ -83,11 +84,20 @@ export interface TransportStats {
   refused: number;
 }
 
-export type MessageHandler = (inb: Inbound) => void;
-export type FramingErrorHandler = (source: Peer, local: LocalEndpoint, status: number, reason: string, head: Buffer) => void;
-export type SendErrorHandler = (dest: Peer, err: Error) => void;
-/** A stream connection is gone: a registrar drops the flows (RFC 5626) bound to it. */
-export type ConnectionClosedHandler = (connectionId: number, peer: Peer) => void;
+/**
+ * The one owner of what the layer hears (the SIP stack), given at construction.
+ * A handler that throws is logged; it never tears down a socket.
+ */
+export interface TransportHandlers {
+  /** A datagram or a framed stream message. */
+  message(inb: Inbound): void;
+  /** A stream message that cannot be framed; `status` is the SIP answer it deserves (0: none possible). */
+  framingError(source: Peer, local: LocalEndpoint, status: number, reason: string, head: Buffer): void;
+  /** A send that failed; without this handler the failure is logged. */
+  sendError?(dest: Peer, err: Error): void;
+  /** A stream connection is gone: a registrar drops the flows (RFC 5626) bound to it. */
+  connectionClosed?(connectionId: number, peer: Peer): void;
+}
 
 interface StreamListener {
   endpoint: LocalEndpoint;
@@ -112,10 +122,7 @@ export class TransportLayer {
   private nextConnectionId = 1;
   private closed = false;
 
-  private readonly messageHandlers: MessageHandler[] = [];
-  private readonly framingHandlers: FramingErrorHandler[] = [];
-  private readonly sendErrorHandlers: SendErrorHandler[] = [];
-  private readonly closedHandlers: ConnectionClosedHandler[] = [];
+  private readonly handlers: TransportHandlers;
   private readonly counters: Omit<TransportStats, 'connections'> = {
     received: 0,
     sent: 0,
@@ -129,7 +136,8 @@ export class TransportLayer {
   private readonly admit: ((source: Peer) => boolean) | undefined;
   private readonly connHandlers: ConnectionHandlers;
 
-  constructor(opts: TransportOptions = {}) {
+  constructor(opts: TransportOptions) {
+    this.handlers = opts.handlers;
     this.clock = opts.clock ?? realClock;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -153,8 +161,10 @@ export class TransportLayer {
       },
       framingError: (conn, status, reason, head) => {
         this.counters.framingErrors++;
-        for (const cb of this.framingHandlers) {
-          this.guard(() => cb(conn.remote, conn.local, status, reason, head), 'framing-error handler');
+        try {
+          this.handlers.framingError(conn.remote, conn.local, status, reason, head);
+        } catch (err) {
+          this.handlerThrew(err, 'framing-error');
         }
       },
       sendError: (dest, err) => this.reportSendError(dest, err),
@@ -195,22 +205,6 @@ export class TransportLayer {
     return [...this.udp.map((u) => ({ ...u.endpoint })), ...this.streams.map((s) => ({ ...s.endpoint }))];
   }
 
-  onMessage(cb: MessageHandler): () => void {
-    return subscribe(this.messageHandlers, cb);
-  }
-
-  onFramingError(cb: FramingErrorHandler): () => void {
-    return subscribe(this.framingHandlers, cb);
-  }
-
-  onSendError(cb: SendErrorHandler): () => void {
-    return subscribe(this.sendErrorHandlers, cb);
-  }
-
-  onConnectionClosed(cb: ConnectionClosedHandler): () => void {
-    return subscribe(this.closedHandlers, cb);
-  }
-
   stats(): TransportStats {
     return { ...this.counters, connections: this.connections.size };
   }
@@ -226,7 +220,7 @@ export class TransportLayer {
   }
 
   /**
-   * Sends one message. Never throws: failures go to onSendError handlers.
+   * Sends one message. Never throws: failures go to the sendError handler.
    * UDP leaves from the listener bound to `from` when given, else from one
    * of the destination's address family. Streams reuse `dest.connectionId`,
    * then any open connection to the same proto/address/port, else dial one.
@@ -451,38 +445,39 @@ export class TransportLayer {
       if (rest.length) this.byPeer.set(key, rest);
       else this.byPeer.delete(key);
     }
-    for (const cb of this.closedHandlers) this.guard(() => cb(conn.id, conn.remote), 'connection-closed handler');
+    if (!this.handlers.connectionClosed) return;
+    try {
+      this.handlers.connectionClosed(conn.id, conn.remote);
+    } catch (err) {
+      this.handlerThrew(err, 'connection-closed');
+    }
   }
 
   private emitMessage(inb: Inbound): void {
-    for (const cb of this.messageHandlers) this.guard(() => cb(inb), 'message handler');
+    try {
+      this.handlers.message(inb);
+    } catch (err) {
+      this.handlerThrew(err, 'message');
+    }
   }
 
   private reportSendError(dest: Peer, err: Error): void {
     this.counters.sendErrors++;
-    if (this.sendErrorHandlers.length === 0) {
+    if (!this.handlers.sendError) {
       this.log.warn({ dest: formatEndpoint(dest), reason: err.message }, 'send failed');
       return;
     }
-    for (const cb of this.sendErrorHandlers) this.guard(() => cb(dest, err), 'send-error handler');
+    try {
+      this.handlers.sendError(dest, err);
+    } catch (e) {
+      this.handlerThrew(e, 'send-error');
+    }
   }
 
   /** A bug in a layer above must not tear down a socket or the process; it is logged instead. */
-  private guard(fn: () => void, what: string): void {
-    try {
-      fn();
-    } catch (err) {
-      this.log.error({ err }, `${what} threw`);
-    }
+  private handlerThrew(err: unknown, what: string): void {
+    this.log.error({ err }, `${what} handler threw`);
   }
-}
-
-function subscribe<T>(list: T[], cb: T): () => void {
-  list.push(cb);
-  return () => {
-    const i = list.indexOf(cb);
-    if (i >= 0) list.splice(i, 1);
-  };
 }
 
 function peerKey(proto: string, address: string, port: number): string {
