@@ -14,7 +14,7 @@ import type { Config } from '../config/schema.js';
 import type { Credential } from '../sip/auth/digest.js';
 import { DigestServer } from '../sip/auth/server.js';
 import { NonceManager } from '../sip/auth/nonce.js';
-import { SipStack } from '../sip/stack.js';
+import type { SipStack } from '../sip/stack.js';
 import { parseUri } from '../sip/uri.js';
 import { TraceRecorder } from '../sip/trace/recorder.js';
 import type { LocalEndpoint } from '../sip/transport/types.js';
@@ -80,29 +80,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const db: Db = openDatabase(config.data);
   const registrar = new Registrar(clock, config.sip, new BindingStore(db), log.child({ layer: 'registrar' }));
   const security = new Security({ clock, policy: config.security, store: new BanStore(db), log: log.child({ layer: 'security' }) });
-  const stack = new SipStack({
-    clock,
-    listen: config.sip.listen,
-    timers: config.sip.timers,
-    dataDir: config.data,
-    // The generated certificate names the domain and the names phones may dial, beside the listen addresses.
-    tls: { ...config.sip.tls, hosts: [config.domain, ...config.aliases, ...(config.sip.advertise ? [config.sip.advertise] : [])] },
-    advertise: config.sip.advertise,
-    userAgent: USER_AGENT,
-    // A phone registered over TCP/TLS from behind NAT can only be reached on its own
-    // connection, so no connection is closed for idleness before a registration could expire.
-    idleTimeoutMs: (config.sip.maxExpires + 60) * 1000,
-    log: log.child({ layer: 'sip' }),
-    // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
-    admit: (source) => security.admit(source),
-  });
   const auth = new DigestServer({
     realm: config.domain,
     clock,
     algorithms: config.sip.authAlgorithms,
     // A secret kept in the data directory lets nonces survive a restart.
     nonces: new NonceManager({ clock, secret: loadOrCreateSecret(config.data) }),
-    isLocalUri: (uri) => {
+    isLocalUri: (uri: string): boolean => {
       try {
         const u = parseUri(uri);
         return stack.isLocalAddress(u.host, u.port);
@@ -116,22 +100,43 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (!u) return undefined;
     return { password: u.password, ha1: u.ha1 };
   };
-  const proxy = new Proxy(stack, clock, registrar, auth, {
-    domain: config.domain,
-    aliases: config.aliases,
-    timerCSeconds: config.sip.timerC,
-    userAgent: USER_AGENT,
-    credentials,
-    isUser: (u) => config.users.has(u),
-    log: log.child({ layer: 'proxy' }),
-    onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
-  });
+  const proxy = new Proxy(
+    {
+      clock,
+      listen: config.sip.listen,
+      timers: config.sip.timers,
+      dataDir: config.data,
+      // The generated certificate names the domain and the names phones may dial, beside the listen addresses.
+      tls: { ...config.sip.tls, hosts: [config.domain, ...config.aliases, ...(config.sip.advertise ? [config.sip.advertise] : [])] },
+      advertise: config.sip.advertise,
+      userAgent: USER_AGENT,
+      // A phone registered over TCP/TLS from behind NAT can only be reached on its own
+      // connection, so no connection is closed for idleness before a registration could expire.
+      idleTimeoutMs: (config.sip.maxExpires + 60) * 1000,
+      log: log.child({ layer: 'sip' }),
+      // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
+      admit: (source) => security.admit(source),
+    },
+    registrar,
+    auth,
+    {
+      domain: config.domain,
+      aliases: config.aliases,
+      timerCSeconds: config.sip.timerC,
+      userAgent: USER_AGENT,
+      credentials,
+      isUser: (u) => config.users.has(u),
+      log: log.child({ layer: 'proxy' }),
+      onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
+    },
+  );
+  const stack: SipStack = proxy.stack;
   const traces = new TraceRecorder({ clock, maxCalls: config.limits.maxTraceCalls });
   // Nothing changes a message's bytes after it is received or serialized, so the recorder may keep them.
-  stack.addTraceSink((dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data, owned: true }));
+  stack.on('trace', (dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data, owned: true }));
   if (opts.traceSip) {
     const print = opts.traceSip;
-    stack.addTraceSink((dir, proto, local, remote, data) => {
+    stack.on('trace', (dir, proto, local, remote, data) => {
       const arrow = dir === 'in' ? `<<< received from ${proto}:${hostPort(remote)}` : `>>> sent to ${proto}:${hostPort(remote)}`;
       print(`${new Date(clock.wallNow()).toISOString()} ${arrow} (via ${hostPort(local)}, ${data.length} bytes)\n${data.toString('utf8').trimEnd()}\n`);
     });

@@ -8,7 +8,7 @@ import type { DigestServer, VerifyResult } from '../sip/auth/server.js';
 import { SipParseError } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
-import type { SipStack } from '../sip/stack.js';
+import { SipStack, type StackOptions } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
 import { parseUri, uriHost, type SipUri } from '../sip/uri.js';
@@ -50,6 +50,8 @@ export interface ProxyCounters {
 }
 
 export class Proxy {
+  /** The proxy owns its stack: every request, stray ACK and response the stack hears comes here. */
+  readonly stack: SipStack;
   readonly dialogs: DialogTable;
   readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, authFailuresByMethod: {}, rejected: {} };
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
@@ -58,23 +60,28 @@ export class Proxy {
   /** A next hop with a bad certificate is logged once a minute, however many requests go its way. */
   private readonly tlsFailureLogs: LogThrottle;
 
+  private readonly clock: Clock;
+
   constructor(
-    private readonly stack: SipStack,
-    private readonly clock: Clock,
+    stackOptions: Omit<StackOptions, 'handlers'>,
     private readonly registrar: Registrar,
     private readonly auth: DigestServer,
     private readonly opts: ProxyOptions,
   ) {
     this.log = opts.log ?? silentLogger;
-    this.dialogs = new DialogTable(clock);
-    this.tlsFailureLogs = new LogThrottle(clock);
-    stack.setLocalNames([opts.domain, ...opts.aliases]);
-    stack.setHandlers({
-      onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
-      onStatelessAck: (ack) => detach(this.onStatelessAck(ack), this.log, 'relaying an ACK', { callId: ack.callId }),
-      onStrayResponse: (res) => this.onStrayResponse(res),
-      onConnectionClosed: (id) => registrar.connectionClosed(id),
+    this.clock = stackOptions.clock;
+    this.dialogs = new DialogTable(this.clock);
+    this.tlsFailureLogs = new LogThrottle(this.clock);
+    this.stack = new SipStack({
+      ...stackOptions,
+      handlers: {
+        onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
+        onStatelessAck: (ack) => detach(this.onStatelessAck(ack), this.log, 'relaying an ACK', { callId: ack.callId }),
+        onStrayResponse: (res) => this.onStrayResponse(res),
+        onConnectionClosed: (id) => registrar.connectionClosed(id),
+      },
     });
+    this.stack.setLocalNames([opts.domain, ...opts.aliases]);
   }
 
   activeContexts(): number {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
+import { Emitter } from '../util/emitter.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import type { ListenAddress } from '../util/listen.js';
@@ -39,11 +40,14 @@ export interface StackHandlers {
   onConnectionClosed?(connectionId: number, peer: Peer): void;
 }
 
-export interface TraceSink {
-  (dir: 'in' | 'out', proto: Proto, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer): void;
-}
+export type StackEvents = {
+  /** Every message sent or received, as bytes (the trace recorder, --trace-sip). The bytes never change afterwards. */
+  trace: [dir: 'in' | 'out', proto: Proto, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer];
+};
 
 export interface StackOptions {
+  /** The stack's one owner (a proxy, a user agent): what it hears, given at construction. */
+  handlers: StackHandlers;
   clock: Clock;
   listen: ListenAddress[];
   timers: { T1: number; T2: number; T4: number };
@@ -73,26 +77,25 @@ export interface StackCounters {
   dropped: number;
 }
 
-export class SipStack {
+export class SipStack extends Emitter<StackEvents> {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
   readonly counters: StackCounters = {
     received: 0, sent: 0, inbound: new MessageTally(), outbound: new MessageTally(), malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0,
   };
-  private handlers?: StackHandlers;
-  private readonly traces: TraceSink[] = [];
+  private readonly handlers: StackHandlers;
   private bound: LocalEndpoint[] = [];
   private localNames = new Set<string>();
   private readonly tagSeed = randomBytes(3).toString('hex');
   private tagCounter = 0;
   /** localFor() answers by destination protocol and address family; endpoints never change after start. */
   private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
-  private readonly log: Logger;
   /** Malformed input is logged once per source per minute, whatever the flood. */
   private readonly malformedLogs: LogThrottle;
 
   constructor(private readonly opts: StackOptions) {
-    this.log = opts.log ?? silentLogger;
+    super(opts.log ?? silentLogger);
+    this.handlers = opts.handlers;
     this.malformedLogs = new LogThrottle(opts.clock);
     this.transport = new TransportLayer({
       log: this.log.child({ layer: 'sip/transport' }),
@@ -113,7 +116,7 @@ export class SipStack {
           // be opened means the phone is gone, and its callers should hear so at once.
           if (dest.proto !== 'udp') this.transactions.transportFailed(dest, err);
         },
-        connectionClosed: (id, peer) => this.handlers?.onConnectionClosed?.(id, peer),
+        connectionClosed: (id, peer) => this.handlers.onConnectionClosed?.(id, peer),
       },
     });
     this.transactions = new TransactionLayer({
@@ -121,14 +124,6 @@ export class SipStack {
       timers: opts.timers,
       send: (msg, dest) => this.sendRaw(msg, dest),
     });
-  }
-
-  setHandlers(h: StackHandlers): void {
-    this.handlers = h;
-  }
-
-  addTraceSink(sink: TraceSink): void {
-    this.traces.push(sink);
   }
 
   async start(): Promise<LocalEndpoint[]> {
@@ -261,16 +256,13 @@ export class SipStack {
     const data = msg.toBuffer();
     this.counters.sent++;
     this.counters.outbound.count(msg);
-    if (this.traces.length) {
-      const { local } = this.localFor(dest);
-      for (const t of this.traces) t('out', dest.proto, local, dest, data);
-    }
+    if (this.listenerCount('trace') > 0) this.emit('trace', 'out', dest.proto, this.localFor(dest).local, dest, data);
     this.transport.send(dest, data);
   }
 
   private receive(inb: Inbound): void {
     this.counters.received++;
-    for (const t of this.traces) t('in', inb.source.proto, inb.local, inb.source, inb.data);
+    if (this.listenerCount('trace') > 0) this.emit('trace', 'in', inb.source.proto, inb.local, inb.source, inb.data);
     if (inb.source.proto === 'udp' && inb.data.length > MAX_DATAGRAM_BYTES) {
       const why = `${inb.data.length}-byte datagram exceeds the ${MAX_DATAGRAM_BYTES}-byte UDP limit; send it over TCP`;
       this.noteMalformed(inb.source, 513, why);
@@ -302,14 +294,10 @@ export class SipStack {
     stampReceived(req, inb.source);
     const result = this.transactions.receiveRequest(req, inb.source);
     if ('ack' in result) {
-      if (result.ack === 'no-transaction') this.handlers?.onStatelessAck(req, inb.source, inb.local);
+      if (result.ack === 'no-transaction') this.handlers.onStatelessAck(req, inb.source, inb.local);
       return;
     }
     if (!result.isNew) return;
-    if (!this.handlers) {
-      result.tx.respond(this.makeResponse(req, 503, 'Service Unavailable'));
-      return;
-    }
     try {
       this.handlers.onRequest(req, result.tx, inb.source, inb.local);
     } catch (err) {
@@ -326,7 +314,7 @@ export class SipStack {
 
   private receiveResponse(res: SipMessage, source: Peer): void {
     if (this.transactions.receiveResponse(res, source)) return;
-    this.handlers?.onStrayResponse(res, source);
+    this.handlers.onStrayResponse(res, source);
   }
 
   /** Counts a malformed message by status (0: unanswerable) and logs it once per source per minute. */

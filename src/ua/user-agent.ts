@@ -118,14 +118,14 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       userAgent,
       log: this.log.child({ layer: 'sip' }),
       tls: { ca: opts.tls?.ca, verify: opts.tls?.verify, cert: opts.tls?.cert, key: opts.tls?.key },
-    });
-    this.stack.setHandlers({
-      onRequest: (req, tx) => this.onRequest(req, tx),
-      onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
-      onStrayResponse: (res) => this.onStrayResponse(res),
+      handlers: {
+        onRequest: (req, tx) => this.onRequest(req, tx),
+        onStatelessAck: (ack) => this.dialogs.get(dialogKey(ack.callId, ack.toTag ?? '', ack.fromTag ?? ''))?.handleAck(ack),
+        onStrayResponse: (res) => this.onStrayResponse(res),
+      },
     });
     const trace = opts.traceSip;
-    if (trace) this.stack.addTraceSink((dir, proto, _local, remote, data) => trace(dir, data.toString('utf8'), `${proto}:${uriHost(remote.address)}:${remote.port}`));
+    if (trace) this.stack.on('trace', (dir, proto, _local, remote, data) => trace(dir, data.toString('utf8'), `${proto}:${uriHost(remote.address)}:${remote.port}`));
     const credentials: Credentials | undefined = opts.user !== undefined && opts.password !== undefined ? { user: opts.user, password: opts.password } : undefined;
     const proto: Proto = this.listenAddress.proto;
     const dn = opts.displayName;
