@@ -151,7 +151,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const status = (): StatusReport => {
     const now = clock.wallNow();
-    const tx = stack.transactions.stats();
+    const tx = stack.stats().transactions;
     return {
       version: VERSION,
       domain: config.domain,
@@ -184,8 +184,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const crashes: CrashCounter = { uncaught: 0 };
   const metrics = new Metrics((): MetricsSnapshot => {
-    const tx = stack.transactions.stats();
-    const transport = stack.transport.stats();
+    const { transactions: tx, transport } = stack.stats();
     const c = stack.counters;
     const d = proxy.dialogs;
     return {

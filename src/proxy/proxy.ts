@@ -429,7 +429,7 @@ export class Proxy {
   }
 
   private onCancel(req: SipMessage, tx: ServerTransaction): void {
-    const invite = this.stack.transactions.findForCancel(req);
+    const invite = this.stack.findInviteForCancel(req);
     const ctx = invite ? this.contexts.get(invite) : undefined;
     if (!invite || !ctx) return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
     this.reply(tx, req, 200, 'OK');

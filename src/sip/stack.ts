@@ -15,8 +15,8 @@ import { SipParseError } from './errors.js';
 import { formatVia, parseVia, type Via } from './headers.js';
 import { parseMessage, SipMessage, validateMessage } from './message.js';
 import { MessageTally } from './tally.js';
-import { TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction/index.js';
-import { TransportLayer, type ClientCertMode } from './transport/index.js';
+import { TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerValues } from './transaction/index.js';
+import { TransportLayer, type ClientCertMode, type TransportStats } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
 import { bareHost, uriHost } from './uri.js';
 
@@ -78,8 +78,8 @@ export interface StackCounters {
 }
 
 export class SipStack extends Emitter<StackEvents> {
-  readonly transport: TransportLayer;
-  readonly transactions: TransactionLayer;
+  private readonly transport: TransportLayer;
+  private readonly transactions: TransactionLayer;
   readonly counters: StackCounters = {
     received: 0, sent: 0, inbound: new MessageTally(), outbound: new MessageTally(), malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0,
   };
@@ -140,6 +140,29 @@ export class SipStack extends Emitter<StackEvents> {
 
   endpoints(): LocalEndpoint[] {
     return this.bound;
+  }
+
+  /** The transaction timers in force (T1, T2, T4 and those derived from them). */
+  get timers(): TimerValues {
+    return this.transactions.timers;
+  }
+
+  /** Live transactions by side, and the transport's counters (for status and metrics). */
+  stats(): { transactions: { client: number; server: number }; transport: TransportStats } {
+    return { transactions: this.transactions.stats(), transport: this.transport.stats() };
+  }
+
+  /** §9.2: the INVITE server transaction a CANCEL refers to, if it is still alive. */
+  findInviteForCancel(cancel: SipMessage): ServerTransaction | undefined {
+    return this.transactions.findForCancel(cancel);
+  }
+
+  /**
+   * Resolves once no INVITE server transaction still waits for the ACK of its
+   * failure response, or after `timeoutMs` (virtual time in tests).
+   */
+  drain(timeoutMs: number): Promise<void> {
+    return this.transactions.drain(timeoutMs);
   }
 
   /** The local endpoint we send from toward `dest`, and the host:port to advertise for it. */

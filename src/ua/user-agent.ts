@@ -132,7 +132,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     this.ctx = {
       stack: this.stack,
       clock: this.clock,
-      timers: this.stack.transactions.timers,
+      timers: this.stack.timers,
       credentials,
       counters: this.counters,
       userAgent,
@@ -312,7 +312,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   }
 
   private onCancel(req: SipMessage, tx: ServerTransaction): void {
-    const invite = this.stack.transactions.findForCancel(req);
+    const invite = this.stack.findInviteForCancel(req);
     const call = invite ? this.invites.get(invite) : undefined;
     if (!call) return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
     tx.respond(this.stack.makeResponse(req, 200, 'OK'));

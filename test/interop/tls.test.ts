@@ -92,7 +92,7 @@ describe('SIPp over TLS (through a TCP→TLS relay)', { skip, timeout: 180_000 }
       // The callee registers over plain TCP: its binding is its UAS, not a relayed flow.
       const bound = await register('tlsbob', `127.0.0.1:${uas.port}`, 'tcp');
       assert.equal(bound.successful, 1, explain(bound));
-      const tlsBefore = server.stack.transport.stats();
+      const tlsBefore = server.stack.stats().transport;
       const relayBefore = relay.stats();
       const answeredBefore = server.status().calls.answered;
 
@@ -111,7 +111,7 @@ describe('SIPp over TLS (through a TCP→TLS relay)', { skip, timeout: 180_000 }
       assert.equal(server.status().calls.answered - answeredBefore, CALLS, 'every call was counted as answered');
 
       // SIPp t1 keeps one connection: one more TLS connection accepted by the server.
-      const tlsAfter = server.stack.transport.stats();
+      const tlsAfter = server.stack.stats().transport;
       const relayAfter = relay.stats();
       assert.equal(relayAfter.handshakes - relayBefore.handshakes, 1);
       assert.ok(tlsAfter.connectionsAccepted - tlsBefore.connectionsAccepted >= 1);

@@ -358,3 +358,32 @@ test('memory stays bounded: 1,000 calls over UDP all end and leave nothing behin
   assert.equal(layer.stats().server, 0);
   assert.equal(clock.pending(), 0);
 });
+
+test('drain() waits for the ACK of a failure response, and gives up at its timeout', async () => {
+  const { clock, sent, layer } = setup();
+  let drained = false;
+  await layer.drain(4000); // nothing waits: resolves at once
+  const inv = request('INVITE');
+  const tx = newTx(layer, inv);
+  tx.respond(response(inv, 486, 'tt'));
+  const waiting = layer.drain(4000).then(() => { drained = true; });
+  clock.advance(1000);
+  await Promise.resolve();
+  assert.equal(drained, false, 'the 486 is still unacknowledged');
+  layer.receiveRequest(ackFor(inv, sent[0].msg), peer());
+  await waiting;
+  assert.equal(drained, true);
+
+  const inv2 = request('INVITE', { branch: 'z9hG4bKsrv9' });
+  const tx2 = newTx(layer, inv2);
+  tx2.respond(response(inv2, 603, 'tt'));
+  let gaveUp = false;
+  const bounded = layer.drain(4000).then(() => { gaveUp = true; });
+  clock.advance(3999);
+  await Promise.resolve();
+  assert.equal(gaveUp, false);
+  clock.advance(1);
+  await bounded;
+  assert.equal(gaveUp, true);
+  assert.equal(tx2.state, 'completed', 'the transaction itself still runs to Timer H');
+});

@@ -208,10 +208,7 @@ class Phone {
    * retrying into a closed port. Waits for those ACKs, 4 s at most.
    */
   private async awaitAcks(): Promise<void> {
-    const deadline = Date.now() + 4000;
-    const waiting = (): boolean =>
-      this.ua.stack.transactions.list().some((t) => t.side === 'server' && t.method === 'INVITE' && t.state === 'completed');
-    while (waiting() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.ua.stack.drain(4000);
   }
 
   /** Work nobody awaits: its failure is printed for the user, never left unhandled. */

@@ -62,6 +62,8 @@ export class TransactionLayer {
   private readonly servers = new Map<string, ServerTx>();
   /** Keyed by the RFC 2543 field tuple, for branches without the magic cookie. */
   private readonly legacyServers = new Map<string, ServerTx>();
+  /** drain() callers, woken when the last INVITE server transaction stops waiting for its ACK. */
+  private drainWaiters: (() => void)[] = [];
 
   constructor(opts: TransactionLayerOptions) {
     this.timers = resolveTimers(opts.timers);
@@ -181,14 +183,48 @@ export class TransactionLayer {
     return out;
   }
 
+  /**
+   * Resolves once no INVITE server transaction is still retransmitting a
+   * failure response while waiting for its ACK (§17.2.1), or after
+   * `timeoutMs`: a phone that quits before the ACK leaves its caller
+   * retransmitting into a closed port.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (!this.awaitingAck()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        timer.cancel();
+        this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
+        resolve();
+      };
+      const timer = this.ctx.clock.setTimer(timeoutMs, done);
+      this.drainWaiters.push(done);
+    });
+  }
+
   /** Terminates everything (shutdown). Each transaction removes itself, so iterate over a copy. */
   terminateAll(): void {
     for (const tx of [...this.clients.values(), ...this.servers.values(), ...this.legacyServers.values()]) tx.terminate();
   }
 
   private ackResult(tx: ServerTx | undefined): ReceiveRequestResult {
-    if (tx instanceof ServerInviteTransaction && tx.receiveAck() === 'absorbed') return { ack: 'absorbed' };
+    if (tx instanceof ServerInviteTransaction && tx.receiveAck() === 'absorbed') {
+      if (this.drainWaiters.length) this.checkDrain();
+      return { ack: 'absorbed' };
+    }
     return { ack: 'no-transaction' };
+  }
+
+  private awaitingAck(): boolean {
+    for (const map of [this.servers, this.legacyServers]) {
+      for (const tx of map.values()) if (tx instanceof ServerInviteTransaction && tx.state === 'completed') return true;
+    }
+    return false;
+  }
+
+  private checkDrain(): void {
+    if (this.awaitingAck()) return;
+    for (const done of [...this.drainWaiters]) done();
   }
 
   private createServer(id: string, key: string, legacy: boolean, req: SipMessage, source: Peer): ServerTx {
@@ -204,5 +240,6 @@ export class TransactionLayer {
       ? this.clients
       : tx.legacy ? this.legacyServers : this.servers;
     if (map.get(tx.key) === tx) map.delete(tx.key);
+    if (this.drainWaiters.length) this.checkDrain();
   }
 }
