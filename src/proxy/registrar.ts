@@ -6,6 +6,7 @@
  */
 import { parseNameAddr, type NameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
+import { defaultPort } from '../sip/resolve.js';
 import { bareHost, parseUri, type SipUri } from '../sip/uri.js';
 import { isIP } from 'node:net';
 import { protoOf } from './targets.js';
@@ -343,12 +344,11 @@ export class Registrar {
 function reachAt(req: SipMessage, contact: SipUri, source: Peer): Pick<Binding, 'source' | 'connectionId'> {
   const fromSource = { source: { proto: source.proto, address: source.address, port: source.port }, connectionId: source.connectionId };
   const via = req.via;
-  const defaultPort = source.proto === 'tls' ? 5061 : 5060;
-  const natted = bareHost(via.host) !== source.address || (via.port ?? defaultPort) !== source.port;
+  const natted = bareHost(via.host) !== source.address || (via.port ?? defaultPort(source.proto)) !== source.port;
   const host = bareHost(contact.host);
   if (natted || contact.scheme === 'tel' || !isIP(host)) return fromSource;
   const proto = protoOf(contact);
-  const port = contact.port ?? (proto === 'tls' ? 5061 : 5060);
+  const port = contact.port ?? defaultPort(proto);
   // A phone on TCP whose Contact names its own connection but no ;transport (sipsak does this) is
   // reachable only on that connection.
   if (host === source.address && port === source.port) return fromSource;

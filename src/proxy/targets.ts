@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { SipUri } from '../sip/uri.js';
 import { bareHost } from '../sip/uri.js';
 import type { Peer, Proto } from '../sip/transport/types.js';
+import { defaultPort } from '../sip/resolve.js';
 
 export function protoOf(uri: SipUri): Proto {
   const t = uri.params.get('transport')?.toLowerCase();
@@ -15,7 +16,7 @@ export function protoOf(uri: SipUri): Proto {
 export async function resolveUri(uri: SipUri): Promise<Peer> {
   const proto = protoOf(uri);
   const host = bareHost(uri.host);
-  const port = uri.port ?? (proto === 'tls' ? 5061 : 5060);
+  const port = uri.port ?? defaultPort(proto);
   if (isIP(host)) return { proto, address: host, port };
   const found = await lookup(host);
   // The name travels with the address: TLS checks the certificate against it (RFC 5922).

@@ -18,6 +18,7 @@ import { MessageTally } from './tally.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerValues } from './transaction/index.js';
 import { TransportLayer, type ClientCertMode, type TransportStats } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
+import { defaultPort } from './resolve.js';
 import { bareHost, uriHost } from './uri.js';
 
 /**
@@ -212,8 +213,9 @@ export class SipStack extends Emitter<StackEvents> {
   /** Is host:port one of our listeners? A missing port means the SIP default, as in a URI. */
   isLocalAddress(host: string, port: number | undefined): boolean {
     if (!this.isLocalHost(host)) return false;
-    const p = port ?? 5060;
-    return this.bound.some((e) => e.port === p || (port === undefined && e.port === 5061));
+    // A missing port means the default of either kind: sip:host reaches 5060, sips:host 5061.
+    if (port === undefined) return this.bound.some((e) => e.port === defaultPort('udp') || e.port === defaultPort('tls'));
+    return this.bound.some((e) => e.port === port);
   }
 
   /** Unique and unguessable enough for a To tag: a random per-process prefix and a counter. */
@@ -248,7 +250,7 @@ export class SipStack extends Emitter<StackEvents> {
     const proto = via.transport.toLowerCase() as Proto;
     const address = bareHost(via.params.get('received') ?? via.host);
     const rport = via.params.get('rport');
-    const port = rport ? Number(rport) : via.port ?? (proto === 'tls' ? 5061 : 5060);
+    const port = rport ? Number(rport) : via.port ?? defaultPort(proto);
     return { proto, address, port };
   }
 

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { CODEC_NAMES, type CodecName } from '../../media/codecs/registry.js';
+import { defaultPort } from '../../sip/resolve.js';
 
 export interface HostPort {
   host: string;
@@ -96,7 +97,7 @@ const DTMF_KEYS = /^[0-9*#A-Da-d]+$/;
 
 export function parsePhoneOptions(raw: RawPhoneOptions, mode: 'call' | 'listen' | 'register'): PhoneOptions {
   const transport = parseTransport(raw.transport, raw.stun !== undefined);
-  const server = raw.server === undefined ? undefined : parseHostPort('--server', raw.server, transport === 'tls' ? 5061 : 5060);
+  const server = raw.server === undefined ? undefined : parseHostPort('--server', raw.server, defaultPort(transport));
   if (server && (raw.user === undefined || raw.password === undefined)) {
     throw new UsageError('--server needs --user and --password (the account to register), e.g. --server 127.0.0.1:5060 --user 1001 --password secret');
   }
