@@ -13,7 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { loadConfigFile } from '../../src/config/load.js';
-import { hostPort, startServer } from '../../src/cli/server.js';
+import { startServer } from '../../src/cli/server.js';
+import { hostPort } from '../../src/util/listen.js';
 
 async function main(): Promise<void> {
   const [file, profileDir] = process.argv.slice(2);

@@ -5,6 +5,7 @@
  * control socket may.
  */
 import http from 'node:http';
+import { uriHost } from '../util/listen.js';
 
 export type AdminMethod = 'GET' | 'POST' | 'DELETE';
 
@@ -110,7 +111,7 @@ export class AdminServer {
 
 /** Client side for the CLI: one request to the admin endpoint, with a clear error when nothing answers. */
 export async function adminRequest(address: string, port: number, path: string, method: AdminMethod = 'GET'): Promise<unknown> {
-  const host = address.includes(':') ? `[${address}]` : address;
+  const host = uriHost(address);
   let res: Response;
   try {
     res = await fetch(`http://${host}:${port}${path}`, { method, signal: AbortSignal.timeout(5000) });

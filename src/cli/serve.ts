@@ -6,7 +6,8 @@ import { demoConfig } from '../config/demo.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import { installCrashHandlers } from './crash.js';
 import { createLogger } from './log.js';
-import { hostPort, startServer, VERSION } from './server.js';
+import { hostPort } from '../util/listen.js';
+import { startServer, VERSION } from './server.js';
 
 export interface ServeOptions {
   config?: string;

@@ -26,6 +26,7 @@ import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { loadOrCreateSecret } from '../store/secret.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
+import { hostPort } from '../util/listen.js';
 
 export const VERSION = '0.1.0';
 const NO_MEDIA_DROPS: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
@@ -252,8 +253,4 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       db.close();
     },
   };
-}
-
-export function hostPort(e: { address: string; port: number }): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

@@ -106,7 +106,4 @@ export function bareHost(host: string): string {
   return host.startsWith('[') ? host.slice(1, -1) : host;
 }
 
-/** Host as written in a URI or Via: IPv6 in brackets. */
-export function uriHost(address: string): string {
-  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-}
+export { uriHost } from '../util/listen.js';

@@ -57,7 +57,17 @@ export function parseListen(spec: string): ListenAddress {
 
 /** How an endpoint is written in messages and logs: `udp:[::1]:5060`. */
 export function formatEndpoint(ep: ListenAddress): string {
-  return `${ep.proto}:${isIPv6(ep.address) ? `[${ep.address}]` : ep.address}:${ep.port}`;
+  return `${ep.proto}:${hostPort(ep)}`;
+}
+
+/** Host as written in a URI, a Via or a URL: IPv6 in brackets (once). */
+export function uriHost(address: string): string {
+  return address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+}
+
+/** `host:port` as shown to people and dialled: IPv6 in brackets. */
+export function hostPort(ep: { address: string; port: number }): string {
+  return `${uriHost(ep.address)}:${ep.port}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { Commands } from './commands.js';
 import { EXIT, exitCodeFor, statusWords } from './outcome.js';
 import { parsePhoneOptions, type PhoneOptions, type RawPhoneOptions } from './options.js';
 import { mapPort } from './stun-ports.js';
+import { hostPort } from '../../util/listen.js';
 
 export type PhoneMode = 'register' | 'call' | 'listen';
 
@@ -58,7 +59,7 @@ class Phone {
       print(`STUN: our SIP port ${listenPort} is ${contact.host}:${contact.port} outside`);
     }
     const ua = new UserAgent({
-      listen: `${opts.transport}:${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${listenPort}`,
+      listen: `${opts.transport}:${hostPort({ address: opts.listen.host, port: listenPort })}`,
       server: opts.server,
       user: opts.user,
       password: opts.password,

@@ -5,6 +5,7 @@
  * because to the reader "the switchboard" is one party however many ports it has.
  */
 import type { TraceEndpoint, TraceEntry } from './recorder.js';
+import { hostPort } from '../../util/listen.js';
 
 export interface LadderOptions {
   /** ANSI colours; pass shouldColor(process.stdout) so pipes and files get plain text. */
@@ -170,7 +171,7 @@ function fitLabel(e: LadderEntry, room: number): string {
 function endpointLabel(ep: TraceEndpoint): string {
   // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; people know them as a.b.c.d.
   const address = /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ep.address) ? ep.address.slice(7) : ep.address;
-  return address.includes(':') ? `[${address}]:${ep.port}` : `${address}:${ep.port}`;
+  return hostPort({ address, port: ep.port });
 }
 
 /**
