@@ -223,9 +223,14 @@ export class SipStack extends Emitter<StackEvents> {
     return `${this.tagSeed}${(this.tagCounter++).toString(36)}`;
   }
 
-  /** Our Via for a request going toward `dest`. */
-  makeVia(dest: Peer, branch: string): string {
-    const { host, port } = this.localFor(dest);
+  /**
+   * Our Via for a request going toward `dest`. `sentBy` replaces the local
+   * host (and port, when given): a phone behind NAT writes its public address.
+   */
+  makeVia(dest: Peer, branch: string, sentBy?: { host: string; port?: number }): string {
+    const local = this.localFor(dest);
+    const host = sentBy ? uriHost(sentBy.host) : local.host;
+    const port = sentBy?.port ?? local.port;
     const via: Via = { protocol: 'SIP/2.0', transport: dest.proto.toUpperCase(), host, port, params: new Map([['branch', branch], ['rport', null]]) };
     return formatVia(via);
   }

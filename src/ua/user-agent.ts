@@ -266,11 +266,8 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   }
 
   private via(dest: Peer): string {
-    const branch = newBranch();
     const host = this.opts.contactHost;
-    if (host === undefined) return this.stack.makeVia(dest, branch);
-    const port = this.opts.contactPort ?? this.stack.localFor(dest).port;
-    return `SIP/2.0/${dest.proto.toUpperCase()} ${uriHost(host)}:${port};branch=${branch};rport`;
+    return this.stack.makeVia(dest, newBranch(), host === undefined ? undefined : { host, port: this.opts.contactPort });
   }
 
   private contactFor(dest: Peer): string {
