@@ -20,7 +20,7 @@ import { TlsVerifyError } from '../sip/transport/index.js';
 import { DialogTable } from './dialogs.js';
 import { ResponseContext } from './forward.js';
 import { isLoop, loopHash, proxyBranch } from './loop.js';
-import type { Registrar } from './registrar.js';
+import type { Binding, Registrar } from './registrar.js';
 import { resolveUri } from './targets.js';
 
 export interface ProxyOptions {
@@ -305,12 +305,7 @@ export class Proxy {
     if (bindings.length === 0) return this.reply(tx, req, 480, 'Temporarily Unavailable');
     const ctx = this.newContext(req, tx);
     for (const b of bindings) {
-      const dest: Peer = {
-        proto: b.source.proto as Peer['proto'],
-        address: b.source.address,
-        port: b.source.port,
-        connectionId: b.connectionId,
-      };
+      const dest = bindingPeer(b);
       ctx.fork(this.prepare(req, tx, b.contact, dest, hash, true), dest);
       this.counters.forwarded++;
     }
@@ -356,9 +351,7 @@ export class Proxy {
       if (route) return await resolveUri(parseUri(parseNameAddr(route).uri));
       const uri = parseUri(req.uri);
       const binding = this.registrar.byContact(req.uri);
-      if (binding) {
-        return { proto: binding.source.proto as Peer['proto'], address: binding.source.address, port: binding.source.port, connectionId: binding.connectionId };
-      }
+      if (binding) return bindingPeer(binding);
       return await resolveUri(uri);
     } catch {
       return undefined;
@@ -466,3 +459,8 @@ export class Proxy {
   }
 }
 
+
+/** Where a registered phone is reached: the address (and connection, RFC 5626) it registered from. */
+function bindingPeer(b: Binding): Peer {
+  return { proto: b.source.proto as Peer['proto'], address: b.source.address, port: b.source.port, connectionId: b.connectionId };
+}
