@@ -75,6 +75,12 @@ export class SipMessage {
     return this.status === 0 ? 'request' : 'response';
   }
 
+  /** The body's media type from Content-Type, lower case without parameters ('' when absent): `application/sdp`. */
+  mediaType(): string {
+    const v = this.get('content-type');
+    return v === undefined ? '' : v.split(';', 1)[0].trim().toLowerCase();
+  }
+
   /** First value of a header (first element for list headers). */
   get(name: string): string | undefined {
     const key = headerKey(name);

@@ -492,9 +492,8 @@ export abstract class Call extends Emitter<CallEvents> {
 
   private onInfo(req: SipMessage, tx: ServerTransaction): void {
     if (req.body.length === 0) return void this.reply(tx, req, 200, 'OK');
-    const type = req.get('content-type') ?? '';
-    const base = type.split(';', 1)[0].trim().toLowerCase();
-    if (base === 'application/dtmf-relay' || base === 'application/dtmf') {
+    const type = req.mediaType();
+    if (type === 'application/dtmf-relay' || type === 'application/dtmf') {
       const ev = parseDtmfInfo(type, req.body.toString('utf8'));
       if (!ev) return void this.reply(tx, req, 400, 'Bad Request - unreadable DTMF body');
       this.reply(tx, req, 200, 'OK');
@@ -574,7 +573,7 @@ export abstract class Call extends Emitter<CallEvents> {
 }
 
 export function isSdp(msg: SipMessage): boolean {
-  return (msg.get('content-type') ?? '').split(';', 1)[0].trim().toLowerCase() === 'application/sdp';
+  return msg.mediaType() === 'application/sdp';
 }
 
 /** `399 host "text"`: the warn-code the SDP check chose and its message, made safe for a quoted string. */
