@@ -14,6 +14,7 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { bindUdp } from '../endpoint/bind.js';
 import type { PortRange, RemoteAddress } from '../endpoint/types.js';
 import { closeUdp } from '../../util/udp.js';
+import { DropCounter } from '../drops.js';
 
 /** Why a datagram that reached a bridge leg was not forwarded. A closed set so metrics can key on it. */
 export type BridgeDropReason =
@@ -180,8 +181,7 @@ export class BridgeLeg {
   txBytes = 0;
   rtcp = 0;
   socketErrors = 0;
-  droppedTotal = 0;
-  readonly drops = Object.fromEntries(BRIDGE_DROP_REASONS.map((r) => [r, 0])) as Record<BridgeDropReason, number>;
+  private readonly drops = new DropCounter(BRIDGE_DROP_REASONS);
 
   private readonly connectOnLatch: boolean;
 
@@ -231,8 +231,7 @@ export class BridgeLeg {
   }
 
   drop(reason: BridgeDropReason): void {
-    this.drops[reason]++;
-    this.droppedTotal++;
+    this.drops.add(reason);
   }
 
   /**
@@ -289,7 +288,7 @@ export class BridgeLeg {
       received: { packets: this.rxPackets, bytes: this.rxBytes },
       sent: { packets: this.txPackets, bytes: this.txBytes },
       rtcp: this.rtcp,
-      dropped: { total: this.droppedTotal, reasons: { ...this.drops } },
+      dropped: this.drops.snapshot(),
       socketErrors: this.socketErrors,
     };
   }

@@ -38,6 +38,7 @@ import { bindUdp } from './bind.js';
 import { Playout } from './playout.js';
 import { rtcpDelayMs } from './rtcp-interval.js';
 import { EndpointSrtp, MAX_SRTP_RTP_OVERHEAD } from './srtp.js';
+import { DropCounter } from '../drops.js';
 import {
   DROP_REASONS,
   type DropReason,
@@ -105,8 +106,7 @@ export class MediaEndpoint {
   private readonly ringPayload: Buffer[] = [];
   private ringIndex = 0;
 
-  private readonly drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
-  private droppedTotal = 0;
+  private readonly drops = new DropCounter(DROP_REASONS);
   private datagrams = 0;
   private rxPackets = 0;
   private rxBytes = 0;
@@ -268,7 +268,7 @@ export class MediaEndpoint {
       remoteLossPercent: this.remoteLossPercent,
       late: jb?.late ?? 0,
       concealed: jb?.concealed ?? 0,
-      dropped: { total: this.droppedTotal, reasons: { ...this.drops } },
+      dropped: this.drops.snapshot(),
     };
   }
 
@@ -418,8 +418,7 @@ export class MediaEndpoint {
   // ---- receive path ----
 
   private drop(reason: DropReason): void {
-    this.drops[reason]++;
-    this.droppedTotal++;
+    this.drops.add(reason);
   }
 
   private fromRemote(s: Session, rinfo: RemoteInfo): boolean {
