@@ -166,9 +166,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         expiresIn: Math.max(0, Math.round((b.expiresAt - now) / 1000)),
         userAgent: b.userAgent,
       })),
-      dialogs: proxy.dialogs.active().map((d) => ({ callId: d.callId, from: d.from, to: d.to, seconds: Math.round((now - d.startedWall) / 1000) })),
+      dialogs: proxy.calls.active().map((d) => ({ callId: d.callId, from: d.from, to: d.to, seconds: Math.round((now - d.startedWall) / 1000) })),
       transactions: { client: tx.client, server: tx.server },
-      calls: { started: proxy.dialogs.callsStarted, answered: proxy.dialogs.callsAnswered },
+      calls: { started: proxy.calls.callsStarted, answered: proxy.calls.callsAnswered },
       counters: {
         received: stack.counters.received,
         sent: stack.counters.sent,
@@ -187,7 +187,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const metrics = new Metrics((): MetricsSnapshot => {
     const { transactions: tx, transport } = stack.stats();
     const c = stack.counters;
-    const d = proxy.dialogs;
+    const d = proxy.calls;
     return {
       sip: {
         requestsIn: c.inbound.requests,

@@ -17,7 +17,7 @@ import type { Clock } from '../util/clock.js';
 import { detach, silentLogger, type Logger } from '../util/log.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import { TlsVerifyError } from '../sip/transport/index.js';
-import { DialogTable } from './dialogs.js';
+import { CallLedger } from './call-ledger.js';
 import { ResponseContext } from './forward.js';
 import { isLoop, loopHash, proxyBranch } from './loop.js';
 import type { Binding, Registrar } from './registrar.js';
@@ -52,7 +52,8 @@ export interface ProxyCounters {
 export class Proxy {
   /** The proxy owns its stack: every request, stray ACK and response the stack hears comes here. */
   readonly stack: SipStack;
-  readonly dialogs: DialogTable;
+  /** The calls this proxy record-routed, for status and metrics. */
+  readonly calls: CallLedger;
   readonly counters: ProxyCounters = { requests: 0, forwarded: 0, authFailures: 0, authFailuresByMethod: {}, rejected: {} };
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
@@ -70,7 +71,7 @@ export class Proxy {
   ) {
     this.log = opts.log ?? silentLogger;
     this.clock = stackOptions.clock;
-    this.dialogs = new DialogTable(this.clock);
+    this.calls = new CallLedger(this.clock);
     this.tlsFailureLogs = new LogThrottle(this.clock);
     this.stack = new SipStack({
       ...stackOptions,
@@ -334,7 +335,7 @@ export class Proxy {
   private async forwardInDialog(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
     const dest = await this.nextHop(req);
     if (!dest) return this.reply(tx, req, 404, 'Not Found - no route for this in-dialog request');
-    if (req.method === 'BYE') this.dialogs.ended(req.callId);
+    if (req.method === 'BYE') this.calls.ended(req.callId);
     const ctx = this.newContext(req, tx);
     ctx.fork(this.prepare(req, tx, req.uri, dest, hash, false), dest);
     this.counters.forwarded++;
@@ -361,13 +362,13 @@ export class Proxy {
   private newContext(req: SipMessage, tx: ServerTransaction): ResponseContext {
     // 100 Trying is left to the transaction layer, which sends it only if no answer came
     // within 200 ms (RFC 3261 §16.2): on a fast path that saves one datagram per call.
-    if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.invite();
+    if (req.method === 'INVITE' && req.toTag === undefined) this.calls.invite();
     const ctx = new ResponseContext(this.stack, this.clock, tx, req, this.opts.timerCSeconds * 1000, {
       onAnswered: (res) => {
-        if (req.toTag === undefined) this.dialogs.established(res.callId, req.get('from') ?? '', res.get('to') ?? '');
+        if (req.toTag === undefined) this.calls.established(res.callId, req.get('from') ?? '', res.get('to') ?? '');
       },
       onFailed: (_status, cancelled) => {
-        if (req.method === 'INVITE' && req.toTag === undefined) this.dialogs.failed(cancelled);
+        if (req.method === 'INVITE' && req.toTag === undefined) this.calls.failed(cancelled);
       },
       onDone: () => this.contexts.delete(tx),
       onTransportFailure: (dest, cause) => this.transportFailed(req, dest, cause),

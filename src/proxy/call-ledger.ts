@@ -1,7 +1,9 @@
 /**
- * Call accounting for `switchboard status`: which INVITE dialogs are up.
- * The proxy stays transaction-stateful; this table only counts, so a lost
- * BYE costs a stale row that the age limit removes, never a call.
+ * Call accounting for `switchboard status`: which INVITE dialogs the proxy
+ * record-routed are up. Not a dialog table (sip/dialog's DialogTable holds a
+ * user agent's dialog state): the proxy stays transaction-stateful and this
+ * ledger only counts, so a lost BYE costs a stale row that the age limit
+ * removes, never a call.
  */
 import type { Clock } from '../util/clock.js';
 
@@ -14,7 +16,7 @@ export interface DialogInfo {
 
 const MAX_AGE_MS = 12 * 3600 * 1000;
 
-export class DialogTable {
+export class CallLedger {
   private readonly dialogs = new Map<string, DialogInfo>();
   callsStarted = 0;
   callsAnswered = 0;
