@@ -4,6 +4,7 @@
  * and stateful forwarding with Record-Route.
  */
 import type { Credential } from '../sip/auth/digest.js';
+import { newTag } from '../sip/dialog/ids.js';
 import type { DigestServer, VerifyResult } from '../sip/auth/server.js';
 import { SipParseError } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
@@ -103,7 +104,7 @@ export class Proxy {
       const src = tx.source;
       this.log.info({ source: `${src.proto}:${uriHost(src.address)}:${src.port}`, method: req.method, callId: req.callId, uri: req.uri }, `refused: ${reason}`);
     }
-    tx.respond(this.stack.makeResponse(req, status, reason, extra, this.stack.newTag()));
+    tx.respond(this.stack.makeResponse(req, status, reason, extra, newTag()));
   }
 
   private onRequest(req: SipMessage, tx: ServerTransaction, source: Peer, local: LocalEndpoint): void {

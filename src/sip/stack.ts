@@ -4,7 +4,6 @@
  * stamps received/rport on the top Via (RFC 3581), and hands the rest to the
  * transaction layer. Everything above (proxy, user agents) talks to this.
  */
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -87,8 +86,6 @@ export class SipStack extends Emitter<StackEvents> {
   private readonly handlers: StackHandlers;
   private bound: LocalEndpoint[] = [];
   private localNames = new Set<string>();
-  private readonly tagSeed = randomBytes(3).toString('hex');
-  private tagCounter = 0;
   /** localFor() answers by destination protocol and address family; endpoints never change after start. */
   private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
   /** Malformed input is logged once per source per minute, whatever the flood. */
@@ -216,11 +213,6 @@ export class SipStack extends Emitter<StackEvents> {
     // A missing port means the default of either kind: sip:host reaches 5060, sips:host 5061.
     if (port === undefined) return this.bound.some((e) => e.port === defaultPort('udp') || e.port === defaultPort('tls'));
     return this.bound.some((e) => e.port === port);
-  }
-
-  /** Unique and unguessable enough for a To tag: a random per-process prefix and a counter. */
-  newTag(): string {
-    return `${this.tagSeed}${(this.tagCounter++).toString(36)}`;
   }
 
   /**

@@ -1,6 +1,6 @@
 /** A call offered to us: ring, accept (200 until ACK) or reject; CANCEL ends it. */
 import { SdpError } from '../sdp/errors.js';
-import { Dialog } from '../sip/dialog/index.js';
+import { Dialog, newTag } from '../sip/dialog/index.js';
 import type { SipMessage } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import { Call, isSdp, type CallEnd, type CallHost } from './call.js';
@@ -34,7 +34,7 @@ export class IncomingCall extends Call {
     this.fromDisplayName = from.displayName;
     this.to = invite.to.uri;
     this.uri = invite.uri;
-    this.localTag = ctx.stack.newTag();
+    this.localTag = newTag();
     this.offer = invite.body.length > 0 && isSdp(invite) ? invite.body.toString('utf8') : undefined;
     this.dialogValue = Dialog.fromUas(invite, this.localTag, ctx.contactFor(tx.source));
     host.bind(this);

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { parseSdp } from '../sdp/parse.js';
 import { SdpError } from '../sdp/errors.js';
-import { Dialog, dialogKey, newBranch } from '../sip/dialog/index.js';
+import { Dialog, dialogKey, newBranch, newTag } from '../sip/dialog/index.js';
 import { parseNameAddr, quote } from '../sip/headers.js';
 import { SipMessage } from '../sip/message.js';
 import { SipStack } from '../sip/stack.js';
@@ -280,7 +280,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   }
 
   private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
-    tx.respond(this.stack.makeResponse(req, status, reason, extra, this.stack.newTag()));
+    tx.respond(this.stack.makeResponse(req, status, reason, extra, newTag()));
   }
 
   private onRequest(req: SipMessage, tx: ServerTransaction): void {

@@ -5,6 +5,7 @@
  * (RFC 7616 §3.3 nonce-count) needs state, kept here in a bounded map.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomPool } from '../../util/random.js';
 import type { Clock } from '../../util/clock.js';
 
 export type NonceState = 'valid' | 'stale' | 'invalid';
@@ -135,20 +136,3 @@ export class NonceManager {
   }
 }
 
-/** randomBytes() per nonce costs a system call; drawing from a refilled block does not. */
-class RandomPool {
-  private block = Buffer.alloc(0);
-  private offset = 0;
-
-  take(n: number): Buffer {
-    if (this.offset + n > this.block.length) {
-      this.block = randomBytes(4096);
-      this.offset = 0;
-    }
-    const out = this.block.subarray(this.offset, this.offset + n);
-    this.offset += n;
-    return out;
-  }
-}
-
-const randomPool = new RandomPool();
