@@ -5,6 +5,7 @@
  */
 import type { Credential } from '../sip/auth/digest.js';
 import { newTag } from '../sip/dialog/ids.js';
+import { resolveUri } from '../sip/resolve.js';
 import type { DigestServer, VerifyResult } from '../sip/auth/server.js';
 import { SipParseError } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
@@ -22,7 +23,6 @@ import { CallLedger } from './call-ledger.js';
 import { ResponseContext } from './forward.js';
 import { isLoop, loopHash, proxyBranch } from './loop.js';
 import type { Binding, Registrar } from './registrar.js';
-import { resolveUri } from './targets.js';
 
 export interface ProxyOptions {
   domain: string;

@@ -6,10 +6,9 @@
  */
 import { parseNameAddr, type NameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
-import { defaultPort } from '../sip/resolve.js';
+import { defaultPort, protoOf } from '../sip/resolve.js';
 import { bareHost, parseUri, type SipUri } from '../sip/uri.js';
 import { isIP } from 'node:net';
-import { protoOf } from './targets.js';
 import type { Peer, LocalEndpoint } from '../sip/transport/types.js';
 import type { BindingChange, BindingStore, StoredBinding } from '../store/bindings.js';
 import type { Clock } from '../util/clock.js';

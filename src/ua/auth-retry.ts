@@ -88,7 +88,8 @@ export function sendWithAuth(
   send: SendFn,
   auth: Authenticator,
   build: () => SipMessage,
-  destOf: (req: SipMessage) => Peer | Promise<Peer>,
+  /** A known destination, or how to find one for each request sent (its Route may differ). */
+  dest: Peer | ((req: SipMessage) => Promise<Peer>),
   handlers: AuthSendHandlers,
 ): AuthSend {
   let retries = 0;
@@ -122,14 +123,7 @@ export function sendWithAuth(
         handlers.onTransportError(err instanceof Error ? err : undefined);
       }
     };
-    let dest: Peer | Promise<Peer>;
-    try {
-      dest = destOf(req);
-    } catch (err) {
-      handlers.onTransportError(err instanceof Error ? err : undefined);
-      return;
-    }
-    if (dest instanceof Promise) dest.then(go, (err: unknown) => handlers.onTransportError(err instanceof Error ? err : undefined));
+    if (typeof dest === 'function') dest(req).then(go, (err: unknown) => handlers.onTransportError(err instanceof Error ? err : undefined));
     else go(dest);
   };
   attempt();

@@ -293,9 +293,7 @@ export abstract class Call extends Emitter<CallEvents> {
       this.ctx.sendAck(ack, dest);
       this.lastAck = { cseq, msg: ack, dest };
     };
-    const dest = this.ctx.inDialogDest(ack);
-    if (dest instanceof Promise) dest.then(go, () => undefined);
-    else go(dest);
+    this.ctx.inDialogDest(ack).then(go, () => undefined);
   }
 
   protected reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = [], body?: { type: string; text: string }, toTag?: string): SipMessage {

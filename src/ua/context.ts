@@ -49,9 +49,9 @@ export interface UaContext {
   /** Host written in Warning headers. */
   hostFor(dest: Peer): string;
   /** Where an out-of-dialog request for `uri` goes: the outbound proxy, or the URI's host. */
-  outOfDialogDest(uri: string): Peer | Promise<Peer>;
+  outOfDialogDest(uri: string): Promise<Peer>;
   /** Where an in-dialog request goes: its top Route, else its Request-URI. */
-  inDialogDest(req: SipMessage): Peer | Promise<Peer>;
+  inDialogDest(req: SipMessage): Promise<Peer>;
   /** Adds our Via (fresh branch) and starts a client transaction. */
   send: SendFn;
   /** Sends without a transaction (ACK for a 2xx), adding our Via. */

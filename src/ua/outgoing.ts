@@ -100,7 +100,7 @@ export class OutgoingCall extends Call {
         offer,
       );
     this.ctx.counters.callsPlaced++;
-    this.invite = sendWithAuth(this.ctx.send, this.auth, build, () => dest, {
+    this.invite = sendWithAuth(this.ctx.send, this.auth, build, dest, {
       onResponse: (res, req) => this.onResponse(res, req),
       onTimeout: () => this.failed(408, 'Request Timeout'),
       onTransportError: (cause) => this.failed(503, transportFailureReason(cause)),

@@ -125,7 +125,7 @@ export class Registration {
             ['Allow', ALLOW],
             ['User-Agent', this.ctx.userAgent],
           ]);
-        sendWithAuth(this.ctx.send, this.auth, build, () => dest, {
+        sendWithAuth(this.ctx.send, this.auth, build, dest, {
           onResponse: (res) => {
             const status = res.status;
             if (status < 200) return;
@@ -143,14 +143,7 @@ export class Registration {
           onTransportError: (cause) => reject(new SipStatusError(503, transportFailureReason(cause), cause)),
         });
       };
-      let dest;
-      try {
-        dest = this.ctx.outOfDialogDest(this.registrarUri);
-      } catch (err) {
-        return reject(new SipStatusError(503, (err as Error).message));
-      }
-      if (dest instanceof Promise) dest.then(go, (err: Error) => reject(new SipStatusError(503, err.message)));
-      else go(dest);
+      this.ctx.outOfDialogDest(this.registrarUri).then(go, (err: Error) => reject(new SipStatusError(503, err.message)));
     });
   }
 }

@@ -13,6 +13,7 @@ import { SdpError } from '../sdp/errors.js';
 import { Dialog, dialogKey, newBranch, newTag } from '../sip/dialog/index.js';
 import { parseNameAddr, quote } from '../sip/headers.js';
 import { SipMessage } from '../sip/message.js';
+import { resolveUri } from '../sip/resolve.js';
 import { SipStack } from '../sip/stack.js';
 import { DEFAULT_TIMERS, type ServerTransaction, type TimerValues } from '../sip/transaction/index.js';
 import type { Peer, Proto } from '../sip/transport/types.js';
@@ -29,7 +30,6 @@ import type { MediaFactory } from './media-handler.js';
 import { OutgoingCall } from './outgoing.js';
 import { Registration } from './registration.js';
 import { parseReplaces } from './replaces.js';
-import { resolveTarget } from './target.js';
 
 export interface UserAgentOptions {
   /** Where SIP binds: `127.0.0.1:5074` (UDP), or `tcp:127.0.0.1:5074`; port 0 picks a free one. */
@@ -90,6 +90,8 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   private readonly calls = new Set<Call>();
   private readonly dialogs = new Map<string, Call>();
   private readonly invites = new Map<ServerTransaction, IncomingCall>();
+  /** Destinations being resolved for requests about to be sent. */
+  private readonly resolving = new Set<Promise<Peer>>();
   private registration: Registration | undefined;
   private serverPeer: Peer | undefined;
   private started = false;
@@ -143,11 +145,8 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       log: this.log,
       contactFor: (dest) => this.contactFor(dest),
       hostFor: (dest) => opts.contactHost ?? this.stack.localFor(dest).host,
-      outOfDialogDest: (uri) => this.serverPeer ?? resolveTarget(uri, proto),
-      inDialogDest: (req) => {
-        const route = req.get('route');
-        return resolveTarget(route ? parseNameAddr(route).uri : req.uri, proto);
-      },
+      outOfDialogDest: (uri) => this.track(this.serverPeer ? Promise.resolve(this.serverPeer) : resolveUri(uri, proto)),
+      inDialogDest: (req) => this.track(inDialogTarget(req, proto)),
       send: (req, dest, handlers) => {
         req.prepend('Via', this.via(dest));
         return this.stack.client(req, dest, handlers);
@@ -244,7 +243,10 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.started) {
-      const jobs: Promise<unknown>[] = [...this.calls].map((c) => c.hangup().catch(() => undefined));
+      // A request whose destination is still being resolved (the BYE of a call that just
+      // ended) is sent once it is known, before the socket closes.
+      const jobs: Promise<unknown>[] = [Promise.allSettled([...this.resolving])];
+      jobs.push(...[...this.calls].map((c) => c.hangup().catch(() => undefined)));
       if (this.registration?.registered) jobs.push(this.registration.unregister().catch(() => undefined));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -257,6 +259,16 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     this.registration?.close();
     await this.stack.close();
     if (this.tlsDir) rmSync(this.tlsDir, { recursive: true, force: true });
+  }
+
+  /** Keeps `p` in `resolving` until it settles; close() waits for those. */
+  private track(p: Promise<Peer>): Promise<Peer> {
+    this.resolving.add(p);
+    const done = (): void => {
+      this.resolving.delete(p);
+    };
+    p.then(done, done);
+    return p;
   }
 
   private normalize(uri: string): string {
@@ -397,12 +409,13 @@ export class UserAgent extends Emitter<UserAgentEvents> {
         /* nothing more to do for a call nobody wants */
       }
     };
-    try {
-      const dest = this.ctx.inDialogDest(ack);
-      if (dest instanceof Promise) dest.then(send, () => undefined);
-      else send(dest);
-    } catch {
-      /* unroutable: the peer's own timers will end it */
-    }
+    // Unroutable: the peer's own timers will end it.
+    this.ctx.inDialogDest(ack).then(send, () => undefined);
   }
+}
+
+/** Where an in-dialog request goes: its top Route, else its Request-URI (a bad Route rejects). */
+async function inDialogTarget(req: SipMessage, proto: Proto): Promise<Peer> {
+  const route = req.get('route');
+  return resolveUri(route ? parseNameAddr(route).uri : req.uri, proto);
 }
