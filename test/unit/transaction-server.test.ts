@@ -7,12 +7,25 @@ import { TransactionLayer, type ServerTransaction } from '../../src/sip/transact
 
 interface Sent { msg: SipMessage; dest: Peer; at: number }
 
+/** What the layer's owner heard, per transaction. */
+const heard = new Map<ServerTransaction, string[]>();
+function events(tx: ServerTransaction): string[] {
+  let list = heard.get(tx);
+  if (!list) heard.set(tx, (list = []));
+  return list;
+}
+
 function setup(opts: { autoTrying?: boolean; failSend?: () => boolean } = {}) {
   const clock = new VirtualClock();
   const sent: Sent[] = [];
   const layer = new TransactionLayer({
     clock,
     autoTrying: opts.autoTrying,
+    server: {
+      ackTimeout: (tx) => events(tx).push('ack-timeout'),
+      transportError: (tx) => events(tx).push('transport-error'),
+      terminated: (tx) => events(tx).push('terminated'),
+    },
     send: (msg, dest) => {
       if (opts.failSend?.()) throw new Error('EPIPE');
       sent.push({ msg, dest, at: clock.now() });
@@ -115,15 +128,12 @@ test('INVITE over UDP: Timer H fires at 64*T1 without ACK; G keeps at T2 meanwhi
   const { clock, sent, layer } = setup();
   const inv = request('INVITE');
   const tx = newTx(layer, inv);
-  const events: string[] = [];
-  tx.onAckTimeout = () => events.push('ack-timeout');
-  tx.onTerminated = () => events.push('terminated');
   tx.respond(response(inv, 404, 'tt'));
   clock.advance(31_999);
   assert.deepEqual(sent.map((s) => s.at), [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
-  assert.deepEqual(events, []);
+  assert.deepEqual(events(tx), []);
   clock.advance(1);
-  assert.deepEqual(events, ['ack-timeout', 'terminated']);
+  assert.deepEqual(events(tx), ['ack-timeout', 'terminated']);
   assert.equal(clock.pending(), 0);
   assert.equal(layer.stats().server, 0);
   // After termination a late ACK finds no transaction.
@@ -145,13 +155,12 @@ test('INVITE over TCP: no Timer G, Timer H still runs, ACK ends it at once (I = 
 
   const inv2 = request('INVITE', { proto: 'tcp', branch: 'z9hG4bKsrv2' });
   const tx2 = newTx(layer, inv2, peer('tcp'));
-  let timedOut = false;
-  tx2.onAckTimeout = () => { timedOut = true; };
+  const timedOut = (): boolean => events(tx2).includes('ack-timeout');
   tx2.respond(response(inv2, 480, 'tt'));
   clock.advance(31_999);
-  assert.equal(timedOut, false);
+  assert.equal(timedOut(), false);
   clock.advance(1);
-  assert.equal(timedOut, true);
+  assert.equal(timedOut(), true);
   assert.equal(clock.pending(), 0);
 });
 
@@ -326,17 +335,14 @@ test('ACK that matches nothing is left to the caller', () => {
   assert.deepEqual(layer.stats(), { client: 0, server: 0 });
 });
 
-test('a send that throws ends the server transaction with onTransportError', () => {
+test('a send that throws ends the server transaction with a transport error to the owner', () => {
   let fail = false;
   const { clock, layer } = setup({ failSend: () => fail });
   const inv = request('INVITE');
   const tx = newTx(layer, inv);
-  const events: string[] = [];
-  tx.onTransportError = () => events.push('transport-error');
-  tx.onTerminated = () => events.push('terminated');
   fail = true;
   assert.equal(tx.respond(response(inv, 500, 'tt')), false);
-  assert.deepEqual(events, ['transport-error', 'terminated']);
+  assert.deepEqual(events(tx), ['transport-error', 'terminated']);
   assert.equal(clock.pending(), 0);
   assert.equal(layer.stats().server, 0);
 });

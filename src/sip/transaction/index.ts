@@ -15,11 +15,11 @@ import { clientKey, hasMagicCookie, legacyKey, matchMethod, serverKey } from './
 import { ServerInviteTransaction } from './server-invite.js';
 import { ServerNonInviteTransaction } from './server-non-invite.js';
 import { DEFAULT_TRYING_DELAY, resolveTimers, type TimerValues } from './timers.js';
-import type { ClientHandlers, ClientTransaction, SendFn, ServerTransaction, TxContext } from './types.js';
+import type { ClientHandlers, ClientTransaction, SendFn, ServerHandlers, ServerTransaction, TxContext } from './types.js';
 
 export type {
   ClientHandlers, ClientInviteState, ClientNonInviteState, ClientTransaction, SendFn,
-  ServerInviteState, ServerNonInviteState, ServerTransaction,
+  ServerHandlers, ServerInviteState, ServerNonInviteState, ServerTransaction,
 } from './types.js';
 export { DEFAULT_TIMERS, TIMER_D_UNRELIABLE, type TimerValues } from './timers.js';
 export { MAGIC_COOKIE } from './matching.js';
@@ -36,6 +36,8 @@ export interface TransactionLayerOptions {
    */
   autoTrying?: boolean;
   tryingDelay?: number;
+  /** The owner's handlers for server transactions (none by default: a TU learns what it needs from responses it sends). */
+  server?: ServerHandlers;
 }
 
 export type ReceiveRequestResult =
@@ -73,6 +75,7 @@ export class TransactionLayer {
       timers: this.timers,
       autoTrying: opts.autoTrying ?? true,
       tryingDelay: opts.tryingDelay ?? DEFAULT_TRYING_DELAY,
+      server: opts.server ?? {},
       release: (tx) => this.release(tx as ClientTx | ServerTx),
     };
   }

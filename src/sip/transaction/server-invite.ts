@@ -13,9 +13,6 @@ import type { ServerInviteState, ServerTransaction, TxContext } from './types.js
 export class ServerInviteTransaction extends TransactionBase<ServerInviteState> implements ServerTransaction {
   state: ServerInviteState = 'proceeding';
   lastResponse: SipMessage | undefined;
-  onAckTimeout?: () => void;
-  onTransportError?: () => void;
-  onTerminated?: () => void;
   /** Auto 100 Trying while proceeding; Timer G while completed. */
   private readonly retransmit = this.timer();
   /** Timer H (completed), I (confirmed) or L (accepted): when the transaction ends. */
@@ -113,25 +110,25 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
   private onTimerH(): void {
     if (this.state !== 'completed') return;
     this.finish();
-    this.onAckTimeout?.();
-    this.onTerminated?.();
+    this.ctx.server.ackTimeout?.(this);
+    this.ctx.server.terminated?.(this);
   }
 
   override transportError(cause?: Error): void {
     if (this.state === 'terminated') return;
     // RFC 6026 §8.8: a failed 2xx does not end the Accepted state; the TU may retry.
     if (this.state === 'accepted') {
-      this.onTransportError?.();
+      this.ctx.server.transportError?.(this);
       return;
     }
     super.transportError(cause);
   }
 
   protected notifyTransportError(): void {
-    this.onTransportError?.();
+    this.ctx.server.transportError?.(this);
   }
 
   protected notifyTerminated(): void {
-    this.onTerminated?.();
+    this.ctx.server.terminated?.(this);
   }
 }

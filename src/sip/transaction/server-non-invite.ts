@@ -7,9 +7,6 @@ import type { ServerNonInviteState, ServerTransaction, TxContext } from './types
 export class ServerNonInviteTransaction extends TransactionBase<ServerNonInviteState> implements ServerTransaction {
   state: ServerNonInviteState = 'trying';
   lastResponse: SipMessage | undefined;
-  onAckTimeout?: () => void;
-  onTransportError?: () => void;
-  onTerminated?: () => void;
   private readonly timerJ = this.timer();
 
   constructor(
@@ -47,10 +44,10 @@ export class ServerNonInviteTransaction extends TransactionBase<ServerNonInviteS
   }
 
   protected notifyTransportError(): void {
-    this.onTransportError?.();
+    this.ctx.server.transportError?.(this);
   }
 
   protected notifyTerminated(): void {
-    this.onTerminated?.();
+    this.ctx.server.terminated?.(this);
   }
 }

@@ -47,10 +47,6 @@ export interface ServerTransaction {
   readonly state: ServerInviteState | ServerNonInviteState;
   /** The last response passed to the transport (what retransmissions get). */
   readonly lastResponse: SipMessage | undefined;
-  /** INVITE only: Timer H fired, the ACK for a 3xx-6xx never came (§17.2.1). */
-  onAckTimeout?: () => void;
-  onTransportError?: () => void;
-  onTerminated?: () => void;
   /**
    * Sends a response if the state allows it (§17.2.1, §17.2.2). Returns false
    * when the state machine discards it (e.g. a second final response).
@@ -60,6 +56,20 @@ export interface ServerTransaction {
   transportError(): void;
 }
 
+/**
+ * What the layer's owner hears about server transactions, given once with
+ * the layer's options (the layer creates server transactions itself, so
+ * there is no per-transaction constructor to hand them to).
+ */
+export interface ServerHandlers {
+  /** INVITE only: Timer H fired, the ACK for a 3xx-6xx never came (§17.2.1). */
+  ackTimeout?(tx: ServerTransaction): void;
+  /** The transport failed a response (§17.2.4); the transaction ends unless it is RFC 6026 Accepted. */
+  transportError?(tx: ServerTransaction): void;
+  /** The transaction left the layer. */
+  terminated?(tx: ServerTransaction): void;
+}
+
 /** What every machine gets from the layer that owns it. */
 export interface TxContext {
   clock: Clock;
@@ -67,6 +77,7 @@ export interface TxContext {
   timers: TimerValues;
   autoTrying: boolean;
   tryingDelay: number;
+  server: ServerHandlers;
   /** Called exactly once, when a transaction reaches Terminated. */
   release(tx: object): void;
 }
