@@ -7,6 +7,7 @@ export {
   OutboundStream,
   type BridgeDropReason,
   type BridgeLegConfig,
+  type BridgeLegHandlers,
   type BridgeLegStats,
   type PacketTimer,
 } from './leg.js';

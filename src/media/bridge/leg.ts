@@ -56,6 +56,13 @@ export interface BridgeLegConfig {
    * Needs an explicit `port` or range (see open).
    */
   connectOnLatch?: boolean;
+  /** The leg's owner (its bridge, or whoever opened it alone). */
+  handlers?: BridgeLegHandlers;
+}
+
+export interface BridgeLegHandlers {
+  /** Once per latch, when the peer's packets come from elsewhere than signalled (NAT). */
+  latched?(remote: RemoteAddress): void;
 }
 
 /** Receives the time one packet took to handle, in nanoseconds (a histogram, typically). */
@@ -171,8 +178,7 @@ export class BridgeLeg {
   latched = false;
   /** The socket is connected to `remote` (connectOnLatch). */
   connected = false;
-  /** Called once per latch when the peer's packets come from elsewhere than signalled (NAT). */
-  onLatched: ((remote: RemoteAddress) => void) | undefined;
+  private readonly handlers: BridgeLegHandlers;
 
   datagrams = 0;
   rxPackets = 0;
@@ -190,6 +196,7 @@ export class BridgeLeg {
     cfg: BridgeLegConfig,
   ) {
     this.connectOnLatch = cfg.connectOnLatch ?? false;
+    this.handlers = cfg.handlers ?? {};
     checkPt('payloadType', cfg.payloadType);
     if (cfg.telephoneEventPt !== undefined) checkPt('telephoneEventPt', cfg.telephoneEventPt);
     this.payloadType = cfg.payloadType;
@@ -244,7 +251,7 @@ export class BridgeLeg {
     this.latched = true;
     if (!r || rinfo.port !== r.port || rinfo.address !== r.address) {
       this.remote = { address: rinfo.address, port: rinfo.port };
-      this.onLatched?.(this.remote);
+      this.handlers.latched?.(this.remote);
     }
     if (this.connectOnLatch) this.connectTo(this.remote as RemoteAddress);
     return true;
