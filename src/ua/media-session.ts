@@ -29,6 +29,8 @@ import {
   type SessionDescription,
 } from '../sdp/index.js';
 import type { Clock } from '../util/clock.js';
+import { Emitter } from '../util/emitter.js';
+import type { Logger } from '../util/log.js';
 import type { MediaHandler } from './media-handler.js';
 
 export interface MediaSessionOptions {
@@ -54,7 +56,20 @@ export interface MediaSessionOptions {
    * offer whatever this says; an offer without it is plain RTP.
    */
   srtp?: boolean;
+  /** Where a listener that threw is reported. */
+  log?: Logger;
 }
+
+export type MediaSessionEvents = {
+  /** Offer/answer completed (again after each re-INVITE). */
+  negotiated: [info: MediaInfo];
+  /** Each 20 ms frame heard (decoded or concealed), mono at `sampleRate`; the array is reused, copy what you keep. */
+  frame: [pcm: Int16Array, sampleRate: number];
+  /** A key the peer pressed: RFC 4733, or a tone found in the audio. */
+  digit: [ev: DtmfDigitEvent];
+  /** Something the user should know that does not end the call. */
+  warning: [message: string];
+};
 
 /** What was agreed, for the "codec chosen" line and the stats. */
 export interface MediaInfo {
@@ -69,14 +84,8 @@ export interface MediaInfo {
   srtp?: string;
 }
 
-export class MediaSession implements MediaHandler {
-  /** Called when offer/answer completes (again after each re-INVITE). */
-  onNegotiated: ((info: MediaInfo) => void) | undefined;
-  /** Each 20 ms frame heard (decoded or concealed), mono at `info.sampleRate`; the array is reused. */
-  onFrame: ((pcm: Int16Array, sampleRate: number) => void) | undefined;
-  onDigit: ((ev: DtmfDigitEvent) => void) | undefined;
-  /** Something the user should know that does not end the call. */
-  onWarning: ((message: string) => void) | undefined;
+/** A call's media (the owner is its Call); whoever shows or records it listens to its events. */
+export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHandler {
   info: MediaInfo | undefined;
   remoteHold = false;
 
@@ -103,19 +112,32 @@ export class MediaSession implements MediaHandler {
     readonly endpoint: MediaEndpoint,
     private readonly opts: MediaSessionOptions,
   ) {
-    if (opts.codecs.length === 0) throw new RangeError('a media session needs at least one codec');
+    super(opts.log);
     this.sourceSpec = opts.source ?? { kind: 'silence' };
-    endpoint.onDigit = (ev) => this.onDigit?.(ev);
-    endpoint.onFrame = (pcm) => {
-      if (!this.codec || this.closed) return;
-      this.inband?.process(pcm);
-      this.onFrame?.(pcm, this.codec.codec.sampleRate);
-    };
   }
 
   static async open(opts: MediaSessionOptions): Promise<MediaSession> {
-    const endpoint = await MediaEndpoint.open({ address: opts.bindAddress, port: opts.port ?? 0, clock: opts.clock });
-    return new MediaSession(endpoint, opts);
+    // Checked before a socket is opened, so a bad call leaks none.
+    if (opts.codecs.length === 0) throw new RangeError('a media session needs at least one codec');
+    // The endpoint's one owner is this session, which exists once the endpoint is open.
+    const owner: { session?: MediaSession } = {};
+    const endpoint = await MediaEndpoint.open({
+      address: opts.bindAddress,
+      port: opts.port ?? 0,
+      clock: opts.clock,
+      handlers: {
+        digit: (ev) => owner.session?.emit('digit', ev),
+        frame: (pcm) => owner.session?.heard(pcm),
+      },
+    });
+    owner.session = new MediaSession(endpoint, opts);
+    return owner.session;
+  }
+
+  private heard(pcm: Int16Array): void {
+    if (!this.codec || this.closed) return;
+    this.inband?.process(pcm);
+    if (this.listenerCount('frame') > 0) this.emit('frame', pcm, this.codec.codec.sampleRate);
   }
 
   get localPort(): number {
@@ -238,7 +260,7 @@ export class MediaSession implements MediaHandler {
     }
     const wantInband = (this.opts.inbandDtmf ?? true) && n.telephoneEvent === undefined && codec.sampleRate === 8000;
     if (!wantInband) this.inband = undefined;
-    else this.inband ??= new InbandDtmfDetector({ onDigit: (ev) => this.onDigit?.(ev) });
+    else this.inband ??= new InbandDtmfDetector({ onDigit: (ev) => this.emit('digit', ev) });
     this.info = {
       codec: n.codec.name,
       clockRate: n.codec.clockRate,
@@ -249,7 +271,7 @@ export class MediaSession implements MediaHandler {
       telephoneEvent: n.telephoneEvent !== undefined,
       srtp: n.crypto?.suite,
     };
-    this.onNegotiated?.(this.info);
+    this.emit('negotiated', this.info);
   }
 
   private frameKey(): string {
@@ -269,7 +291,7 @@ export class MediaSession implements MediaHandler {
       src = openSource(this.sourceSpec, rate, frame);
     } catch (err) {
       // A tone above what the codec carries (tone:5000 on PCMU) costs the sound, not the call.
-      this.onWarning?.(`${(err as Error).message}; sending silence`);
+      this.emit('warning', `${(err as Error).message}; sending silence`);
       src = openSource({ kind: 'silence' }, rate, frame);
     }
     this.source = src;

@@ -1,6 +1,6 @@
 /** Shared pieces of the media tests: waiting on UDP delivery, counting, recording, joining frames. */
 import assert from 'node:assert/strict';
-import type { MediaEndpoint, MediaEndpointStats } from '../../src/media/endpoint/index.js';
+import type { MediaEndpointStats } from '../../src/media/endpoint/index.js';
 import type { VirtualClock } from '../../src/util/clock.js';
 
 /** Polls `cond` once per event-loop turn (the UDP poll phase runs in between); false if it never held. */
@@ -28,11 +28,13 @@ export function concatFrames(frames: readonly Int16Array[]): Int16Array {
   return out;
 }
 
-/** Records what an endpoint plays, from its first played frame on. */
-export function record(ep: MediaEndpoint): () => Int16Array {
+/** A frame handler to open an endpoint with: records what it plays, from its first played frame on. */
+export function recorder(): { frame: (pcm: Int16Array) => void; heard: () => Int16Array } {
   const frames: Int16Array[] = [];
-  ep.onFrame = (pcm) => frames.push(pcm.slice());
-  return () => concatFrames(frames);
+  return {
+    frame: (pcm) => frames.push(pcm.slice()),
+    heard: () => concatFrames(frames),
+  };
 }
 
 /** Moves virtual time on one 20 ms frame at a time, waiting each time until what was sent has arrived. */

@@ -13,6 +13,7 @@ import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import {
   MediaEndpoint,
+  type MediaEndpointHandlers,
   type MediaEndpointSrtpConfig,
   type MediaEndpointStats,
   type SrtpKeyMaterial,
@@ -21,7 +22,7 @@ import { isRtcp, parseRtp, RTP_HEADER_LENGTH } from '../../src/media/rtp/packet.
 import { rtcpLength, SDES_CNAME } from '../../src/media/rtp/rtcp.js';
 import { generateSdesKey, type SrtpSuite } from '../../src/media/srtp/index.js';
 import { VirtualClock } from '../../src/util/clock.js';
-import { record, runFrames, sentDatagrams, until } from '../helpers/media.js';
+import { recorder, runFrames, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const FRAME = 160;
@@ -52,13 +53,13 @@ interface SrtpCall {
 }
 
 /** A and B, each with its own SDES key; `bKnowsA` overrides the key B decrypts A's packets with. */
-async function srtpCall(suite: SrtpSuite, bKnowsA?: SrtpKeyMaterial): Promise<SrtpCall> {
+async function srtpCall(suite: SrtpSuite, bKnowsA?: SrtpKeyMaterial, bHandlers?: MediaEndpointHandlers): Promise<SrtpCall> {
   const clock = new VirtualClock();
   const relay: Socket = createSocket('udp4');
   await new Promise<void>((r) => relay.bind(0, HOST, r));
   const open = { clock, random: () => 0.5, rtcpIntervalMs: 1000 };
   const a = await MediaEndpoint.open(open);
-  const b = await MediaEndpoint.open(open);
+  const b = await MediaEndpoint.open({ ...open, handlers: bHandlers });
   const keys = { a: key(suite), b: key(suite) };
   const fromA = { rtp: [] as Buffer[], rtcp: [] as Buffer[] };
   const n = { fromA: 0, fromB: 0, toA: 0, toB: 0 };
@@ -140,14 +141,14 @@ function assertEncrypted(fromA: Buffer[], sent: Int16Array[], ssrc: number | und
 }
 
 test('SRTP _80: a 1 kHz tone reaches B; on the wire the payload is encrypted and each packet carries a 10-octet tag', async () => {
-  const c = await srtpCall(SUITE_80);
+  const heard = recorder();
+  const c = await srtpCall(SUITE_80, undefined, heard);
   try {
-    const heard = record(c.b);
     const tone = toneSource(1000);
     c.a.start(tone.next);
     await c.run(1000);
 
-    const pcm = heard();
+    const pcm = heard.heard();
     assert.ok(pcm.length >= FRAME * 40, `B played ${pcm.length / FRAME} frames`);
     assert.ok(tonePresence(pcm, 8000, 1000) >= 0.9, `1 kHz at B: ${tonePresence(pcm, 8000, 1000)}`);
     const sb = c.b.stats();
@@ -164,13 +165,13 @@ test('SRTP _80: a 1 kHz tone reaches B; on the wire the payload is encrypted and
 });
 
 test('SRTP _32: the tone arrives and each RTP packet carries a 4-octet tag (SRTCP keeps its 10)', async () => {
-  const c = await srtpCall(SUITE_32);
+  const heard = recorder();
+  const c = await srtpCall(SUITE_32, undefined, heard);
   try {
-    const heard = record(c.b);
     const tone = toneSource(1000);
     c.a.start(tone.next);
     await c.run(1000);
-    assert.ok(tonePresence(heard(), 8000, 1000) >= 0.9);
+    assert.ok(tonePresence(heard.heard(), 8000, 1000) >= 0.9);
     assert.equal(c.b.stats().received.packets, 50);
     assert.equal(c.b.stats().dropped.total, 0);
     assertEncrypted(c.fromA.rtp, tone.frames, c.a.ssrc, 4);
@@ -190,9 +191,9 @@ test('SRTP _32: the tone arrives and each RTP packet carries a 4-octet tag (SRTC
 });
 
 test('B with the wrong key for A drops every RTP and RTCP packet as srtp-auth and plays nothing', async () => {
-  const c = await srtpCall(SUITE_80, key(SUITE_80));
+  const heard = recorder();
+  const c = await srtpCall(SUITE_80, key(SUITE_80), heard);
   try {
-    const heard = record(c.b);
     c.a.start(toneSource(1000).next);
     await c.run(1000);
     const sb = c.b.stats();
@@ -202,7 +203,7 @@ test('B with the wrong key for A drops every RTP and RTCP packet as srtp-auth an
     assert.equal(sb.received.sr, 0);
     assert.equal(c.b.remoteCname, undefined);
     assert.deepEqual(nonZeroDrops(sb), { 'srtp-auth': fromA });
-    assert.equal(heard().length, 0, 'nothing was played');
+    assert.equal(heard.heard().length, 0, 'nothing was played');
     // B's own key is right, so A still hears B's receiver reports.
     assert.ok(c.a.stats().received.rr >= 1);
     assert.equal(c.a.stats().dropped.total, 0);
@@ -274,10 +275,9 @@ test('RTCP over SRTCP: SR/RR counts, RTT and CNAMEs as with plain RTP; the CNAME
 });
 
 test('re-configuring with the same keys keeps the replay window; a BYE on close goes out as SRTCP', async () => {
-  const c = await srtpCall(SUITE_80);
+  const byes: (string | undefined)[] = [];
+  const c = await srtpCall(SUITE_80, undefined, { bye: (reason) => byes.push(reason) });
   try {
-    const byes: (string | undefined)[] = [];
-    c.b.onBye = (reason) => byes.push(reason);
     c.a.start(toneSource(1000).next);
     await c.run(200);
     const remote = c.b.remote;

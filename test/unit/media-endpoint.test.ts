@@ -11,11 +11,11 @@ import { PcmuCodec } from '../../src/media/codecs/g711.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import type { DtmfDigitEvent } from '../../src/media/dtmf/digits.js';
-import { MediaEndpoint, type MediaEndpointOpenOptions } from '../../src/media/endpoint/index.js';
+import { MediaEndpoint, type MediaEndpointHandlers, type MediaEndpointOpenOptions } from '../../src/media/endpoint/index.js';
 import { parseRtp } from '../../src/media/rtp/packet.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { mulberry32 } from '../helpers/prng.js';
-import { record, runFrames, sentDatagrams, until } from '../helpers/media.js';
+import { recorder, runFrames, sentDatagrams, until } from '../helpers/media.js';
 
 const HOST = '127.0.0.1';
 const PT_TE = 101;
@@ -42,11 +42,16 @@ interface Call {
 }
 
 /** `misdirected` counts what B sent to a wrong address before it latched (never reaches A). */
-async function call(opts: MediaEndpointOpenOptions = {}, bRemotePort?: number, misdirected = (): number => 0): Promise<Call> {
+async function call(
+  opts: MediaEndpointOpenOptions = {},
+  bRemotePort?: number,
+  misdirected = (): number => 0,
+  handlers: { a?: MediaEndpointHandlers; b?: MediaEndpointHandlers } = {},
+): Promise<Call> {
   const clock = new VirtualClock();
   const open = { clock, random: () => 0.5, rtcpIntervalMs: 1000, ...opts };
-  const a = await MediaEndpoint.open(open);
-  const b = await MediaEndpoint.open(open);
+  const a = await MediaEndpoint.open({ ...open, handlers: handlers.a });
+  const b = await MediaEndpoint.open({ ...open, handlers: handlers.b });
   const codec = new PcmuCodec();
   a.configure({ remote: { address: HOST, port: b.localPort }, codec, payloadType: 0, telephoneEventPt: PT_TE });
   b.configure({ remote: { address: HOST, port: bRemotePort ?? a.localPort }, codec, payloadType: 0, telephoneEventPt: PT_TE });
@@ -77,16 +82,16 @@ function toneSource(freq: number): () => Int16Array {
 }
 
 test('PCMU both ways: each side hears the tone the other sends', async () => {
-  const c = await call();
+  const heardByB = recorder();
+  const heardByA = recorder();
+  const c = await call({}, undefined, undefined, { a: heardByA, b: heardByB });
   try {
-    const heardByB = record(c.b);
-    const heardByA = record(c.a);
     c.a.start(toneSource(1000));
     c.b.start(toneSource(400));
     await c.run(1000);
 
-    const atB = heardByB();
-    const atA = heardByA();
+    const atB = heardByB.heard();
+    const atA = heardByA.heard();
     assert.ok(atB.length >= 160 * 40, `B played ${atB.length / 160} frames`);
     assert.ok(tonePresence(atB, 8000, 1000) >= 0.9, `1 kHz at B: ${tonePresence(atB, 8000, 1000)}`);
     assert.ok(tonePresence(atB, 8000, 400) < 0.1, 'B hears only A');
@@ -139,12 +144,11 @@ test('sendFrame: consecutive sequence numbers, timestamps one frame apart, marke
   }
 });
 
-test("DTMF '123#' sent by A, while A sends a tone, reaches B's onDigit once per key", async () => {
-  const c = await call();
+test("DTMF '123#' sent by A, while A sends a tone, reaches B's digit handler once per key", async () => {
+  const digits: DtmfDigitEvent[] = [];
+  const heard = recorder();
+  const c = await call({}, undefined, undefined, { b: { ...heard, digit: (ev) => digits.push(ev) } });
   try {
-    const digits: DtmfDigitEvent[] = [];
-    c.b.onDigit = (ev) => digits.push(ev);
-    const heard = record(c.b);
     c.a.start(toneSource(1000));
     await c.run(200);
     c.a.sendDigits('123#');
@@ -155,7 +159,7 @@ test("DTMF '123#' sent by A, while A sends a tone, reaches B's onDigit once per 
     );
     assert.ok(digits.every((d) => d.source === 'rfc4733' && d.durationMs === 100));
     // Audio resumes after the keys.
-    const pcm = heard();
+    const pcm = heard.heard();
     assert.ok(tonePresence(pcm.subarray(pcm.length - 160 * 20), 8000, 1000) >= 0.9);
     assert.throws(() => c.a.sendDigits('1x'), RangeError);
   } finally {
@@ -164,10 +168,9 @@ test("DTMF '123#' sent by A, while A sends a tone, reaches B's onDigit once per 
 });
 
 test('DTMF without any audio source still goes out, one packet per ptime', async () => {
-  const c = await call();
+  const digits: string[] = [];
+  const c = await call({}, undefined, undefined, { b: { digit: (ev) => digits.push(ev.digit) } });
   try {
-    const digits: string[] = [];
-    c.b.onDigit = (ev) => digits.push(ev.digit);
     c.a.sendDigits('9');
     await c.run(400);
     assert.deepEqual(digits, ['9']);
@@ -182,11 +185,10 @@ test('NAT latching: B signalled a wrong port still reaches A once A has sent', a
   const trap = await rawSocket();
   let trapped = 0;
   trap.on('message', () => trapped++);
-  const c = await call({}, trap.address().port, () => trapped);
+  const latched: unknown[] = [];
+  const heardByA = recorder();
+  const c = await call({}, trap.address().port, () => trapped, { a: heardByA, b: { remoteLatched: (r) => latched.push(r) } });
   try {
-    const latched: unknown[] = [];
-    c.b.onRemoteLatched = (r) => latched.push(r);
-    const heardByA = record(c.a);
     c.b.start(toneSource(400));
     await c.run(100);
     assert.ok(await until(() => trapped >= 5));
@@ -197,7 +199,7 @@ test('NAT latching: B signalled a wrong port still reaches A once A has sent', a
     assert.deepEqual(latched, [{ address: HOST, port: c.a.localPort }]);
     assert.deepEqual(c.b.remoteLatched, { address: HOST, port: c.a.localPort });
     assert.ok(c.a.stats().received.packets >= 48, `A got ${c.a.stats().received.packets}`);
-    assert.ok(tonePresence(heardByA(), 8000, 400) >= 0.9);
+    assert.ok(tonePresence(heardByA.heard(), 8000, 400) >= 0.9);
     // Nothing more went to the wrong port after the first frame from A.
     assert.ok(trapped <= 6, `trap got ${trapped}`);
   } finally {
@@ -207,10 +209,10 @@ test('NAT latching: B signalled a wrong port still reaches A once A has sent', a
 });
 
 test('100 garbage datagrams into B are dropped and counted; the tone keeps playing', async () => {
-  const c = await call();
+  const heard = recorder();
+  const c = await call({}, undefined, undefined, { b: heard });
   const junk = await rawSocket();
   try {
-    const heard = record(c.b);
     c.a.start(toneSource(1000));
     await c.run(200);
     const rnd = mulberry32(4733);
@@ -232,7 +234,7 @@ test('100 garbage datagrams into B are dropped and counted; the tone keeps playi
     assert.ok(sb.dropped.reasons['unexpected-source'] > 0);
     assert.equal(sb.received.packets, 50);
     assert.equal(sb.lost, 0);
-    assert.ok(tonePresence(heard(), 8000, 1000) >= 0.9);
+    assert.ok(tonePresence(heard.heard(), 8000, 1000) >= 0.9);
   } finally {
     await c.close();
     await closeSocket(junk);
@@ -323,8 +325,9 @@ test('RTCP carries loss: a relay dropping every 10th packet shows up as loss at 
   const clock = new VirtualClock();
   const relay = await rawSocket();
   const open = { clock, random: () => 0.5, rtcpIntervalMs: 1000 };
+  const heard = recorder();
   const a = await MediaEndpoint.open(open);
-  const b = await MediaEndpoint.open(open);
+  const b = await MediaEndpoint.open({ ...open, handlers: heard });
   let toB = 0;
   let toA = 0;
   let fromA = 0;
@@ -347,7 +350,6 @@ test('RTCP carries loss: a relay dropping every 10th packet shows up as loss at 
     const codec = new PcmuCodec();
     a.configure({ remote: { address: HOST, port: relay.address().port }, codec, payloadType: 0 });
     b.configure({ remote: { address: HOST, port: relay.address().port }, codec, payloadType: 0 });
-    const heard = record(b);
     a.start(toneSource(1000));
     for (let t = 0; t < 1520; t += 20) {
       clock.advance(20);
@@ -362,7 +364,7 @@ test('RTCP carries loss: a relay dropping every 10th packet shows up as loss at 
     const sa = a.stats();
     assert.ok(sa.remoteLossPercent !== undefined && Math.abs(sa.remoteLossPercent - 10) < 2, `remote loss ${sa.remoteLossPercent}`);
     // Concealment keeps the tone going across the holes (silence there would leave it at ~0.9).
-    const presence = tonePresence(heard(), 8000, 1000);
+    const presence = tonePresence(heard.heard(), 8000, 1000);
     assert.ok(presence >= 0.97, `presence ${presence}`);
   } finally {
     await a.close();
@@ -372,10 +374,9 @@ test('RTCP carries loss: a relay dropping every 10th packet shows up as loss at 
 });
 
 test('close() sends an RTCP BYE the peer sees, and stops every timer', async () => {
-  const c = await call();
+  const byes: (string | undefined)[] = [];
+  const c = await call({}, undefined, undefined, { b: { bye: (reason) => byes.push(reason) } });
   try {
-    const byes: (string | undefined)[] = [];
-    c.b.onBye = (reason) => byes.push(reason);
     c.a.start(toneSource(1000));
     await c.run(100);
     await c.a.close('hangup');
@@ -399,9 +400,9 @@ test('open() on a port range binds an even port inside it', async () => {
 });
 
 test('an audio source that throws costs its frames, not the stream', async () => {
-  const c = await call();
+  const heardByB = recorder();
+  const c = await call({}, undefined, undefined, { b: heardByB });
   try {
-    const heardByB = record(c.b);
     const tone = toneSource(1000);
     let n = 0;
     c.a.start(() => {
@@ -411,7 +412,7 @@ test('an audio source that throws costs its frames, not the stream', async () =>
     await c.run(1000);
     assert.equal(c.a.sourceErrors, 5);
     assert.equal(c.a.stats().sent.packets + 5, 50, 'the failed frames went out as silence (not sent)');
-    assert.ok(tonePresence(heardByB(), 8000, 1000) >= 0.8);
+    assert.ok(tonePresence(heardByB.heard(), 8000, 1000) >= 0.8);
   } finally {
     await c.close();
   }

@@ -15,16 +15,16 @@ import { MediaSession, type MediaInfo } from '../../src/ua/media-session.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { concatFrames, runFrames, sentDatagrams } from '../helpers/media.js';
 
-/** What one side heard, frame by frame, with the rate onFrame reported. */
+/** What one side heard, frame by frame, with the rate its frame event reported. */
 class Ear {
   private frames: Int16Array[] = [];
   rates = new Set<number>();
 
   constructor(s: MediaSession) {
-    s.onFrame = (pcm, rate) => {
+    s.on('frame', (pcm, rate) => {
       this.frames.push(pcm.slice());
       this.rates.add(rate);
-    };
+    });
   }
 
   /** Forget what was heard so far (to judge only what comes next). */
@@ -61,7 +61,7 @@ const tone = (hz: number): AudioSourceSpec => ({ kind: 'tone', hz });
 async function side(clock: VirtualClock, codecs: CodecName[], source: AudioSourceSpec | undefined, bindAddress = '127.0.0.1'): Promise<Side> {
   const s = await MediaSession.open({ codecs, bindAddress, clock, source });
   const negotiated: MediaInfo[] = [];
-  s.onNegotiated = (info) => negotiated.push(info);
+  s.on('negotiated', (info) => negotiated.push(info));
   return { s, ear: new Ear(s), negotiated };
 }
 
@@ -356,7 +356,7 @@ test('RFC 4733 digits from A reach B', async () => {
   try {
     p.offerAnswer();
     const heard: string[] = [];
-    p.b.s.onDigit = (ev) => heard.push(ev.digit);
+    p.b.s.on('digit', (ev) => heard.push(ev.digit));
     p.a.s.sendDigits('1#');
     await p.run(2000);
     assert.deepEqual(heard, ['1', '#']);
@@ -460,7 +460,7 @@ test('without RFC 4733 on either side, keys played as tones over G.711 are heard
   const b = await MediaSession.open({ codecs: ['pcma'], bindAddress: '127.0.0.1', clock, telephoneEvent: false });
   try {
     const heard: string[] = [];
-    b.onDigit = (ev) => heard.push(`${ev.digit}:${ev.source}`);
+    b.on('digit', (ev) => heard.push(`${ev.digit}:${ev.source}`));
     a.setAnswer(b.createAnswer(a.createOffer({ hold: false }), { hold: false }));
     const delivered = (): boolean => b.stats().received.datagrams >= sentDatagrams(a.stats());
     await runFrames(clock, 1500, delivered);

@@ -15,7 +15,7 @@ import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { MediaEndpoint } from '../../src/media/endpoint/index.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { mulberry32 } from '../helpers/prng.js';
-import { record, sentDatagrams, until } from '../helpers/media.js';
+import { recorder, sentDatagrams, until } from '../helpers/media.js';
 
 /** Frames skipped before measuring: the encoder's first packets ramp up. */
 const SETTLE_FRAMES = 5;
@@ -249,8 +249,9 @@ test('two MediaEndpoints speaking Opus through a relay dropping 5 % of RTP: the 
   const relay = createSocket('udp4');
   await new Promise<void>((r) => relay.bind(0, HOST, r));
   const open = { clock, random: () => 0.5, rtcpIntervalMs: 1000 };
+  const heard = recorder();
   const a = await MediaEndpoint.open(open);
-  const b = await MediaEndpoint.open(open);
+  const b = await MediaEndpoint.open({ ...open, handlers: heard });
   const rnd = mulberry32(5);
   const seen = { fromA: 0, fromB: 0, toA: 0, toB: 0, dropped: 0 };
   // Losses stop 200 ms before the end, so every one has been played (concealed) when we look.
@@ -277,7 +278,6 @@ test('two MediaEndpoints speaking Opus through a relay dropping 5 % of RTP: the 
     const atB = new OpusCodec();
     a.configure({ remote: { address: HOST, port }, codec: new OpusCodec(), payloadType: 111 });
     b.configure({ remote: { address: HOST, port }, codec: atB, payloadType: 111 });
-    const heard = record(b);
     const gen = new ToneGenerator({ freqs: [1000], levelDbfs: -12 }, 48000);
     a.start(() => {
       const f = new Int16Array(960);
@@ -296,7 +296,7 @@ test('two MediaEndpoints speaking Opus through a relay dropping 5 % of RTP: the 
     assert.equal(sb.concealed, seen.dropped);
     // Each lost packet was followed by one already in the jitter buffer, so FEC rebuilt it.
     assert.equal(atB.concealed.fromNext, seen.dropped);
-    const pcm = heard();
+    const pcm = heard.heard();
     assert.ok(pcm.length >= 960 * 140, `B played ${pcm.length / 960} frames`);
     const presence = tonePresence(pcm.subarray(960 * SETTLE_FRAMES), 48000, 1000);
     assert.ok(presence >= 0.97, `1 kHz in ${(presence * 100).toFixed(1)} % of frames`);

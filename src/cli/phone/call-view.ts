@@ -70,10 +70,10 @@ export class CallView {
   attach(media: MediaSession): void {
     if (this.media) return;
     this.media = media;
-    media.onNegotiated = (info) => this.negotiated(info);
-    media.onDigit = (ev) => this.digit(ev.digit, ev.source === 'inband' ? 'in-band' : ev.source);
-    media.onFrame = (pcm, rate) => this.record(pcm, rate);
-    media.onWarning = (message) => this.opts.print(`warning: ${message}`);
+    media.on('negotiated', (info) => this.negotiated(info));
+    media.on('digit', (ev) => this.digit(ev.digit, ev.source === 'inband' ? 'in-band' : ev.source));
+    media.on('frame', (pcm, rate) => this.record(pcm, rate));
+    media.on('warning', (message) => this.opts.print(`warning: ${message}`));
     if (media.info) this.negotiated(media.info);
     if (this.call.state === 'answered') this.startStats();
   }

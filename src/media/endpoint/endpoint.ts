@@ -11,7 +11,7 @@
  * Receive side: packets are checked (well-formed, from the remote we talk to,
  * the negotiated payload types, one SSRC) and go to the receive statistics
  * and the jitter buffer, or to the DTMF receiver. The same ptime timer plays
- * one frame out to `onFrame`. Anything unusable is dropped and counted by
+ * one frame out to its `frame` handler. Anything unusable is dropped and counted by
  * reason: a port scanner or a stale stream never stops the call.
  *
  * Symmetric RTP (RFC 4961) / NAT latching: the first good RTP packet after
@@ -27,7 +27,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Codec } from '../codecs/types.js';
-import { DtmfReceiver, DtmfSender, decodeEvent, type DtmfListener, type TelephoneEvent } from '../dtmf/index.js';
+import { DtmfReceiver, DtmfSender, decodeEvent, type TelephoneEvent } from '../dtmf/index.js';
 import { wallMsToNtpMiddle32 } from '../rtp/ntp.js';
 import { isRtcp, readRtp, RTP_HEADER_LENGTH, RtpView, writeRtp, type RtpHeaderFields } from '../rtp/packet.js';
 import { ReceiveStats, roundTripMs } from '../rtp/receive-stats.js';
@@ -43,6 +43,7 @@ import {
   DROP_REASONS,
   type DropReason,
   type MediaEndpointConfig,
+  type MediaEndpointHandlers,
   type MediaEndpointOpenOptions,
   type MediaEndpointStats,
   type RemoteAddress,
@@ -83,12 +84,6 @@ interface Session {
 export class MediaEndpoint {
   /** Where we now send because the peer's packets came from there (after NAT latching); undefined if never moved. */
   remoteLatched: RemoteAddress | undefined;
-  /** Called every ptime with the decoded (or concealed) frame; the array is reused, copy what you keep. */
-  onFrame: ((pcm: Int16Array) => void) | undefined;
-  onDigit: DtmfListener | undefined;
-  onRemoteLatched: ((remote: RemoteAddress) => void) | undefined;
-  /** The peer sent an RTCP BYE for its stream. */
-  onBye: ((reason: string | undefined) => void) | undefined;
 
   private session: Session | undefined;
   private source: (() => Int16Array | undefined) | undefined;
@@ -130,6 +125,7 @@ export class MediaEndpoint {
     private readonly rtcpIntervalMs: number,
     private readonly random: () => number,
     readonly cname: string,
+    private readonly handlers: MediaEndpointHandlers,
   ) {
     for (let i = 0; i < SEND_RING; i++) {
       const b = Buffer.alloc(MAX_PACKET);
@@ -146,7 +142,7 @@ export class MediaEndpoint {
     const socket = await bindUdp(opts.address ?? '127.0.0.1', opts.port ?? 0, random);
     const interval = opts.rtcpIntervalMs ?? 5000;
     if (!(interval > 0)) throw new RangeError(`rtcpIntervalMs must be positive, got ${interval}`);
-    return new MediaEndpoint(socket, opts.clock ?? realClock, interval, random, opts.cname ?? randomUUID());
+    return new MediaEndpoint(socket, opts.clock ?? realClock, interval, random, opts.cname ?? randomUUID(), opts.handlers ?? {});
   }
 
   get localAddress(): string {
@@ -198,7 +194,7 @@ export class MediaEndpoint {
       sendStats: prev?.sendStats ?? new SendStats(codec.clockRate),
       dtmfSender: te === undefined ? undefined : new DtmfSender(dtmfOpts),
       dtmfActive: false,
-      dtmfReceiver: te === undefined ? undefined : new DtmfReceiver({ ...dtmfOpts, onDigit: (ev) => this.onDigit?.(ev) }),
+      dtmfReceiver: te === undefined ? undefined : new DtmfReceiver({ ...dtmfOpts, onDigit: (ev) => this.handlers.digit?.(ev) }),
       playout: new Playout(codec, ptimeMs),
       rx: undefined,
       lastRxMs: 0,
@@ -316,9 +312,9 @@ export class MediaEndpoint {
     }
     this.manualThisSlot = false;
     s.dtmfReceiver?.tick(now);
-    if (this.onFrame) {
+    if (this.handlers.frame) {
       const frame = s.playout.read(now);
-      if (frame) this.onFrame(frame);
+      if (frame) this.handlers.frame(frame);
     }
     this.scheduleTick();
   };
@@ -478,7 +474,7 @@ export class MediaEndpoint {
     if (this.fromRemote(s, rinfo)) return;
     s.remote = { address: rinfo.address, port: rinfo.port };
     this.remoteLatched = s.remote;
-    this.onRemoteLatched?.(s.remote);
+    this.handlers.remoteLatched?.(s.remote);
   }
 
   private onRtcp(datagram: Buffer, rinfo: RemoteInfo): void {
@@ -514,7 +510,7 @@ export class MediaEndpoint {
         case 'bye':
           if (!s.rx || p.ssrcs.includes(s.rx.ssrc)) {
             this.byeReceived++;
-            this.onBye?.(p.reason);
+            this.handlers.bye?.(p.reason);
           }
           break;
         default:

@@ -4,6 +4,7 @@ export {
   DROP_REASONS,
   type DropReason,
   type MediaEndpointConfig,
+  type MediaEndpointHandlers,
   type MediaEndpointOpenOptions,
   type MediaEndpointSrtpConfig,
   type MediaEndpointStats,

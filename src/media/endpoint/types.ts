@@ -7,6 +7,7 @@
 import type { Codec } from '../codecs/types.js';
 import type { SrtpSuite } from '../srtp/index.js';
 import type { Clock } from '../../util/clock.js';
+import type { DtmfDigitEvent } from '../dtmf/index.js';
 
 export interface PortRange {
   min: number;
@@ -25,6 +26,22 @@ export interface MediaEndpointOpenOptions {
   random?: () => number;
   /** SDES CNAME; a random one by default. */
   cname?: string;
+  /** What the endpoint's one owner hears (a media session, a test). */
+  handlers?: MediaEndpointHandlers;
+}
+
+export interface MediaEndpointHandlers {
+  /**
+   * Every ptime, the decoded (or concealed) frame; the array is reused, copy
+   * what you keep. Without this handler nothing is decoded or played out.
+   */
+  frame?(pcm: Int16Array): void;
+  /** A key the peer pressed (RFC 4733), once per key. */
+  digit?(ev: DtmfDigitEvent): void;
+  /** The peer's packets came from elsewhere than signalled, and we now send there (NAT latching). */
+  remoteLatched?(remote: RemoteAddress): void;
+  /** The peer sent an RTCP BYE for its stream. */
+  bye?(reason: string | undefined): void;
 }
 
 export interface RemoteAddress {
