@@ -7,6 +7,7 @@ import type { Config, LogLevel } from '../config/schema.js';
 import { installCrashHandlers } from './crash.js';
 import { createLogger } from './log.js';
 import { hostPort } from '../util/listen.js';
+import { ListenError } from '../sip/transport/errors.js';
 import { startServer, VERSION } from './server.js';
 
 export interface ServeOptions {
@@ -47,15 +48,17 @@ export async function runServe(opts: ServeOptions): Promise<void> {
         : undefined,
     });
   } catch (err) {
-    const msg = (err as Error).message;
+    const msg = err instanceof ListenError ? listenAdvice(err, opts.config !== undefined) : (err as Error).message;
     if (!opts.config && /in use/.test(msg)) {
       // The demo has no switchboard.yaml to edit: say how to get one.
       throw new Error(
-        `${msg.replace(/ or change sip\.listen in switchboard\.yaml to a free port\./, '.')}\n` +
+        `${msg}\n` +
           'The demo office uses UDP/TCP 5060, TLS 5061 and admin 8089. To use other ports, copy the example config ' +
           'from the README into switchboard.yaml, change sip.listen / admin.listen, and run: switchboard serve --config switchboard.yaml',
+        { cause: err },
       );
     }
+    if (err instanceof ListenError) throw new Error(msg, { cause: err });
     throw err;
   }
 
@@ -106,4 +109,22 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** What a server's operator can do about a SIP address that would not bind: it is set in sip.listen. */
+function listenAdvice(err: ListenError, hasConfigFile: boolean): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return hasConfigFile
+        ? `${err.message}. Stop the other SIP server (e.g. Kamailio, Asterisk or a second Switchboard) or change sip.listen in switchboard.yaml to a free port.`
+        : `${err.message}. Stop the other SIP server (e.g. Kamailio, Asterisk or a second Switchboard).`;
+    case 'EACCES':
+      return `${err.message}. Use a port of 1024 or above in sip.listen, or grant the capability (setcap cap_net_bind_service=+ep $(which node)).`;
+    case 'EADDRNOTAVAIL':
+      return `${err.message}. Fix sip.listen (use 0.0.0.0 for every interface).`;
+    case 'EAFNOSUPPORT':
+      return `${err.message}. Remove the IPv6 entry from sip.listen.`;
+    default:
+      return `${err.message}. Check sip.listen in switchboard.yaml.`;
+  }
 }

@@ -1,8 +1,9 @@
 /**
  * Bad input at the softphone: an unparsable or unanswerable offer gets 488
- * with a Warning saying why (and the phone keeps answering good calls), and
- * a burst of garbage on a call's media port is dropped and counted while the
- * call goes on and still carries its tone.
+ * with a Warning saying why (and the phone keeps answering good calls), a
+ * burst of garbage on a call's media port is dropped and counted while the
+ * call goes on and still carries its tone, and a --listen port that is taken
+ * is refused with what to change.
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -16,6 +17,7 @@ import { mulberry32 } from '../helpers/prng.js';
 import { RawSipClient } from '../helpers/raw-sip.js';
 import { readWav } from '../helpers/wav.js';
 import { tonePresence } from '../../src/media/dsp/tone-detect.js';
+import { EXIT } from '../../src/cli/phone/outcome.js';
 
 const GOOD_SDP_NO_COMMON_CODEC = [
   'v=0',
@@ -112,5 +114,20 @@ describe('switchboard phone and bad input', { timeout: 90_000 }, () => {
     const w = await readWav(rec);
     const share = tonePresence(w.samples.subarray(800, w.samples.length - 800), w.sampleRate, 440);
     assert.ok(share >= 0.9, `the callee heard 440 Hz in ${(share * 100).toFixed(1)}% of frames`);
+  });
+
+  test('a --listen port already taken: the phone names the address and says to choose another with --listen', async () => {
+    const squatter = dgram.createSocket('udp4');
+    await new Promise<void>((r) => squatter.bind(0, '127.0.0.1', r));
+    const port = squatter.address().port;
+    try {
+      const exit = await phone(['listen', '--listen', `127.0.0.1:${port}`]).exited;
+      assert.equal(exit.exitCode, EXIT.error, exit.stdout + exit.stderr);
+      assert.match(exit.stderr, new RegExp(`udp:127\\.0\\.0\\.1:${port} is already in use`), exit.stderr);
+      assert.match(exit.stderr, /--listen 127\.0\.0\.1:0/, exit.stderr);
+      assert.doesNotMatch(exit.stderr, /switchboard\.yaml|sip\.listen/, 'no server advice for a phone');
+    } finally {
+      await new Promise<void>((r) => squatter.close(() => r()));
+    }
   });
 });

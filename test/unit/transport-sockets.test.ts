@@ -16,7 +16,7 @@ import { VirtualClock } from '../../src/util/clock.js';
 import { CONNECT_TIMEOUT_MS } from '../../src/sip/transport/tcp.js';
 import { MAX_HEADER_BYTES } from '../../src/sip/message.js';
 import {
-  CERT_FILE_NAME, KEY_FILE_NAME, TransportLayer, parseListen,
+  CERT_FILE_NAME, KEY_FILE_NAME, ListenError, TransportLayer, parseListen,
   type Inbound, type LocalEndpoint, type Peer, type TransportHandlers,
   type TransportOptions,
 } from '../../src/sip/transport/index.js';
@@ -407,14 +407,18 @@ test('TLS: a peer that never completes the handshake fails the queued message af
   }
 });
 
-test('a port in use is refused with a message naming the address and what to do; nothing stays half-bound', async () => {
+test('a port in use is refused with a typed error naming the address and the code (callers say what to do); nothing stays half-bound', async () => {
   const first = await start(['tcp:127.0.0.1:0']);
   const taken = first.ep('tcp').port;
   const second = new TransportLayer({ handlers: { message: () => undefined, framingError: () => undefined } });
   layers.push(second);
   await assert.rejects(second.listen([parseListen('udp:127.0.0.1:0'), parseListen(`tcp:127.0.0.1:${taken}`)]), (err: Error) => {
+    assert.ok(err instanceof ListenError, 'a typed error the caller can phrase advice from');
+    assert.equal(err.code, 'EADDRINUSE');
+    assert.deepEqual(err.endpoint, { proto: 'tcp', address: '127.0.0.1', port: taken });
     assert.match(err.message, new RegExp(`tcp:127\\.0\\.0\\.1:${taken} is already in use`));
-    assert.match(err.message, /sip\.listen/);
+    // The transport serves a server and a phone alike: the advice (sip.listen, --listen) is theirs to give.
+    assert.doesNotMatch(err.message, /sip\.listen|--listen|switchboard\.yaml/);
     return true;
   });
   assert.deepEqual(second.endpoints(), [], 'the UDP socket bound before the failure was released');

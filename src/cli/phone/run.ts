@@ -15,6 +15,7 @@ import { EXIT, exitCodeFor, statusWords } from './outcome.js';
 import { parsePhoneOptions, type PhoneOptions, type RawPhoneOptions } from './options.js';
 import { mapPort } from './stun-ports.js';
 import { hostPort } from '../../util/listen.js';
+import { ListenError } from '../../sip/transport/errors.js';
 
 export type PhoneMode = 'register' | 'call' | 'listen';
 
@@ -91,7 +92,13 @@ class Phone {
     });
     const phone = new Phone(ua, opts, print);
     if (opts.insecure) print('warning: --insecure: the server\'s TLS certificate is not verified; anyone on the path can pose as the server and read the call setup');
-    await ua.start();
+    try {
+      await ua.start();
+    } catch (err) {
+      await ua.close();
+      if (err instanceof ListenError) throw new Error(listenAdvice(err), { cause: err });
+      throw err;
+    }
     const l = ua.local;
     print(`phone ${ua.aor} on ${l.proto}:${l.address}:${l.port}`);
     if (opts.server) {
@@ -315,5 +322,21 @@ function trustHint(err: TlsVerifyError): string {
 export class PhoneExit extends Error {
   constructor(readonly code: number) {
     super(`exit ${code}`);
+  }
+}
+
+/** What a phone's user can do about a SIP address that would not bind: it is set with --listen. */
+function listenAdvice(err: ListenError): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `${err.message}. Choose another port with --listen (e.g. --listen ${hostPort({ address: err.endpoint.address, port: 0 })} for any free one).`;
+    case 'EACCES':
+      return `${err.message}. Use --listen with a port of 1024 or above.`;
+    case 'EADDRNOTAVAIL':
+      return `${err.message}. Use --listen with an address of this machine (e.g. 127.0.0.1:0).`;
+    case 'EAFNOSUPPORT':
+      return `${err.message}. Use --listen with an IPv4 address.`;
+    default:
+      return `${err.message}. Check --listen.`;
   }
 }

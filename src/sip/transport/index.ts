@@ -19,6 +19,7 @@ import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFile
 import { canonicalAddress, formatEndpoint, isWildcard } from '../../util/listen.js';
 import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
 import { createTlsServer, TlsPolicy, type ClientCertMode } from './tls.js';
+import { ListenError } from './errors.js';
 import type { Inbound, LocalEndpoint, Peer } from './types.js';
 import { isUdpKeepalive, UdpListener } from './udp.js';
 
@@ -28,6 +29,7 @@ export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type Certif
 export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';
 export { TlsVerifyError, type ClientCertMode } from './tls.js';
 export { isReliable } from './types.js';
+export { ListenError } from './errors.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -488,28 +490,6 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Turns bind errors into messages that say what to do about them. */
-function listenError(err: Error, ep: LocalEndpoint): Error {
-  const where = formatEndpoint(ep);
-  const code = (err as NodeJS.ErrnoException).code;
-  let text: string;
-  switch (code) {
-    case 'EADDRINUSE':
-      text = `SIP listen address ${where} is already in use by another program. Stop the other SIP server (e.g. Kamailio, Asterisk or a second Switchboard) or change sip.listen in switchboard.yaml to a free port.`;
-      break;
-    case 'EACCES':
-      text = `Not allowed to listen on ${where}: ports below 1024 need extra privileges. Use a port of 1024 or above in sip.listen, or grant the capability (setcap cap_net_bind_service=+ep $(which node)).`;
-      break;
-    case 'EADDRNOTAVAIL':
-      text = `Cannot listen on ${where}: ${ep.address} is not an address of this machine. Fix sip.listen (use 0.0.0.0 for every interface).`;
-      break;
-    case 'EAFNOSUPPORT':
-      text = `Cannot listen on ${where}: this host has no IPv6 support. Remove the IPv6 entry from sip.listen.`;
-      break;
-    default:
-      text = `Cannot listen on ${where}: ${err.message}`;
-  }
-  const out = new Error(text, { cause: err });
-  (out as NodeJS.ErrnoException).code = code;
-  return out;
+function listenError(err: Error, ep: LocalEndpoint): ListenError {
+  return new ListenError((err as NodeJS.ErrnoException).code ?? 'UNKNOWN', ep, err);
 }
