@@ -124,7 +124,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       domain: config.domain,
       aliases: config.aliases,
       timerCSeconds: config.sip.timerC,
-      userAgent: USER_AGENT,
       credentials,
       isUser: (u) => config.users.has(u),
       log: log.child({ layer: 'proxy' }),

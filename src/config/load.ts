@@ -199,7 +199,7 @@ export function parseConfig(text: string, file: string): Config {
   const cert = r.string(['sip', 'tls', 'cert']);
   const key = r.string(['sip', 'tls', 'key']);
   if ((cert === undefined) !== (key === undefined)) r.fail(['sip', 'tls'], 'give both cert and key, or neither (a self-signed certificate is made)');
-  const ca = r.strings(['sip', 'tls', 'ca']).map((f) => resolveFrom(file, f));
+  const ca = r.strings(['sip', 'tls', 'ca']).map((f) => resolvePath(f));
   const verify = r.bool(['sip', 'tls', 'verify'], true);
   const clientCerts = r.choice<ClientCertMode>(['sip', 'tls', 'client_certs'], ['none', 'request', 'require'], 'none');
   const algos = (r.list(['sip', 'auth_algorithms']) ?? ['MD5']).map((a, i) => {
@@ -254,7 +254,7 @@ export function parseConfig(text: string, file: string): Config {
       listen,
       advertise: r.string(['sip', 'advertise']),
       timers: { T1: t1, T2: t2, T4: t4 },
-      tls: { cert: cert && resolveFrom(file, cert), key: key && resolveFrom(file, key), ca, verify, clientCerts },
+      tls: { cert: cert && resolvePath(cert), key: key && resolvePath(key), ca, verify, clientCerts },
       minExpires,
       maxExpires,
       defaultExpires: r.int(['sip', 'default_expires'], 3600, minExpires, maxExpires),
@@ -263,7 +263,7 @@ export function parseConfig(text: string, file: string): Config {
       authAlgorithms: algos as ('SHA-256' | 'MD5')[],
     },
     admin: { listen: adminListen },
-    data: resolveFrom(file, dataDir),
+    data: resolvePath(dataDir),
     users,
     log: { level: logLevel },
     security,
@@ -321,7 +321,7 @@ export function isAddressOrCidr(text: string): boolean {
 }
 
 /** Relative paths in a config file are relative to the directory the user ran from, as in the README example. */
-function resolveFrom(_file: string, p: string): string {
+function resolvePath(p: string): string {
   return path.resolve(p);
 }
 

@@ -54,10 +54,6 @@ export class ResponseContext {
     this.isInvite = request.method === 'INVITE';
   }
 
-  get answered(): boolean {
-    return this.finalSent;
-  }
-
   /** Starts one fork; `request` already carries our Via, Record-Route and new Request-URI. */
   fork(request: SipMessage, dest: Peer): void {
     const branch: Branch = { request, dest, provisional: false, cancelSent: false };

@@ -29,7 +29,6 @@ export interface ProxyOptions {
   /** Other host names and addresses that mean this server. */
   aliases: string[];
   timerCSeconds: number;
-  userAgent: string;
   credentials: (user: string) => Credential | undefined;
   isUser: (user: string) => boolean;
   log?: Logger;
@@ -84,10 +83,6 @@ export class Proxy {
       },
     });
     this.stack.setLocalNames([opts.domain, ...opts.aliases]);
-  }
-
-  activeContexts(): number {
-    return this.contexts.size;
   }
 
   private isOurs = (host: string, port: number | undefined): boolean => this.stack.isLocalAddress(host, port);

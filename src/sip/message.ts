@@ -71,10 +71,6 @@ export class SipMessage {
     return this.status === 0;
   }
 
-  get kind(): 'request' | 'response' {
-    return this.status === 0 ? 'request' : 'response';
-  }
-
   /** The body's media type from Content-Type, lower case without parameters ('' when absent): `application/sdp`. */
   mediaType(): string {
     const v = this.get('content-type');

@@ -335,7 +335,7 @@ export class SipStack extends Emitter<StackEvents> {
   }
 
   private receiveResponse(res: SipMessage, source: Peer): void {
-    if (this.transactions.receiveResponse(res, source)) return;
+    if (this.transactions.receiveResponse(res)) return;
     this.handlers.onStrayResponse(res, source);
   }
 

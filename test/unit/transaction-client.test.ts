@@ -93,14 +93,14 @@ test('INVITE: a provisional stops A and B; a 486 is ACKed, retransmissions re-AC
   const inv = request('INVITE');
   const tx = layer.createClient(inv, peer(), handlers);
   clock.advance(600); // one retransmission at 500
-  assert.equal(layer.receiveResponse(response(inv, 180, 'tb'), peer()), true);
+  assert.equal(layer.receiveResponse(response(inv, 180, 'tb')), true);
   assert.equal(tx.state, 'proceeding');
   clock.advance(120_000);
   assert.equal(sent.length, 2, 'no retransmission in Proceeding');
   assert.deepEqual(log, ['response 180'], 'no Timer B in Proceeding');
 
   const busy = response(inv, 486, 'tb');
-  assert.equal(layer.receiveResponse(busy, peer()), true);
+  assert.equal(layer.receiveResponse(busy), true);
   assert.equal(tx.state, 'completed');
   assert.deepEqual(log, ['response 180', 'response 486']);
   const ack = sent[2].msg;
@@ -116,8 +116,8 @@ test('INVITE: a provisional stops A and B; a 486 is ACKed, retransmissions re-AC
   assert.equal(sent[2].dest.port, 5070);
 
   const startD = clock.now();
-  layer.receiveResponse(busy, peer());
-  layer.receiveResponse(busy, peer());
+  layer.receiveResponse(busy);
+  layer.receiveResponse(busy);
   assert.equal(sent.length, 5, 'each retransmitted final gets the ACK again');
   assert.ok(sent[4].msg.toBuffer().equals(ack.toBuffer()), 'the same ACK is sent again');
   assert.deepEqual(log, ['response 180', 'response 486'], 'retransmissions are not passed up');
@@ -127,7 +127,7 @@ test('INVITE: a provisional stops A and B; a 486 is ACKed, retransmissions re-AC
   clock.advance(1);
   assert.equal(tx.state, 'terminated');
   assert.deepEqual(log, ['response 180', 'response 486', 'terminated']);
-  assert.equal(layer.receiveResponse(busy, peer()), false);
+  assert.equal(layer.receiveResponse(busy), false);
   assert.equal(clock.pending(), 0);
   assert.deepEqual(layer.stats(), { client: 0, server: 0 });
 });
@@ -138,7 +138,7 @@ test('INVITE: every 3xx-6xx class is ACKed by the transaction', () => {
     const { log, handlers } = recorder();
     const inv = request('INVITE');
     layer.createClient(inv, peer(), handlers);
-    layer.receiveResponse(response(inv, status, 'x'), peer());
+    layer.receiveResponse(response(inv, status, 'x'));
     assert.equal(sent[1].msg.method, 'ACK', `ACK for ${status}`);
     assert.deepEqual(log, [`response ${status}`]);
     clock.advance(32_000);
@@ -151,7 +151,7 @@ test('INVITE over TCP: a non-2xx is ACKed and the transaction ends at once (D = 
   const { log, handlers } = recorder();
   const inv = request('INVITE', 'z9hG4bKt2', 'tcp');
   const tx = layer.createClient(inv, peer('tcp'), handlers);
-  layer.receiveResponse(response(inv, 404, 'x'), peer('tcp'));
+  layer.receiveResponse(response(inv, 404, 'x'));
   assert.equal(sent[1].msg.method, 'ACK');
   assert.equal(tx.state, 'terminated');
   assert.deepEqual(log, ['response 404', 'terminated']);
@@ -165,11 +165,11 @@ test('INVITE: a 2xx is passed up, not ACKed, and ends the transaction; its retra
   const inv = request('INVITE');
   const tx = layer.createClient(inv, peer(), handlers);
   const ok = response(inv, 200, 'tb');
-  assert.equal(layer.receiveResponse(ok, peer()), true);
+  assert.equal(layer.receiveResponse(ok), true);
   assert.equal(tx.state, 'terminated');
   assert.deepEqual(log, ['response 200', 'terminated']);
   assert.equal(sent.length, 1, 'the ACK for a 2xx belongs to the TU');
-  assert.equal(layer.receiveResponse(ok, peer()), false, 'stray 2xx is left to the caller');
+  assert.equal(layer.receiveResponse(ok), false, 'stray 2xx is left to the caller');
   assert.equal(clock.pending(), 0);
 });
 
@@ -191,7 +191,7 @@ test('non-INVITE: in Proceeding Timer E fires every T2', () => {
   const reg = request('REGISTER');
   const tx = layer.createClient(reg, peer(), handlers);
   clock.advance(100);
-  layer.receiveResponse(response(reg, 100), peer());
+  layer.receiveResponse(response(reg, 100));
   assert.equal(tx.state, 'proceeding');
   clock.advance(12_000 - 100);
   assert.deepEqual(sent.map((s) => s.at), [0, 500, 4500, 8500]);
@@ -206,9 +206,9 @@ test('non-INVITE over UDP: a final goes up once, retransmissions are absorbed, T
   const bye = request('BYE');
   const tx = layer.createClient(bye, peer(), handlers);
   const ok = response(bye, 200, 'tb');
-  layer.receiveResponse(ok, peer());
+  layer.receiveResponse(ok);
   assert.equal(tx.state, 'completed');
-  assert.equal(layer.receiveResponse(ok, peer()), true);
+  assert.equal(layer.receiveResponse(ok), true);
   assert.deepEqual(log, ['response 200']);
   clock.advance(4_999);
   assert.equal(sent.length, 1, 'no retransmission after the final');
@@ -230,7 +230,7 @@ test('non-INVITE over TCP: no Timer E, F at 64*T1, K = 0', () => {
   const b = recorder();
   const msg = request('MESSAGE', 'z9hG4bKo2', 'tcp');
   const tx = layer.createClient(msg, peer('tcp'), b.handlers);
-  layer.receiveResponse(response(msg, 202), peer('tcp'));
+  layer.receiveResponse(response(msg, 202));
   assert.equal(tx.state, 'terminated');
   assert.deepEqual(b.log, ['response 202', 'terminated']);
   assert.equal(clock.pending(), 0);
@@ -245,15 +245,15 @@ test('responses match on branch and CSeq method: INVITE and CANCEL with one bran
   layer.createClient(invite, peer(), inv.handlers);
   layer.createClient(cancel, peer(), can.handlers);
   assert.deepEqual(layer.stats(), { client: 2, server: 0 });
-  layer.receiveResponse(response(cancel, 200, 'tb'), peer());
+  layer.receiveResponse(response(cancel, 200, 'tb'));
   assert.deepEqual(can.log, ['response 200']);
   assert.deepEqual(inv.log, []);
-  layer.receiveResponse(response(invite, 487, 'tb'), peer());
+  layer.receiveResponse(response(invite, 487, 'tb'));
   assert.deepEqual(inv.log, ['response 487']);
-  assert.equal(layer.receiveResponse(response(request('INVITE', 'z9hG4bKother'), 200), peer()), false);
+  assert.equal(layer.receiveResponse(response(request('INVITE', 'z9hG4bKother'), 200)), false);
   const noBranch = response(invite, 200);
   noBranch.set('via', 'SIP/2.0/UDP 127.0.0.1:5060');
-  assert.equal(layer.receiveResponse(noBranch, peer()), false);
+  assert.equal(layer.receiveResponse(noBranch), false);
 });
 
 test('custom T1 scales Timers A and B; a custom T2 caps Timer E', () => {
@@ -336,7 +336,7 @@ test('a peer the transport cannot reach fails its waiting client transactions at
   layer.createClient(request('INVITE', 'z9hG4bKt1', 'tcp'), tcp, handlers('invite'));
   layer.createClient(request('OPTIONS', 'z9hG4bKt2', 'tcp'), tcp, handlers('options'));
   const ringing = layer.createClient(request('INVITE', 'z9hG4bKt3', 'tcp'), tcp, handlers('ringing'));
-  layer.receiveResponse(response(ringing.request, 180), tcp);
+  layer.receiveResponse(response(ringing.request, 180));
   layer.createClient(request('INVITE', 'z9hG4bKt4', 'tcp'), { ...tcp, port: 5071 }, handlers('elsewhere'));
 
   // What the transport said (a refused certificate, a refused connection) reaches each transaction's owner.

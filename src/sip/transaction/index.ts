@@ -100,7 +100,7 @@ export class TransactionLayer {
   }
 
   /** §17.1.3. False when no transaction matched: the caller decides (a proxy forwards a stray 2xx). */
-  receiveResponse(res: SipMessage, _source: Peer): boolean {
+  receiveResponse(res: SipMessage): boolean {
     const branch = res.via.branch;
     if (branch === undefined) return false;
     const tx = this.clients.get(clientKey(branch, res.cseq.method));
