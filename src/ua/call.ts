@@ -13,7 +13,7 @@ import type { TimerHandle } from '../util/clock.js';
 import { detach } from '../util/log.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
-import { SipStatusError, transportFailureReason } from './errors.js';
+import { CallEndedError, CallStateError, RequestPendingError, SipStatusError, transportFailureReason } from './errors.js';
 import { Emitter } from '../util/emitter.js';
 import type { MediaHandler } from './media-handler.js';
 import { OkRetransmitter } from './ok-retransmit.js';
@@ -162,7 +162,7 @@ export abstract class Call extends Emitter<CallEvents> {
   /** Attended transfer: the peer is asked to call `other`'s party with Replaces, taking our place in both calls. */
   attendedTransfer(other: Call): Promise<number> {
     const d = other.dialog;
-    if (!d || other.state !== 'answered') return Promise.reject(new Error('the other call is not answered'));
+    if (!d || other.state !== 'answered') return Promise.reject(new CallStateError(other.state, 'answered', `the other call is ${other.state}, not answered`));
     return this.refer(ReferOut.referToReplacing(d));
   }
 
@@ -251,7 +251,7 @@ export abstract class Call extends Emitter<CallEvents> {
   }
 
   protected requireAnswered(): Dialog {
-    if (this.stateValue !== 'answered' || !this.dialogValue) throw new Error(`the call is ${this.stateValue}, not answered`);
+    if (this.stateValue !== 'answered' || !this.dialogValue) throw new CallStateError(this.stateValue, 'answered');
     return this.dialogValue;
   }
 
@@ -399,7 +399,7 @@ export abstract class Call extends Emitter<CallEvents> {
         this.glareTimer = undefined;
         if (this.stateValue !== 'answered') {
           this.wakeIdle();
-          return reject(new Error('the call ended'));
+          return reject(new CallEndedError());
         }
         if (this.pendingAck) {
           // The peer's re-INVITE got in first during our glare wait: ours follows its ACK.
@@ -425,7 +425,7 @@ export abstract class Call extends Emitter<CallEvents> {
           this.reinviteBusy = false;
           // Runs after this handler has settled the outcome (or armed the glare timer).
           queueMicrotask(() => this.wakeIdle());
-          if (this.stateValue !== 'answered') return reject(new Error('the call ended'));
+          if (this.stateValue !== 'answered') return reject(new CallEndedError());
           const status = res.status;
           if (status < 300) {
             this.sendAck(res.cseq.seq);
@@ -505,7 +505,7 @@ export abstract class Call extends Emitter<CallEvents> {
 
   private async refer(referTo: string): Promise<number> {
     const dialog = this.requireAnswered();
-    if (this.referOut) throw new Error('a transfer is already in progress');
+    if (this.referOut) throw new RequestPendingError('transfer');
     const watcher = new ReferOut(this.ctx.clock, TRANSFER_TIMEOUT_MS);
     this.referOut = watcher;
     try {

@@ -19,3 +19,33 @@ export function transportFailureReason(cause: Error | undefined): string {
   if (!cause) return 'Service Unavailable';
   return `Service Unavailable - ${cause.message.replace(/[\r\n]+/g, ' ').slice(0, 160)}`;
 }
+
+/** The call is not in the state an operation needs (hold, transfer, DTMF on a call not answered). */
+export class CallStateError extends Error {
+  constructor(
+    /** What the call is: calling, ringing, answered or ended. */
+    readonly state: string,
+    /** What the operation needed. */
+    readonly needed: string,
+    message = `the call is ${state}, not ${needed}`,
+  ) {
+    super(message);
+    this.name = 'CallStateError';
+  }
+}
+
+/** The call ended while an operation on it (a re-INVITE, a wait) was under way. */
+export class CallEndedError extends Error {
+  constructor() {
+    super('the call ended');
+    this.name = 'CallEndedError';
+  }
+}
+
+/** A request of this kind is already under way on the call; try again when it is done (the local face of 491 Request Pending). */
+export class RequestPendingError extends Error {
+  constructor(readonly request: 'transfer' | 're-INVITE') {
+    super(`a ${request} is already in progress`);
+    this.name = 'RequestPendingError';
+  }
+}

@@ -3,7 +3,7 @@ export { UserAgent, DEFAULT_USER_AGENT, type UserAgentEvents, type UserAgentOpti
 export { Call, TRANSFER_TIMEOUT_MS, type CallEnd, type CallEvents, type CallState } from './call.js';
 export { OutgoingCall } from './outgoing.js';
 export { IncomingCall } from './incoming.js';
-export { SipStatusError } from './errors.js';
+export { CallEndedError, CallStateError, RequestPendingError, SipStatusError } from './errors.js';
 export { Emitter } from '../util/emitter.js';
 export { REGISTER_RETRY_MS } from './registration.js';
 export type { CallOptions, UaCounters } from './context.js';

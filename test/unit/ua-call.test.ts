@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VirtualClock } from '../../src/util/clock.js';
-import { SipStatusError, type IncomingCall } from '../../src/ua/index.js';
+import { CallStateError, SipStatusError, type IncomingCall } from '../../src/ua/index.js';
 import { count, directionOf, next, startUa, until, within, type TestUa } from '../helpers/ua.js';
 
 async function pair(aExtra: Parameters<typeof startUa>[2] = {}, bExtra: Parameters<typeof startUa>[2] = {}) {
@@ -244,6 +244,33 @@ test('an incoming call is offered with the caller identity and display name', { 
     assert.equal(info.status, 603);
     assert.equal(got?.fromDisplayName, 'Alice Smith');
     assert.equal(got?.to, b.uri);
+  } finally {
+    await close();
+  }
+});
+
+test('operations a call cannot do now fail with typed errors a caller can tell apart, in words the phone prints', { timeout: 10_000 }, async () => {
+  const { a, b, close } = await pair();
+  try {
+    const incoming = next(b.ua, 'incoming');
+    const call = a.ua.call(b.uri);
+    const [inc] = await incoming;
+    await assert.rejects(call.hold(), (err: unknown) => {
+      assert.ok(err instanceof CallStateError);
+      assert.equal(err.state, 'calling');
+      assert.equal(err.needed, 'answered');
+      assert.equal(err.message, 'the call is calling, not answered');
+      return true;
+    });
+    const answered = next(call, 'answered');
+    await within(inc.accept());
+    await answered;
+    const other = a.ua.call(b.uri);
+    const [second] = await next(b.ua, 'incoming');
+    await assert.rejects(call.attendedTransfer(other), (err: unknown) => err instanceof CallStateError && /the other call is \w+, not answered/.test(err.message));
+    second.reject(486);
+    await call.hangup();
+    await assert.rejects(call.resume(), (err: unknown) => err instanceof CallStateError && err.state === 'ended');
   } finally {
     await close();
   }
