@@ -9,15 +9,14 @@ import { SdpError } from '../sdp/errors.js';
 import type { Dialog } from '../sip/dialog/index.js';
 import { SipMessage } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
-import type { TimerHandle } from '../util/clock.js';
 import { detach } from '../util/log.js';
 import { Authenticator, sendWithAuth } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
-import { CallEndedError, CallStateError, RequestPendingError, SipStatusError, transportFailureReason } from './errors.js';
+import { CallStateError, RequestPendingError, SipStatusError, transportFailureReason } from './errors.js';
 import { Emitter } from '../util/emitter.js';
 import type { MediaHandler } from './media-handler.js';
-import { OkRetransmitter } from './ok-retransmit.js';
 import { ReferIn, ReferOut } from './refer.js';
+import { ReinviteMachine } from './reinvite.js';
 
 export type CallState = 'calling' | 'ringing' | 'answered' | 'ended';
 
@@ -62,14 +61,6 @@ export interface CallHost {
   strayAnswer(res: SipMessage): void;
 }
 
-interface PendingAck {
-  cseq: number;
-  /** Our 2xx carried the offer: the answer comes in the ACK. */
-  expectAnswer: boolean;
-  retransmit: OkRetransmitter;
-  onAck: () => void;
-}
-
 export abstract class Call extends Emitter<CallEvents> {
   abstract readonly direction: 'outgoing' | 'incoming';
   protected stateValue: CallState;
@@ -79,12 +70,10 @@ export abstract class Call extends Emitter<CallEvents> {
   protected localHold = false;
   protected remoteHeld = false;
   protected readonly auth: Authenticator;
-  protected pendingAck: PendingAck | undefined;
   /** The ACK for the last 2xx we got to an INVITE, resent when that 2xx is retransmitted. */
   private lastAck: { cseq: number; msg: SipMessage; dest: Parameters<UaContext['sendAck']>[1] } | undefined;
-  private reinviteBusy = false;
-  private idleWaiters: (() => void)[] = [];
-  private glareTimer: TimerHandle | undefined;
+  /** Offer/answer after the call is up: our re-INVITEs, glare, and our 2xx awaiting its ACK. */
+  private readonly reinvites: ReinviteMachine;
   private referOut: ReferOut | undefined;
   private readonly referIn = new ReferIn();
 
@@ -97,6 +86,23 @@ export abstract class Call extends Emitter<CallEvents> {
     super(ctx.log.child({ callId }));
     this.stateValue = state;
     this.auth = new Authenticator(ctx.credentials);
+    this.reinvites = new ReinviteMachine({
+      clock: ctx.clock,
+      timers: ctx.timers,
+      userAgent: ctx.userAgent,
+      isAnswered: () => this.stateValue === 'answered',
+      isEnded: () => this.stateValue === 'ended',
+      requireAnswered: () => this.requireAnswered(),
+      media: () => this.mediaValue,
+      request: (build) => this.request(build),
+      sendAck: (cseq) => this.sendAck(cseq),
+      reinvited: (hold) => {
+        this.localHold = hold;
+        this.noteRemoteHold();
+      },
+      bye: (info) => this.background(this.bye(info), 'BYE'),
+      end: (info) => this.end(info),
+    });
   }
 
   get state(): CallState {
@@ -133,11 +139,11 @@ export abstract class Call extends Emitter<CallEvents> {
   abstract hangup(): Promise<void>;
 
   hold(): Promise<void> {
-    return this.reinvite(true);
+    return this.reinvites.reinvite(true);
   }
 
   resume(): Promise<void> {
-    return this.reinvite(false);
+    return this.reinvites.reinvite(false);
   }
 
   /** Sends an INFO; resolves with the final status. */
@@ -201,11 +207,9 @@ export abstract class Call extends Emitter<CallEvents> {
 
   /** @internal An ACK for one of our 2xx responses. */
   handleAck(ack: SipMessage): void {
-    const pending = this.pendingAck;
+    const pending = this.reinvites.pendingAck;
     if (!pending || ack.cseq.seq !== pending.cseq || !this.dialogValue || this.dialogValue.receiveRequest(ack).ok === false) return;
-    pending.retransmit.stop();
-    this.pendingAck = undefined;
-    queueMicrotask(() => this.wakeIdle());
+    this.reinvites.acked();
     if (pending.expectAnswer) {
       const media = this.mediaValue;
       if (!media || ack.body.length === 0) {
@@ -314,18 +318,7 @@ export abstract class Call extends Emitter<CallEvents> {
 
   /** Resends a 2xx until its ACK; BYE if none comes in 64*T1. */
   protected awaitAck(res: SipMessage, tx: ServerTransaction, expectAnswer: boolean, onAck: () => void): void {
-    const retransmit = new OkRetransmitter(
-      this.ctx.clock,
-      this.ctx.timers,
-      () => this.ctx.stack.sendStateless(res, tx.source),
-      () => {
-        this.pendingAck = undefined;
-        queueMicrotask(() => this.wakeIdle());
-        this.background(this.bye({ status: 408, reason: 'No ACK for our 200 OK', by: 'error' }), 'BYE');
-      },
-    );
-    this.pendingAck = { cseq: res.cseq.seq, expectAnswer, retransmit, onAck };
-    retransmit.start();
+    this.reinvites.awaitAck({ cseq: res.cseq.seq, expectAnswer, onAck }, () => this.ctx.stack.sendStateless(res, tx.source));
   }
 
   /** Emits held/resumed when the peer's last description changed what it asks of us. */
@@ -351,11 +344,7 @@ export abstract class Call extends Emitter<CallEvents> {
     if (this.stateValue === 'ended') return;
     this.stateValue = 'ended';
     this.endValue = info;
-    this.pendingAck?.retransmit.stop();
-    this.pendingAck = undefined;
-    this.glareTimer?.cancel();
-    this.glareTimer = undefined;
-    queueMicrotask(() => this.wakeIdle());
+    this.reinvites.stop();
     this.referOut?.fail(487, 'Call ended');
     this.cleanup();
     if (this.mediaValue) this.background(this.mediaValue.close(), 'closing the media');
@@ -368,98 +357,11 @@ export abstract class Call extends Emitter<CallEvents> {
   /** Subclass timers to stop when the call ends. */
   protected cleanup(): void {}
 
-  // ---- re-INVITE ----
-
-  /** True while an offer/answer exchange is open (ours, theirs awaiting ACK, or a glare wait). */
-  private get negotiating(): boolean {
-    return this.reinviteBusy || this.pendingAck !== undefined || this.glareTimer !== undefined;
-  }
-
-  /** Resolves when no offer/answer exchange is open (RFC 3261 §14.1: one at a time), one waiter per turn. */
-  private async whenIdle(): Promise<void> {
-    for (let turn = 0; this.negotiating && turn < 100; turn++) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
-  }
-
-  protected wakeIdle(): void {
-    if (this.negotiating && this.stateValue !== 'ended') return;
-    this.idleWaiters.shift()?.();
-    if (this.stateValue === 'ended') for (const w of this.idleWaiters.splice(0)) w();
-  }
-
-  private async reinvite(hold: boolean): Promise<void> {
-    this.requireAnswered();
-    await this.whenIdle();
-    const dialog = this.requireAnswered();
-    const media = this.mediaValue;
-    if (!media) throw new Error('the call has no media');
-    return new Promise<void>((resolve, reject) => {
-      const attempt = (): void => {
-        this.glareTimer = undefined;
-        if (this.stateValue !== 'answered') {
-          this.wakeIdle();
-          return reject(new CallEndedError());
-        }
-        if (this.pendingAck) {
-          // The peer's re-INVITE got in first during our glare wait: ours follows its ACK.
-          this.idleWaiters.unshift(attempt);
-          return;
-        }
-        this.reinviteBusy = true;
-        let offer: string;
-        try {
-          offer = media.createOffer({ hold });
-        } catch (err) {
-          this.reinviteBusy = false;
-          this.wakeIdle();
-          return reject(err);
-        }
-        const build = (): SipMessage =>
-          dialog.createRequest('INVITE', {
-            body: offer,
-            contentType: 'application/sdp',
-            extraHeaders: [['Allow', ALLOW], ['Supported', SUPPORTED], ['User-Agent', this.ctx.userAgent]],
-          });
-        this.request(build).then((res) => {
-          this.reinviteBusy = false;
-          // Runs after this handler has settled the outcome (or armed the glare timer).
-          queueMicrotask(() => this.wakeIdle());
-          if (this.stateValue !== 'answered') return reject(new CallEndedError());
-          const status = res.status;
-          if (status < 300) {
-            this.sendAck(res.cseq.seq);
-            try {
-              media.setAnswer(res.body.toString('utf8'));
-            } catch (err) {
-              this.background(this.bye({ status: 488, reason: (err as Error).message, by: 'error' }), 'BYE');
-              return reject(err);
-            }
-            this.localHold = hold;
-            this.noteRemoteHold();
-            return resolve();
-          }
-          if (status === 491) {
-            // RFC 3261 §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s, so the two retries do not collide again.
-            const owner = dialog.role === 'uac';
-            const wait = owner ? 2100 + Math.random() * 1900 : Math.random() * 2000;
-            this.glareTimer = this.ctx.clock.setTimer(wait, attempt);
-            return;
-          }
-          if (status === 481 || status === 408) {
-            if (status === 481) this.end({ status, reason: res.reason, by: 'error' });
-            else this.background(this.bye({ status, reason: res.reason, by: 'error' }), 'BYE');
-          }
-          reject(new SipStatusError(status, res.reason));
-        }).catch(reject);
-      };
-      attempt();
-    });
-  }
+  // ---- re-INVITE from the peer ----
 
   private onReinvite(req: SipMessage, tx: ServerTransaction): void {
-    if (this.reinviteBusy) return void this.reply(tx, req, 491, 'Request Pending');
-    if (this.pendingAck || this.stateValue !== 'answered') {
+    if (this.reinvites.sending) return void this.reply(tx, req, 491, 'Request Pending');
+    if (this.reinvites.pendingAck || this.stateValue !== 'answered') {
       return void this.reply(tx, req, 500, 'Server Internal Error', [['Retry-After', String(1 + Math.floor(Math.random() * 10))]]);
     }
     const media = this.mediaValue;
