@@ -242,6 +242,10 @@ export class TransportLayer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A datagram handed to send() in this turn leaves a tick later (Node looks up even a
+    // literal address asynchronously): let it go before the sockets close, or the BYE of a
+    // call that ended just before its phone quits is lost.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (const conn of [...this.connections.values()]) conn.destroy();
     await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => closeServer(s.server))]);
     this.udp.length = 0;
