@@ -18,6 +18,7 @@ import {
   type Server,
   type TLSSocket,
 } from 'node:tls';
+import { hostPort } from '../../util/listen.js';
 import { certificateNames, hostMismatch, presentedNames } from './tls-names.js';
 import type { Peer } from './types.js';
 
@@ -189,7 +190,7 @@ export class TlsPolicy {
     socket.once('secureConnect', () => {
       const problem = this.verify ? peerProblem(socket, identity) : undefined;
       if (problem) {
-        socket.destroy(new TlsVerifyError(`${dest.address.includes(':') ? `[${dest.address}]` : dest.address}:${dest.port}`, identity, problem.words, problem.code));
+        socket.destroy(new TlsVerifyError(hostPort(dest), identity, problem.words, problem.code));
         return;
       }
       onConnected();
