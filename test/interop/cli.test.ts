@@ -6,89 +6,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SipMessage } from '../../src/sip/message.js';
 import { requirePeers } from '../helpers/peers.js';
 import { freePort } from '../helpers/ports.js';
-import { spawnBounded, type Exited, type Spawned } from '../helpers/process.js';
+import type { Exited } from '../helpers/process.js';
+import { CliSession, eventually, explain, readmeYaml, replaceOnce, started, type Serving } from '../helpers/cli.js';
 import { RawSipClient } from '../helpers/raw-sip.js';
-import { repoRoot } from '../helpers/repo.js';
 
-const ROOT = repoRoot();
-const BIN = path.join(ROOT, 'bin', 'switchboard.js');
-const COMPILED = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const ALICE = 'Al1ce-long-pass-77';
 const B1002 = 'B0b-long-pass-88';
-/** How long a server may take to print its banner (first start makes a TLS certificate). */
-const START_MS = 20_000;
 
-const spawned = new Set<Spawned>();
-let tmp = '';
-
-function stripAnsi(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;]*m/g, '');
-}
-
-/** Runs one CLI command to completion. */
-async function cli(args: string[], opts: { stdin?: string; cwd?: string; deadlineMs?: number } = {}): Promise<Exited> {
-  const p = spawnBounded(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, stdin: opts.stdin, deadlineMs: opts.deadlineMs ?? 15_000 });
-  spawned.add(p);
-  const r = await p.exited;
-  spawned.delete(p);
-  return { ...r, stdout: stripAnsi(r.stdout), stderr: stripAnsi(r.stderr) };
-}
-
-function explain(r: Exited): string {
-  return `exit ${r.exitCode}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`;
-}
-
-/** A long-running `serve`, stopped in `after` if the test does not stop it. */
-interface Serving {
-  proc: Spawned;
-  /** Resolves with the banner once `ready` matches stdout, or with the exit if the process ended first. */
-  banner: Promise<{ banner: string } | { exited: Exited }>;
-}
-
-function serve(args: string[], ready: RegExp): Serving {
-  const proc = spawnBounded(process.execPath, [BIN, 'serve', ...args], { cwd: tmp, deadlineMs: 180_000 });
-  spawned.add(proc);
-  proc.onExit(() => spawned.delete(proc));
-  const banner = new Promise<{ banner: string } | { exited: Exited }>((resolve) => {
-    const deadline = Date.now() + START_MS;
-    const poll = (): void => {
-      const out = stripAnsi(proc.stdout());
-      if (ready.test(out)) return resolve({ banner: out });
-      if (Date.now() > deadline) {
-        proc.child.kill('SIGKILL');
-        proc.onExit((e) => resolve({ exited: e }));
-        return;
-      }
-      setTimeout(poll, 20);
-    };
-    proc.onExit((e) => resolve({ exited: { ...e, stdout: stripAnsi(e.stdout), stderr: stripAnsi(e.stderr) } }));
-    poll();
-  });
-  return { proc, banner };
-}
-
-async function started(s: Serving): Promise<string> {
-  const b = await s.banner;
-  if ('exited' in b) assert.fail(`serve did not start:\n${explain(b.exited)}`);
-  return b.banner;
-}
-
-/** Waits until `pred()` holds (polling), or fails with `what`. */
-async function eventually(pred: () => boolean, what: () => string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) assert.fail(what());
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+let session: CliSession;
+const cli = (args: string[], opts?: Parameters<CliSession['run']>[1]): Promise<Exited> => session.run(args, opts);
+const serve = (args: string[], ready: RegExp): Serving => session.serve(args, ready);
 
 /** A digest-authenticated REGISTER of `user` from `client` (its own address as Contact). */
 async function register(client: RawSipClient, sip: string, user: string, password: string): Promise<void> {
@@ -100,23 +33,6 @@ async function register(client: RawSipClient, sip: string, user: string, passwor
   });
   const res = await client.withAuth(req, sip, { user, password });
   assert.equal(res.status, 200, `REGISTER ${user}: ${res.status} ${res.reason}`);
-}
-
-/** The README's "switchboard.yaml" example, verbatim. */
-function readmeYaml(): string {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.indexOf('## `switchboard.yaml`');
-  assert.ok(section >= 0, 'README has a "switchboard.yaml" section');
-  const m = /```yaml\n([\s\S]*?)```/.exec(readme.slice(section));
-  assert.ok(m, 'README\'s switchboard.yaml section has a ```yaml block');
-  return m[1];
-}
-
-/** Replaces exactly one occurrence of `from` (so a README change fails here, not silently). */
-function replaceOnce(text: string, from: string, to: string): string {
-  const n = text.split(from).length - 1;
-  assert.equal(n, 1, `README example should contain "${from}" once`);
-  return text.replace(from, to);
 }
 
 const INVITE_BODY = ['v=0', 'o=alice 2890844526 2890844526 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
@@ -136,14 +52,10 @@ const INVITE_CRLF = INVITE_HEAD.join('\r\n') + '\r\n\r\n' + INVITE_BODY;
 
 describe('the switchboard command line', { timeout: 300_000 }, () => {
   before(() => {
-    if (!existsSync(COMPILED)) {
-      throw new Error(`${path.relative(ROOT, COMPILED)} is missing: build the CLI first with "npx tsc -p ." (npm test does this itself)`);
-    }
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'sb-cli-'));
+    session = new CliSession();
   });
   after(async () => {
-    await Promise.all([...spawned].map((p) => p.kill('SIGTERM', 2000)));
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await session?.close();
   });
 
   for (const cmd of [[], ['serve'], ['status'], ['trace'], ['sip'], ['sip', 'check']]) {
@@ -157,7 +69,7 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
 
   describe('sip check', () => {
     test('a valid INVITE file with CRLF line ends: exit 0 and the parsed message', async () => {
-      const file = path.join(tmp, 'invite.txt');
+      const file = path.join(session.dir, 'invite.txt');
       writeFileSync(file, INVITE_CRLF);
       const r = await cli(['sip', 'check', file]);
       assert.equal(r.exitCode, 0, explain(r));
@@ -216,11 +128,11 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
       y = replaceOnce(y, 'tcp:127.0.0.1:5060', `tcp:127.0.0.1:${port}`);
       y = replaceOnce(y, 'tls:127.0.0.1:5061', `tls:127.0.0.1:${tls}`);
       y = replaceOnce(y, 'listen: 127.0.0.1:8089', `listen: 127.0.0.1:${admin}`);
-      y = replaceOnce(y, 'data: ./data', `data: ${path.join(tmp, 'readme-data')}`);
+      y = replaceOnce(y, 'data: ./data', `data: ${path.join(session.dir, 'readme-data')}`);
       // Everything else (users, domain, layout) is exactly as the README has it.
       const changed = y.split('\n').filter((l, i) => l !== original.split('\n')[i]);
       assert.equal(changed.length, 5, changed.join('\n'));
-      cfg = path.join(tmp, 'switchboard.yaml');
+      cfg = path.join(session.dir, 'switchboard.yaml');
       writeFileSync(cfg, y);
       sip = `127.0.0.1:${port}`;
       srv = serve(['--config', cfg], /^ {2}users {7}.*$/m);
@@ -333,7 +245,7 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
 
     test('trace CALL-ID --pcap writes a capture tshark decodes', { skip: requirePeers('tshark') }, async () => {
       assert.ok(callId, 'needs the call from the previous test');
-      const pcap = path.join(tmp, 'call.pcap');
+      const pcap = path.join(session.dir, 'call.pcap');
       const r = await cli(['trace', callId.slice(0, 12), '--config', cfg, '--pcap', pcap]);
       assert.equal(r.exitCode, 0, explain(r));
       assert.match(r.stderr, new RegExp(`wrote \\d+ messages to ${pcap.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -353,7 +265,7 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
 
   test('a config error: serve exits non-zero naming file, line and key', async () => {
     const yaml = ['domain: 127.0.0.1', 'users:', '  alice:', '    password: short', ''].join('\n');
-    writeFileSync(path.join(tmp, 'bad.yaml'), yaml);
+    writeFileSync(path.join(session.dir, 'bad.yaml'), yaml);
     const r = await cli(['serve', '--config', 'bad.yaml']);
     assert.notEqual(r.exitCode, 0, explain(r));
     assert.match(r.stderr, /bad\.yaml:4: users\.alice\.password: \S/, explain(r));
@@ -366,8 +278,8 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
     const busy = sock.address().port;
     try {
       const admin = await freePort('tcp');
-      const yaml = ['domain: 127.0.0.1', 'sip:', '  listen:', `    - udp:127.0.0.1:${busy}`, 'admin:', `  listen: 127.0.0.1:${admin}`, `data: ${path.join(tmp, 'busy-data')}`, ''].join('\n');
-      writeFileSync(path.join(tmp, 'busy.yaml'), yaml);
+      const yaml = ['domain: 127.0.0.1', 'sip:', '  listen:', `    - udp:127.0.0.1:${busy}`, 'admin:', `  listen: 127.0.0.1:${admin}`, `data: ${path.join(session.dir, 'busy-data')}`, ''].join('\n');
+      writeFileSync(path.join(session.dir, 'busy.yaml'), yaml);
       const r = await cli(['serve', '--config', 'busy.yaml']);
       assert.notEqual(r.exitCode, 0, explain(r));
       assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${busy}[^\\n]* in use`), explain(r));
@@ -380,8 +292,8 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
   test('serve --trace-sip prints each message with its direction and peer', async () => {
     const port = await freePort('both');
     const admin = await freePort('tcp');
-    const yaml = ['domain: 127.0.0.1', 'sip:', '  listen:', `    - udp:127.0.0.1:${port}`, 'admin:', `  listen: 127.0.0.1:${admin}`, `data: ${path.join(tmp, 'trace-data')}`, ''].join('\n');
-    writeFileSync(path.join(tmp, 'trace.yaml'), yaml);
+    const yaml = ['domain: 127.0.0.1', 'sip:', '  listen:', `    - udp:127.0.0.1:${port}`, 'admin:', `  listen: 127.0.0.1:${admin}`, `data: ${path.join(session.dir, 'trace-data')}`, ''].join('\n');
+    writeFileSync(path.join(session.dir, 'trace.yaml'), yaml);
     const s = serve(['--config', 'trace.yaml', '--trace-sip'], /^ {2}users /m);
     const c = await RawSipClient.open();
     try {
@@ -405,7 +317,7 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
   });
 
   test('the demo office: three extensions with passwords, kept for the next start (or a clear "port in use")', async (t) => {
-    const data = path.join(tmp, 'demo');
+    const data = path.join(session.dir, 'demo');
     const file = path.join(data, 'demo-users.json');
     const first = serve(['--data', data], /Watch it with/);
     const b1 = await first.banner;
