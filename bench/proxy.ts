@@ -21,7 +21,9 @@ import { hasBinary } from '../test/helpers/peers.js';
 import { sleep } from '../test/helpers/process.js';
 import { runSipp, SCENARIOS_DIR, startSippUas, writeUsersCsv } from '../test/helpers/sipp.js';
 import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile.js';
+import { formatHeapSummary, summarizeHeapSnapshot, type HeapSummary } from './lib/heapsnapshot.js';
 import { pidsWithArgs, processTree, type Memory } from './lib/procstat.js';
+import { drain, DRAIN_MS, fmtPoint, memPoint, type MemPoint } from './lib/memory.js';
 import { formatTable, ratio, type Row } from './lib/report.js';
 import { SIPP_SOCKET_BUFFER } from './lib/sipp-load.js';
 import { runMain } from './lib/run-main.js';
@@ -57,14 +59,25 @@ interface CallBench {
   fixed: StepResult;
   fixedRuns: StepResult[];
   search: SearchResult;
+  /** Right after the last step. */
   memory: Memory;
-  /** Switchboard's own view after the runs: transactions and dialogs still held. */
+  /** Before the warm-up, and once every transaction of the last step has ended (DRAIN_MS later). */
+  memStart: MemPoint;
+  memDrained: MemPoint;
+  /** Switchboard's own view right after the runs: transactions and dialogs still held. */
   status?: Record<string, unknown>;
 }
 
 interface RegisterBench {
   search: SearchResult;
+  /** Right after the last step. */
   memory: Memory;
+  /** Before the first step and DRAIN_MS after the last (Switchboard: after a full GC, for the heap). */
+  memStart: MemPoint;
+  memDrained: MemPoint;
+  memDrainedGc?: MemPoint;
+  /** V8 heap per registered user in steady state, KB (Switchboard). */
+  heapKbPerRegistration?: number;
 }
 
 interface TargetReport {
@@ -119,6 +132,7 @@ async function benchCalls(target: Target): Promise<CallBench> {
   try {
     await bindCallee(target, uas.port);
     const w: Workload = { ...callWorkload, uasPid: pidsWithArgs('sipp', ['-p', String(uas.port)])[0] };
+    const memStart = await memPoint(target);
     // Warm-up at the fixed rate (JIT, heap growth, Kamailio's first touch of its shm): not reported.
     await step(target, { ...w, label: 'warm-up' }, FIXED_RATE, log, FIXED_CALLS);
     const fixedRuns: StepResult[] = [];
@@ -128,17 +142,58 @@ async function benchCalls(target: Target): Promise<CallBench> {
     }
     const search = await searchRate(target, w, CALL_RATES, log);
     await settle(target);
-    return { fixed: lowestCpu(fixedRuns), fixedRuns, search, memory: target.memory(), status: await target.status?.() };
+    const memory = target.memory();
+    const status = await target.status?.();
+    const memDrained = await drainedPoint(target, search, false);
+    return { fixed: lowestCpu(fixedRuns), fixedRuns, search, memory, memStart, memDrained, status };
   } finally {
     await uas.stop(1000);
   }
 }
 
+/** Memory once every transaction of the search's last step has ended; logged. */
+async function drainedPoint(target: Target, search: SearchResult, gc: boolean): Promise<MemPoint> {
+  const last = search.steps[search.steps.length - 1];
+  if (last) await drain(last.endedAt);
+  const p = await memPoint(target, gc);
+  log(`  ${target.name} ${DRAIN_MS / 1000} s after the last step${gc ? ', after a full GC' : ''}: ${fmtPoint(p)}`);
+  return p;
+}
+
+/** Registrations of the REGISTER warm-up: code paths compiled and tables grown before the heap is measured. */
+const WARM_UP_REGISTRATIONS = 1000;
+
+/**
+ * Registers the first WARM_UP_REGISTRATIONS users and waits for their
+ * transactions to end, so the heap measured next holds the JIT's code and
+ * the tables' first growth, and a later difference is the bindings alone.
+ */
+async function registerWarmUp(target: Target, csv: string): Promise<void> {
+  const w: Workload = { label: 'REG warm-up', scenario: path.join(SCENARIOS_DIR, 'register-auth.xml'), injectCsv: csv, callsFor: registersFor };
+  const s = await step(target, w, REGISTER_RATES[0], log, WARM_UP_REGISTRATIONS);
+  await drain(s.endedAt);
+}
+
+/** Heap per binding added between two points taken after a full GC, KB. */
+function heapPerRegistration(before: MemPoint, after: MemPoint | undefined): number | undefined {
+  if (after?.heapUsedMb === undefined || before.heapUsedMb === undefined || after.registrations === undefined || before.registrations === undefined) return undefined;
+  const added = after.registrations - before.registrations;
+  return added > 0 ? ((after.heapUsedMb - before.heapUsedMb) * 1024) / added : undefined;
+}
+
 async function benchRegister(target: Target, csv: string, scenario: string, label: string): Promise<RegisterBench> {
   const w: Workload = { label, scenario, injectCsv: csv, callsFor: registersFor };
+  if (target.inside) await registerWarmUp(target, csv);
+  // With a GC, so the heap difference below is what the registrations hold, not garbage.
+  const memStart = await memPoint(target, target.inside !== undefined);
   const search = await searchRate(target, w, REGISTER_RATES, log);
   await settle(target);
-  return { search, memory: target.memory() };
+  const memory = target.memory();
+  const memDrained = await drainedPoint(target, search, false);
+  const memDrainedGc = target.inside ? await memPoint(target, true) : undefined;
+  const heapKbPerRegistration = heapPerRegistration(memStart, memDrainedGc);
+  if (memDrainedGc) log(`  ${target.name} after a full GC: ${fmtPoint(memDrainedGc)}; ${heapKbPerRegistration?.toFixed(2)} KB of heap per registration`);
+  return { search, memory, memStart, memDrained, memDrainedGc, heapKbPerRegistration };
 }
 
 function kamailioVersion(): string {
@@ -229,6 +284,95 @@ async function profileSwitchboard(work: string, csv: string, allUsers: BenchUser
   return { calls, register };
 }
 
+interface MemoryStepReport {
+  label: string;
+  step: StepResult;
+  /** DRAIN_MS after the step, as the OS sees it, then after a full GC. */
+  drained: MemPoint;
+  drainedGc: MemPoint;
+}
+
+interface MemoryReport {
+  start: MemPoint;
+  steps: MemoryStepReport[];
+  heapKbPerRegistration?: number;
+  snapshots: Record<string, HeapSummary>;
+}
+
+/**
+ * `--memory`: Switchboard alone, a few fixed-rate steps (calls at 1,000 and
+ * 2,000/s, REGISTER for every user at 2,000/s), each measured before, right
+ * after and DRAIN_MS later, plus the heap one registration costs. About three
+ * minutes, to repeat while changing code; `--snapshot` also writes heap
+ * snapshots (right after the REGISTER step, with every user registered, and
+ * right after the 2,000/s calls) and prints what holds the heap.
+ */
+async function benchMemory(work: string, csv: string, allUsers: BenchUser[], snapshots: boolean, env: Record<string, string>): Promise<MemoryReport> {
+  const snapDir = path.join(os.tmpdir(), 'switchboard-bench-heap');
+  if (snapshots) mkdirSync(snapDir, { recursive: true });
+  return withTarget(
+    () => startSwitchboard({ workDir: path.join(work, 'sb-mem'), users: allUsers, env }),
+    async (t): Promise<MemoryReport> => {
+      const report: MemoryReport = { start: await memPoint(t, true), steps: [], snapshots: {} };
+      log(`  at start, after a full GC: ${fmtPoint(report.start)}`);
+      const snapshot = async (name: string): Promise<void> => {
+        if (!snapshots || !t.heapSnapshot) return;
+        log('  (writing a heap snapshot: the process keeps the memory it used for it, so RSS and PSS are inflated from here on)');
+        const file = path.join(snapDir, `proxy-${name}.heapsnapshot`);
+        await t.heapSnapshot(file);
+        report.snapshots[name] = summarizeHeapSnapshot(file);
+        log(`  heap snapshot ${file}:`);
+        for (const line of formatHeapSummary(report.snapshots[name])) log(`    ${line}`);
+      };
+      const measured = async (w: Workload, rate: number, calls: number, snap?: string): Promise<MemoryStepReport> => {
+        await settle(t, log);
+        const s = await step(t, w, rate, log, calls);
+        if (snap) await snapshot(snap);
+        await drain(s.endedAt);
+        const r: MemoryStepReport = { label: `${w.label} ${rate}/s`, step: s, drained: await memPoint(t), drainedGc: await memPoint(t, true) };
+        log(`    before:       ${fmtPoint(s.memBefore)}`);
+        log(`    right after:  ${fmtPoint(s.memAfter)}`);
+        log(`    ${DRAIN_MS / 1000} s later:   ${fmtPoint(r.drained)}`);
+        log(`    after GC:     ${fmtPoint(r.drainedGc)}`);
+        log(`    PSS after ${DRAIN_MS / 1000} s minus before: ${(r.drained.pssMb - s.memBefore.pssMb).toFixed(1)} MB`);
+        report.steps.push(r);
+        return r;
+      };
+      // Warm-ups first (the REGISTER and call paths compiled, tables grown), so the
+      // registrations measured next are measured alone.
+      const reg: Workload = { label: 'REGISTER auth', scenario: path.join(SCENARIOS_DIR, 'register-auth.xml'), injectCsv: csv, callsFor: registersFor };
+      await registerWarmUp(t, csv);
+      const before = await memPoint(t, true);
+      log(`  after the REGISTER warm-up, after a full GC: ${fmtPoint(before)}`);
+      const r = await measured(reg, REGISTER_RATES[0], REGISTER_USERS, 'registering');
+      report.heapKbPerRegistration = heapPerRegistration(before, r.drainedGc);
+      await snapshot('registered');
+      const uas = await startSippUas({ scenario: UAS_SCENARIO, service: CALLEE, timeoutS: 900, extraArgs: UAS_ARGS });
+      try {
+        await bindCallee(t, uas.port);
+        const w: Workload = { ...callWorkload, uasPid: pidsWithArgs('sipp', ['-p', String(uas.port)])[0] };
+        await measured({ ...w, label: 'calls warm-up' }, FIXED_RATE, FIXED_CALLS);
+        await measured(w, FIXED_RATE, FIXED_CALLS);
+        await measured(w, 2 * FIXED_RATE, 2 * FIXED_CALLS, 'calls');
+      } finally {
+        await uas.stop(1000);
+      }
+      log('');
+      const later = `+${DRAIN_MS / 1000} s`;
+      log(`step                     PSS before  right after  ${later}  (${later})-(before)  heap before  after GC  CPU µs/call  failed`);
+      for (const m of report.steps) {
+        const f = (v: number | undefined, w: number, d = 0): string => (v === undefined ? '-' : v.toFixed(d)).padStart(w);
+        log(
+          `${m.label.padEnd(24)} ${f(m.step.memBefore.pssMb, 10)}  ${f(m.step.memAfter.pssMb, 11)}  ${f(m.drained.pssMb, 5)}  ${f(m.drained.pssMb - m.step.memBefore.pssMb, 16, 1)}` +
+            `  ${f(m.step.memBefore.heapUsedMb, 11)}  ${f(m.drainedGc.heapUsedMb, 8)}  ${f(m.step.cpuUsPerCall, 11)}  ${f(m.step.failed, 6)}`,
+        );
+      }
+      if (report.heapKbPerRegistration !== undefined) log(`heap per registration, steady state: ${report.heapKbPerRegistration.toFixed(2)} KB`);
+      return report;
+    },
+  );
+}
+
 function printProfile(title: string, p: ProfileSummary): void {
   log(`\n${title}: ${p.totalMs.toFixed(0)} ms profiled, ${(p.totalMs - p.idleMs).toFixed(0)} ms busy; top self time (share of busy):`);
   for (const [i, t] of p.top.entries()) log(`  ${String(i + 1).padStart(2)}. ${t.pct.toFixed(1).padStart(5)}%  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.fn}`);
@@ -251,7 +395,9 @@ function buildRows(sb: TargetReport, kam: TargetReport | undefined): Row[] {
     { metric: 'CPU µs per call at 1,000 calls/s', switchboard: sb.calls?.fixed.cpuUsPerCall, kamailio: kam?.calls?.fixed.cpuUsPerCall, note: `${FIXED_CALLS} calls, lowest of ${FIXED_REPEATS} runs after a warm-up` },
     { metric: '  failed calls in that run', switchboard: sb.calls?.fixed.failed, kamailio: kam?.calls?.fixed.failed },
     { metric: 'RSS MB after the call runs', switchboard: sb.calls?.memory.rssMb, kamailio: kam?.calls?.memory.rssMb, digits: 1, note: 'Kamailio: sum over processes (shm counted per process)' },
-    { metric: 'PSS MB after the call runs', switchboard: sb.calls?.memory.pssMb, kamailio: kam?.calls?.memory.pssMb, digits: 1, note: 'shared pages split: the fair sum' },
+    { metric: 'PSS MB after the call runs', switchboard: sb.calls?.memory.pssMb, kamailio: kam?.calls?.memory.pssMb, digits: 1, note: 'shared pages split: the fair sum; transactions of the last step still held' },
+    { metric: `PSS MB ${DRAIN_MS / 1000} s after the call runs`, switchboard: sb.calls?.memDrained.pssMb, kamailio: kam?.calls?.memDrained.pssMb, digits: 1, note: 'every transaction ended (Timers J/L: 32 s)' },
+    { metric: '  growth over the call runs, PSS MB', switchboard: grown(sb.calls), kamailio: grown(kam?.calls), digits: 1, note: 'that minus PSS before the warm-up' },
     { metric: 'peak RSS MB (VmHWM)', switchboard: sb.calls?.memory.peakMb, kamailio: kam?.calls?.memory.peakMb, digits: 1 },
     { metric: 'REGISTER/s, highest with 0 failures', switchboard: sbReg?.rate, kamailio: kReg?.rate, note: `digest auth (401 + REGISTER), ${REGISTER_USERS.toLocaleString('en-US')} users, both` },
     { metric: '  CPU % at that rate', switchboard: sbReg?.cpuPct, kamailio: kReg?.cpuPct },
@@ -259,10 +405,16 @@ function buildRows(sb: TargetReport, kam: TargetReport | undefined): Row[] {
     { metric: '  other jobs on the host, CPU %', switchboard: sbReg?.othersCpuPct, kamailio: kReg?.othersCpuPct },
     { metric: 'CPU µs per REGISTER at the first step', switchboard: firstReg(sb.register)?.cpuUsPerCall, kamailio: firstReg(kam?.register)?.cpuUsPerCall, note: `at ${REGISTER_RATES[0].toLocaleString('en-US')}/s, 2 requests each` },
     { metric: `RSS MB, ${REGISTER_USERS.toLocaleString('en-US')} users registered`, switchboard: sb.register?.memory.rssMb, kamailio: kam?.register?.memory.rssMb, digits: 1 },
-    { metric: `PSS MB, ${REGISTER_USERS.toLocaleString('en-US')} users registered`, switchboard: sb.register?.memory.pssMb, kamailio: kam?.register?.memory.pssMb, digits: 1 },
+    { metric: `PSS MB, ${REGISTER_USERS.toLocaleString('en-US')} users registered`, switchboard: sb.register?.memory.pssMb, kamailio: kam?.register?.memory.pssMb, digits: 1, note: 'right after the REGISTER runs' },
+    { metric: `  ${DRAIN_MS / 1000} s later`, switchboard: sb.register?.memDrained.pssMb, kamailio: kam?.register?.memDrained.pssMb, digits: 1, note: 'steady state: only the bindings left' },
+    { metric: 'heap KB per registration, steady state', switchboard: sb.register?.heapKbPerRegistration, digits: 2, note: `V8 heap after a full GC, minus before (after ${WARM_UP_REGISTRATIONS} warm-up registrations), / bindings added` },
     { metric: 'REGISTER/s, Kamailio without auth', switchboard: sbReg?.rate, kamailio: kRegPlain?.rate, note: 'NOT like for like: Switchboard always authenticates' },
     { metric: '  CPU % at that rate', switchboard: sbReg?.cpuPct, kamailio: kRegPlain?.cpuPct },
   ];
+}
+
+function grown(c: CallBench | undefined): number | undefined {
+  return c ? c.memDrained.pssMb - c.memStart.pssMb : undefined;
 }
 
 function describeSearch(name: string, label: string, s: SearchResult | undefined): string {
@@ -279,6 +431,11 @@ and the ratio. About 8 minutes.
 options:
   --profile       also profile Switchboard with the V8 profiler (about 1 min more)
   --no-kamailio   measure Switchboard only
+  --memory        quick memory run instead (Switchboard only, about 3 min): calls at
+                  1,000 and 2,000/s and REGISTER at 2,000/s, each measured before,
+                  right after and ${DRAIN_MS / 1000} s later, and heap per registration
+  --snapshot      with --memory: also write V8 heap snapshots and summarize them
+  --arenas N      run Switchboard with MALLOC_ARENA_MAX=N (to compare glibc arenas)
   --help          this text
 
 example:
@@ -287,8 +444,13 @@ example:
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
-  const known = new Set(['--profile', '--no-kamailio', '--help', '-h']);
+  const known = new Set(['--profile', '--no-kamailio', '--memory', '--snapshot', '--arenas', '--help', '-h']);
+  const argv = process.argv.slice(2);
+  const arenasAt = argv.indexOf('--arenas');
+  const arenas = arenasAt >= 0 ? argv[arenasAt + 1] : undefined;
+  if (arenas !== undefined) args.delete(arenas);
   const unknown = [...args].filter((a) => !known.has(a));
+  if (arenasAt >= 0 && !/^\d+$/.test(arenas ?? '')) unknown.push('--arenas needs a number');
   if (args.has('--help') || args.has('-h') || unknown.length > 0) {
     if (unknown.length > 0) process.stderr.write(`unknown option ${unknown.join(' ')}\n\n`);
     process.stdout.write(PROXY_USAGE);
@@ -322,10 +484,21 @@ async function main(): Promise<void> {
     const registerAuth = path.join(SCENARIOS_DIR, 'register-auth.xml');
     const registerPlain = path.join(ROOT, 'bench', 'scenarios', 'register-plain.xml');
     const allUsers = [{ user: CALLEE, password: CALLEE_PASSWORD }, ...regUsers];
+    const sbEnv: Record<string, string> = arenas ? { MALLOC_ARENA_MAX: arenas } : {};
+
+    if (args.has('--memory')) {
+      log('\n== Switchboard memory (quick run) ==');
+      const mem = await benchMemory(work, csv, allUsers, args.has('--snapshot'), sbEnv);
+      const out = path.join(ROOT, 'bench', 'results', `proxy-memory-${env.date.slice(0, 10)}.json`);
+      mkdirSync(path.dirname(out), { recursive: true });
+      writeFileSync(out, JSON.stringify({ env: { ...env, mallocArenaMax: arenas }, memory: mem }, null, 2) + '\n');
+      log(`\nwrote ${path.relative(ROOT, out)}`);
+      return;
+    }
 
     log('\n== Switchboard (one process; REGISTER with digest auth) ==');
     const sb = await withTarget(
-      () => startSwitchboard({ workDir: path.join(work, 'sb'), users: allUsers }),
+      () => startSwitchboard({ workDir: path.join(work, 'sb'), users: allUsers, env: sbEnv }),
       async (t): Promise<TargetReport> => ({
         processes: 1,
         calls: await benchCalls(t),

@@ -2,19 +2,57 @@
  * Runs one Switchboard in its own process, so the bench can read its CPU and
  * memory from /proc exactly as it reads Kamailio's.
  *
- *   node dist/bench/lib/run-switchboard.js CONFIG.yaml [PROFILE_DIR]
+ *   node --expose-gc dist/bench/lib/run-switchboard.js CONFIG.yaml [PROFILE_DIR]
  *
  * Prints one line `READY {"udp":"127.0.0.1:PORT"}` once listening; SIGTERM or
  * SIGINT closes the server and exits 0. With PROFILE_DIR, SIGUSR2 starts the
  * V8 CPU profiler and the stop writes PROFILE_DIR/switchboard.cpuprofile, so
  * a profile covers the measured load only (not start-up or warm-up).
+ *
+ * Standard input takes one command a line, each answered by one line
+ * `REPLY <id> <json>` (see inspect.ts): `<id> mem` (heap and tables),
+ * `<id> mem-gc` (the same after a full garbage collection, needs --expose-gc)
+ * and `<id> snapshot FILE` (a V8 heap snapshot). They let the bench see
+ * inside the process without an admin route the product would have to carry.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import v8 from 'node:v8';
 import { loadConfigFile } from '../../src/config/load.js';
-import { startServer } from '../../src/cli/server.js';
+import { startServer, type RunningServer } from '../../src/cli/server.js';
 import { hostPort } from '../../src/util/listen.js';
+import type { InsideReport } from './inspect.js';
+
+function inside(server: RunningServer): InsideReport {
+  const m = process.memoryUsage();
+  const h = v8.getHeapStatistics();
+  const mb = (n: number): number => n / 2 ** 20;
+  const tx = server.stack.stats().transactions;
+  const s = server.status();
+  return {
+    rssMb: mb(m.rss),
+    heapUsedMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+    arrayBuffersMb: mb(m.arrayBuffers),
+    heapLimitMb: mb(h.heap_size_limit),
+    spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, { sizeMb: mb(sp.space_size), usedMb: mb(sp.space_used_size) }])),
+    transactions: tx,
+    dialogs: s.dialogs.length,
+    registrations: s.registrations.length,
+    traces: server.traces.stats(),
+  };
+}
+
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  // Twice: the first run finds weak references and finalizers the second one frees.
+  gc();
+  gc();
+}
 
 async function main(): Promise<void> {
   const [file, profileDir] = process.argv.slice(2);
@@ -35,12 +73,31 @@ async function main(): Promise<void> {
         .catch((err: unknown) => console.error(`could not start the profiler: ${String(err)}`));
     });
   }
+  const commands = createInterface({ input: process.stdin });
+  commands.on('line', (line) => {
+    const [id, cmd, arg] = line.trim().split(/\s+/, 3);
+    let reply: unknown;
+    try {
+      if (cmd === 'mem') reply = inside(server);
+      else if (cmd === 'mem-gc') {
+        collectGarbage();
+        reply = inside(server);
+      } else if (cmd === 'snapshot' && arg) {
+        collectGarbage();
+        reply = { file: v8.writeHeapSnapshot(arg) };
+      } else reply = { error: `unknown command ${JSON.stringify(line)}` };
+    } catch (err) {
+      reply = { error: String(err) };
+    }
+    console.log(`REPLY ${id} ${JSON.stringify(reply)}`);
+  });
   const udp = server.endpoints.find((e) => e.proto === 'udp');
   console.log(`READY ${JSON.stringify({ udp: udp ? hostPort(udp) : undefined, admin: hostPort(server.admin), users: server.config.users.size })}`);
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    commands.close();
     if (session && profileDir) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profileDir, 'switchboard.cpuprofile'), JSON.stringify(profile));

@@ -4,6 +4,7 @@
  */
 import { realClock } from '../../src/util/clock.js';
 import { sleep } from '../../test/helpers/process.js';
+import { memPoint, type MemPoint } from './memory.js';
 import { cpuSeconds, hostBusySeconds, udpReceiveBufferErrors, type Memory } from './procstat.js';
 import { runLoad, type LoadOptions } from './sipp-load.js';
 import type { Target } from './targets.js';
@@ -39,6 +40,11 @@ export interface StepResult {
   othersCpuPct: number;
   cpuUsPerCall: number;
   memory: Memory;
+  /** Memory just before the step and right after it (transactions of the step still alive). */
+  memBefore: MemPoint;
+  memAfter: MemPoint;
+  /** realClock.now() when SIPp finished, for a later drain(). */
+  endedAt: number;
   clean: boolean;
   /** Why a step is not clean. */
   why?: string;
@@ -55,6 +61,7 @@ function fmtRate(n: number): string {
 }
 
 export async function step(target: Target, w: Workload, rate: number, log: Log, calls = w.callsFor(rate)): Promise<StepResult> {
+  const memBefore = await memPoint(target);
   const cpu0 = target.cpuSeconds();
   const drops0 = udpReceiveBufferErrors();
   const host0 = hostBusySeconds();
@@ -65,6 +72,8 @@ export async function step(target: Target, w: Workload, rate: number, log: Log, 
   const udpDrops = udpReceiveBufferErrors() - drops0;
   const host = hostBusySeconds() - host0;
   const uas = w.uasPid ? cpuSeconds(w.uasPid) - uas0 : 0;
+  const endedAt = realClock.now();
+  const memAfter = await memPoint(target);
   const pct = (sec: number): number => (r.wallS > 0 ? (sec / r.wallS) * 100 : 0);
   const mem = target.memory();
   const reasons: string[] = [];
@@ -86,6 +95,9 @@ export async function step(target: Target, w: Workload, rate: number, log: Log, 
     othersCpuPct: Math.max(0, pct(host - cpu - r.sippCpuS - uas)),
     cpuUsPerCall: r.successful > 0 ? (cpu * 1e6) / r.successful : NaN,
     memory: mem,
+    memBefore,
+    memAfter,
+    endedAt,
     clean: reasons.length === 0,
     why: reasons.length ? reasons.join(', ') : undefined,
     errorsTail: reasons.length ? r.errorsTail : undefined,
@@ -95,7 +107,9 @@ export async function step(target: Target, w: Workload, rate: number, log: Log, 
       `${r.successful}/${calls} ok, ${r.failed} failed, ${r.retransmissions} retrans, ${udpDrops} UDP drops, ` +
       `achieved ${fmtRate(r.achievedRate)}/s, CPU ${res.cpuPct.toFixed(0)}% ` +
       `(SIPp UAC ${res.sippCpuPct.toFixed(0)}%${res.uasCpuPct === undefined ? '' : `, UAS ${res.uasCpuPct.toFixed(0)}%`}, others ${res.othersCpuPct.toFixed(0)}%), ` +
-      `${res.cpuUsPerCall.toFixed(0)} µs/call, RSS ${mem.rssMb.toFixed(0)} MB  ${res.clean ? 'ok' : `NOT CLEAN: ${res.why}`}`,
+      `${res.cpuUsPerCall.toFixed(0)} µs/call, PSS ${memBefore.pssMb.toFixed(0)} -> ${memAfter.pssMb.toFixed(0)} MB` +
+      `${memAfter.heapUsedMb === undefined ? '' : ` (heap ${memBefore.heapUsedMb?.toFixed(0)} -> ${memAfter.heapUsedMb.toFixed(0)} MB)`}` +
+      `  ${res.clean ? 'ok' : `NOT CLEAN: ${res.why}`}`,
   );
   return res;
 }

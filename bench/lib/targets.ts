@@ -10,6 +10,7 @@ import { freePort, isPortFree } from '../../test/helpers/ports.js';
 import { sleep, spawnBounded, type Spawned } from '../../test/helpers/process.js';
 import { realClock } from '../../src/util/clock.js';
 import { repoRoot } from '../../test/helpers/repo.js';
+import { InsideChannel, type InsideReport } from './inspect.js';
 import { memory, processTree, treeCpuSeconds, type Memory } from './procstat.js';
 
 export { repoRoot };
@@ -34,6 +35,10 @@ export interface Target {
   status?(): Promise<Record<string, unknown> | undefined>;
   /** Switchboard only, with profileDir: starts the CPU profiler (SIGUSR2). */
   startProfile?(): void;
+  /** Switchboard only: its V8 heap and table sizes, after a full GC when `gc`. */
+  inside?(gc: boolean): Promise<InsideReport>;
+  /** Switchboard only: writes a V8 heap snapshot (after a full GC) to `file`. */
+  heapSnapshot?(file: string): Promise<void>;
 }
 
 /** Any process a deadline or a hung stop left behind is killed; the bench never leaves servers running. */
@@ -65,6 +70,8 @@ export interface SwitchboardOptions {
   users: BenchUser[];
   /** Where startProfile()'s profile goes (written when the target stops). */
   profileDir?: string;
+  /** Extra environment for the server process (e.g. MALLOC_ARENA_MAX to compare allocators). */
+  env?: Record<string, string>;
 }
 
 export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
@@ -89,11 +96,18 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
   writeFileSync(cfg, yaml);
   const compiled = path.join(HERE, 'run-switchboard.js');
   const entry = existsSync(compiled) ? [compiled] : ['--import', 'tsx', path.join(HERE, 'run-switchboard.ts')];
-  const spawned = spawnBounded(process.execPath, [...entry, cfg, ...(o.profileDir ? [o.profileDir] : [])], {
+  // The closure reads `spawned` only when a command is sent, after the spawn below.
+  const ch = new InsideChannel((line) => spawned.child.stdin?.write(line));
+  // --expose-gc lets the bench ask for a full collection before it reads the heap (inside(true)).
+  const spawned = spawnBounded(process.execPath, ['--expose-gc', ...entry, cfg, ...(o.profileDir ? [o.profileDir] : [])], {
     // From the repository, so `--import tsx` resolves when running the TypeScript directly.
     cwd: repoRoot(),
     deadlineMs: LIFETIME_MS,
+    env: { ...process.env, ...o.env },
+    stdinOpen: true,
+    onStdout: (chunk) => ch.feed(chunk),
   });
+
   await waitForUdp(port, spawned, 'Switchboard', 30_000);
   const pid = spawned.child.pid!;
   return {
@@ -114,6 +128,10 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
       }
     },
     startProfile: o.profileDir ? () => spawned.child.kill('SIGUSR2') : undefined,
+    inside: async (gc) => (await ch.ask(gc ? 'mem-gc' : 'mem')) as InsideReport,
+    heapSnapshot: async (file) => {
+      await ch.ask(`snapshot ${file}`);
+    },
   };
 }
 
