@@ -23,7 +23,6 @@ const SIP_VERSION = 'SIP/2.0';
 const EMPTY = Buffer.alloc(0);
 
 export class SipMessage {
-  headers: Header[];
   body: Buffer;
   /** Request fields; empty on responses. */
   method = '';
@@ -32,12 +31,28 @@ export class SipMessage {
   status = 0;
   reason = '';
   private cache: { via?: Via; cseq?: CSeq; from?: NameAddr; to?: NameAddr } = {};
-  /** Set on frozen messages: the serialized bytes, returned by toBuffer(). */
-  private frozenWire?: Buffer;
+  /** Undefined only on a frozen message nobody has asked about its headers yet. */
+  private hdrs: Header[] | undefined;
+  /**
+   * Set on frozen messages: their text as one flat latin1 string (one byte a
+   * character, in the V8 heap where the collector can compact it), either
+   * the whole wire form or only the start line, To, Call-ID and CSeq.
+   */
+  private frozenText?: string;
+  /** Whether frozenText is the whole message, so toBuffer() can resend it. */
+  private frozenIsWire = false;
 
-  private constructor(headers: Header[], body: Buffer) {
-    this.headers = headers;
+  private constructor(headers: Header[] | undefined, body: Buffer) {
+    this.hdrs = headers;
     this.body = body;
+  }
+
+  get headers(): Header[] {
+    return this.hdrs ?? this.thaw();
+  }
+
+  set headers(list: Header[]) {
+    this.hdrs = list;
   }
 
   static request(method: string, uri: string, headers: [string, string][] = [], body: Buffer | string = ''): SipMessage {
@@ -214,7 +229,10 @@ export class SipMessage {
 
   /** Serializes with Content-Length recomputed from the body. */
   toBuffer(): Buffer {
-    if (this.frozenWire) return this.frozenWire;
+    if (this.frozenText !== undefined) {
+      if (!this.frozenIsWire) throw new Error('a frozen stand-in without its wire form cannot be sent');
+      return Buffer.from(this.frozenText, 'latin1');
+    }
     let head = this.startLine() + '\r\n';
     for (const h of this.headers) {
       if (h.key === 'content-length') continue;
@@ -234,24 +252,44 @@ export class SipMessage {
   }
 
   /**
-   * A stand-in for a message a finished transaction must still hold: its
-   * first line, To (for the tag), Call-ID and CSeq, and the bytes to resend.
-   * Transactions wait up to 32 s after their final response; keeping whole
-   * parsed messages that long is what made garbage collection the largest
-   * cost of the proxy under load. A frozen message must not be changed.
+   * A stand-in for a message a finished transaction must still hold.
+   * Transactions wait up to 32 s after their final response, and a busy proxy
+   * holds hundreds of thousands of them: the stand-in is one small object and
+   * one flat string, and its headers are parsed again only if someone asks.
+   * With `wire` it keeps the whole message so toBuffer() can resend it (a
+   * final response, an ACK); without, only the start line, To (for the tag),
+   * Call-ID and CSeq, and toBuffer() throws. Its body reads as empty. A frozen
+   * message must not be changed.
    */
-  freeze(): SipMessage {
-    if (this.frozenWire) return this;
-    const keep = this.headers
-      .filter((h) => h.key === 'to' || h.key === 'call-id' || h.key === 'cseq')
-      .map((h) => ({ key: h.key, name: h.name, value: detach(h.value) }));
-    const m = new SipMessage(keep, EMPTY);
+  freeze(wire = true): SipMessage {
+    if (this.frozenText !== undefined && (this.frozenIsWire || !wire)) return this;
+    let text: string;
+    if (wire) {
+      text = this.toBuffer().toString('latin1');
+    } else {
+      let head = this.startLine() + '\r\n';
+      for (const h of this.headers) {
+        if (h.key === 'to' || h.key === 'call-id' || h.key === 'cseq') head += `${h.name}: ${h.value}\r\n`;
+      }
+      // Through bytes and back: a fresh flat string that references nothing it was cut from.
+      text = Buffer.from(head, 'utf8').toString('latin1');
+    }
+    const m = new SipMessage(undefined, EMPTY);
     m.method = this.method;
-    m.uri = detach(this.uri);
     m.status = this.status;
-    m.reason = detach(this.reason);
-    m.frozenWire = this.toBuffer();
+    m.frozenText = text;
+    m.frozenIsWire = wire;
+    // The start line is read often (method, status); Request-URI and reason only on demand.
+    if (this.uri) m.uri = detach(this.uri);
+    if (this.reason) m.reason = detach(this.reason);
     return m;
+  }
+
+  private thaw(): Header[] {
+    const text = this.frozenText ?? '';
+    // Kept once parsed: a frozen message that is asked once is usually asked again.
+    this.hdrs = parseMessage(Buffer.from(text, 'latin1')).headers;
+    return this.hdrs;
   }
 
   clone(): SipMessage {

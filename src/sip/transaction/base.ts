@@ -5,13 +5,15 @@
  */
 import type { SipMessage } from '../message.js';
 import { isReliable, type Peer } from '../transport/types.js';
-import { TimerSlot } from './timers.js';
+import { TimerSlot, type WaitQueue } from './timers.js';
 import type { TxContext } from './types.js';
 
 export abstract class TransactionBase<State extends string> {
   abstract state: State | 'terminated';
   protected readonly reliable: boolean;
   private readonly timers: TimerSlot[] = [];
+  /** The queue this transaction waits out its last interval in, if it does. */
+  private waitingIn: WaitQueue | undefined;
 
   constructor(
     /** Where this transaction sends: the request's destination, or the source of a request we serve. */
@@ -26,6 +28,16 @@ export abstract class TransactionBase<State extends string> {
     const slot = new TimerSlot(this.ctx.clock);
     this.timers.push(slot);
     return slot;
+  }
+
+  get ended(): boolean {
+    return this.state === 'terminated';
+  }
+
+  /** Ends the transaction `ms` from now unless something ends it first (Timers D, I, J, K, L). */
+  protected terminateAfter(ms: number): void {
+    this.waitingIn = this.ctx.waitQueue(ms);
+    this.waitingIn.add(this);
   }
 
   protected abstract notifyTransportError(cause?: Error): void;
@@ -72,6 +84,11 @@ export abstract class TransactionBase<State extends string> {
   protected finish(): void {
     this.state = 'terminated';
     for (const t of this.timers) t.stop();
+    const queue = this.waitingIn;
+    if (queue) {
+      this.waitingIn = undefined;
+      queue.ended();
+    }
     this.ctx.release(this);
   }
 }

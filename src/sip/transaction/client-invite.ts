@@ -7,13 +7,12 @@ import type { Peer } from '../transport/types.js';
 import { TransactionBase } from './base.js';
 import { buildAck } from './messages.js';
 import { TIMER_D_UNRELIABLE } from './timers.js';
-import type { ClientHandlers, ClientInviteState, ClientTransaction, TxContext } from './types.js';
+import { afterFinal, type ClientHandlers, type ClientInviteState, type ClientTransaction, type TxContext } from './types.js';
 
 export class ClientInviteTransaction extends TransactionBase<ClientInviteState> implements ClientTransaction {
   state: ClientInviteState = 'calling';
   private readonly timerA = this.timer();
   private readonly timerB = this.timer();
-  private readonly timerD = this.timer();
   private intervalA: number;
   private ack: SipMessage | undefined;
 
@@ -22,7 +21,7 @@ export class ClientInviteTransaction extends TransactionBase<ClientInviteState> 
     readonly key: string,
     public request: SipMessage,
     readonly dest: Peer,
-    private readonly handlers: ClientHandlers,
+    private handlers: ClientHandlers,
     ctx: TxContext,
   ) {
     super(dest, ctx);
@@ -67,7 +66,9 @@ export class ClientInviteTransaction extends TransactionBase<ClientInviteState> 
         this.timerA.stop();
         this.timerB.stop();
         this.state = 'completed';
-        this.ack = buildAck(this.request, res);
+        const ack = buildAck(this.request, res);
+        // Over UDP the ACK is kept for Timer D to answer retransmitted finals: frozen before its only serialization.
+        this.ack = this.reliable ? ack : ack.freeze();
         // If the ACK cannot be sent the final response still reaches the TU;
         // there is just nothing left for the transaction to do.
         let sent = true;
@@ -82,10 +83,11 @@ export class ClientInviteTransaction extends TransactionBase<ClientInviteState> 
           this.handlers.onTerminated?.();
           return;
         }
-        this.timerD.start(TIMER_D_UNRELIABLE, () => this.terminate());
-        this.request = this.request.freeze();
-        this.ack = this.ack.freeze();
-        this.handlers.onResponse(res);
+        this.terminateAfter(TIMER_D_UNRELIABLE);
+        this.request = this.request.freeze(false);
+        const handlers = this.handlers;
+        this.handlers = afterFinal(handlers);
+        handlers.onResponse(res);
       }
     } else if (this.state === 'completed' && status >= 300 && this.ack) {
       // A retransmitted final means our ACK was lost: send it again, tell nobody.

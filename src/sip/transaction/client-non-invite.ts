@@ -2,13 +2,12 @@
 import type { SipMessage } from '../message.js';
 import type { Peer } from '../transport/types.js';
 import { TransactionBase } from './base.js';
-import type { ClientHandlers, ClientNonInviteState, ClientTransaction, TxContext } from './types.js';
+import { afterFinal, type ClientHandlers, type ClientNonInviteState, type ClientTransaction, type TxContext } from './types.js';
 
 export class ClientNonInviteTransaction extends TransactionBase<ClientNonInviteState> implements ClientTransaction {
   state: ClientNonInviteState = 'trying';
   private readonly timerE = this.timer();
   private readonly timerF = this.timer();
-  private readonly timerK = this.timer();
   private intervalE: number;
 
   constructor(
@@ -16,7 +15,7 @@ export class ClientNonInviteTransaction extends TransactionBase<ClientNonInviteS
     readonly key: string,
     public request: SipMessage,
     readonly dest: Peer,
-    private readonly handlers: ClientHandlers,
+    private handlers: ClientHandlers,
     ctx: TxContext,
   ) {
     super(dest, ctx);
@@ -60,9 +59,11 @@ export class ClientNonInviteTransaction extends TransactionBase<ClientNonInviteS
     this.state = 'completed';
     this.timerE.stop();
     this.timerF.stop();
-    this.timerK.start(this.ctx.timers.T4, () => this.terminate());
-    this.request = this.request.freeze();
-    this.handlers.onResponse(res);
+    this.terminateAfter(this.ctx.timers.T4);
+    this.request = this.request.freeze(false);
+    const handlers = this.handlers;
+    this.handlers = afterFinal(handlers);
+    handlers.onResponse(res);
   }
 
   protected notifyTransportError(cause?: Error): void {

@@ -11,10 +11,10 @@ import type { SipMessage } from '../message.js';
 import type { Peer } from '../transport/types.js';
 import { ClientInviteTransaction } from './client-invite.js';
 import { ClientNonInviteTransaction } from './client-non-invite.js';
-import { clientKey, hasMagicCookie, legacyKey, matchMethod, serverKey } from './matching.js';
+import { clientKey, hasMagicCookie, legacyKey, matchMethod, ownKey, serverKey } from './matching.js';
 import { ServerInviteTransaction } from './server-invite.js';
 import { ServerNonInviteTransaction } from './server-non-invite.js';
-import { DEFAULT_TRYING_DELAY, resolveTimers, type TimerValues } from './timers.js';
+import { DEFAULT_TRYING_DELAY, resolveTimers, WaitQueue, type TimerValues } from './timers.js';
 import type { ClientHandlers, ClientTransaction, SendFn, ServerHandlers, ServerTransaction, TxContext } from './types.js';
 
 export type {
@@ -66,6 +66,8 @@ export class TransactionLayer {
   private readonly legacyServers = new Map<string, ServerTx>();
   /** drain() callers, woken when the last INVITE server transaction stops waiting for its ACK. */
   private drainWaiters: (() => void)[] = [];
+  /** Transactions in their last state, one queue per interval (64*T1, T4, Timer D). */
+  private readonly waits = new Map<number, WaitQueue>();
 
   constructor(opts: TransactionLayerOptions) {
     this.timers = resolveTimers(opts.timers);
@@ -77,6 +79,14 @@ export class TransactionLayer {
       tryingDelay: opts.tryingDelay ?? DEFAULT_TRYING_DELAY,
       server: opts.server ?? {},
       release: (tx) => this.release(tx as ClientTx | ServerTx),
+      waitQueue: (ms) => {
+        let q = this.waits.get(ms);
+        if (!q) {
+          q = new WaitQueue(opts.clock, ms);
+          this.waits.set(ms, q);
+        }
+        return q;
+      },
     };
   }
 
@@ -89,11 +99,11 @@ export class TransactionLayer {
     if (method === 'ACK') throw new Error('ACK is sent without a transaction (RFC 3261 §17.1)');
     const branch = request.via.branch;
     if (!hasMagicCookie(branch)) throw new Error('Client request needs a top Via branch starting with z9hG4bK');
-    const key = clientKey(branch, method);
+    const { key, id } = ownKey(clientKey(branch, method), branch.length);
     if (this.clients.has(key)) throw new Error(`A client transaction with branch ${branch} and method ${method} exists`);
     const tx = method === 'INVITE'
-      ? new ClientInviteTransaction(branch, key, request, dest, handlers, this.ctx)
-      : new ClientNonInviteTransaction(branch, key, request, dest, handlers, this.ctx);
+      ? new ClientInviteTransaction(id, key, request, dest, handlers, this.ctx)
+      : new ClientNonInviteTransaction(id, key, request, dest, handlers, this.ctx);
     this.clients.set(key, tx);
     tx.start();
     return tx;
@@ -142,6 +152,19 @@ export class TransactionLayer {
       return { tx, isNew: false };
     }
     return { tx: this.createServer(key, key, true, req, source), isNew: true };
+  }
+
+  /** Whether a request (not an ACK) matches a live server transaction: a retransmission, not new work. */
+  hasServer(req: SipMessage): boolean {
+    const via = req.via;
+    const branch = via.branch;
+    if (hasMagicCookie(branch)) return this.servers.has(serverKey(branch, via, matchMethod(req.method)));
+    return this.legacyServers.has(legacyKey(req, req.method, req.toTag ?? ''));
+  }
+
+  /** Live transactions, client and server. */
+  get size(): number {
+    return this.clients.size + this.servers.size + this.legacyServers.size;
   }
 
   /** §9.2: the INVITE server transaction a CANCEL refers to, if it is still alive. */
@@ -230,7 +253,9 @@ export class TransactionLayer {
     for (const done of [...this.drainWaiters]) done();
   }
 
-  private createServer(id: string, key: string, legacy: boolean, req: SipMessage, source: Peer): ServerTx {
+  private createServer(branch: string, matchKey: string, legacy: boolean, req: SipMessage, source: Peer): ServerTx {
+    // The legacy key is its own id.
+    const { key, id } = ownKey(matchKey, legacy ? matchKey.length : branch.length);
     const tx = req.method === 'INVITE'
       ? new ServerInviteTransaction(id, key, legacy, req, source, this.ctx)
       : new ServerNonInviteTransaction(id, key, legacy, req, source, this.ctx);

@@ -15,8 +15,8 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
   lastResponse: SipMessage | undefined;
   /** Auto 100 Trying while proceeding; Timer G while completed. */
   private readonly retransmit = this.timer();
-  /** Timer H (completed), I (confirmed) or L (accepted): when the transaction ends. */
-  private readonly lifetime = this.timer();
+  /** Timer H (completed): the ACK is overdue. Timers I and L wait in the layer's queue. */
+  private readonly timerH = this.timer();
   private intervalG: number;
 
   constructor(
@@ -51,12 +51,12 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
       const T1 = this.ctx.timers.T1;
       if (status < 300) {
         this.state = 'accepted';
-        this.lifetime.start(64 * T1, () => this.terminate());
+        this.terminateAfter(64 * T1);
         return this.transmitFinal(res);
       }
       this.state = 'completed';
       if (!this.reliable) this.retransmit.start(this.intervalG, () => this.onTimerG());
-      this.lifetime.start(64 * T1, () => this.onTimerH());
+      this.timerH.start(64 * T1, () => this.onTimerH());
       return this.transmitFinal(res);
     }
     if (this.state === 'accepted' && status >= 200 && status < 300) {
@@ -66,12 +66,19 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
     return false;
   }
 
-  /** Sends a final response, then keeps only frozen copies for the wait states (see SipMessage.freeze). */
+  /**
+   * Sends a final response and keeps only frozen stand-ins for the wait
+   * states: in completed the whole response, which a retransmitted INVITE or
+   * Timer G sends again (frozen before its only serialization); in accepted
+   * just its To tag, since the UAS itself retransmits a 2xx (RFC 6026).
+   */
   private transmitFinal(res: SipMessage): boolean {
-    const ok = this.transmit(res);
+    const completed = this.state === 'completed';
+    const out = completed ? res.freeze() : res;
+    const ok = this.transmit(out);
     if (this.state !== 'terminated') {
-      this.lastResponse = res.freeze();
-      this.request = this.request.freeze();
+      this.lastResponse = completed ? out : res.freeze(false);
+      this.request = this.request.freeze(false);
     }
     return ok;
   }
@@ -90,13 +97,13 @@ export class ServerInviteTransaction extends TransactionBase<ServerInviteState> 
     if (this.state === 'accepted') return 'pass';
     if (this.state !== 'completed') return 'absorbed';
     this.retransmit.stop();
-    this.lifetime.stop();
+    this.timerH.stop();
     if (this.reliable) {
       this.terminate();
       return 'absorbed';
     }
     this.state = 'confirmed';
-    this.lifetime.start(this.ctx.timers.T4, () => this.terminate());
+    this.terminateAfter(this.ctx.timers.T4);
     return 'absorbed';
   }
 

@@ -7,7 +7,6 @@ import type { ServerNonInviteState, ServerTransaction, TxContext } from './types
 export class ServerNonInviteTransaction extends TransactionBase<ServerNonInviteState> implements ServerTransaction {
   state: ServerNonInviteState = 'trying';
   lastResponse: SipMessage | undefined;
-  private readonly timerJ = this.timer();
 
   constructor(
     readonly id: string,
@@ -22,19 +21,24 @@ export class ServerNonInviteTransaction extends TransactionBase<ServerNonInviteS
 
   respond(res: SipMessage): boolean {
     if (res.status < 100 || (this.state !== 'trying' && this.state !== 'proceeding')) return false;
-    this.lastResponse = res;
     if (res.status < 200) {
+      this.lastResponse = res;
       this.state = 'proceeding';
       return this.transmit(res);
     }
     this.state = 'completed';
-    if (!this.transmit(res)) return false;
-    if (this.reliable) this.terminate();
-    else {
-      this.timerJ.start(64 * this.ctx.timers.T1, () => this.terminate());
-      this.lastResponse = res.freeze();
-      this.request = this.request.freeze();
+    if (this.reliable) {
+      this.lastResponse = res;
+      if (!this.transmit(res)) return false;
+      this.terminate();
+      return true;
     }
+    // Kept for Timer J to answer retransmitted requests: frozen before its only serialization.
+    const frozen = res.freeze();
+    this.lastResponse = frozen;
+    if (!this.transmit(frozen)) return false;
+    this.terminateAfter(64 * this.ctx.timers.T1);
+    this.request = this.request.freeze(false);
     return true;
   }
 

@@ -56,3 +56,95 @@ export class TimerSlot {
     return this.handle !== undefined;
   }
 }
+
+/** What a WaitQueue ends: a transaction in its last state. */
+export interface Waiting {
+  /** True once the transaction ended by other means (then it is skipped). */
+  readonly ended: boolean;
+  terminate(): void;
+}
+
+/**
+ * Transactions waiting out one fixed interval before they end (Timers D, I,
+ * J, K, L: nothing else can happen to them but absorbing retransmissions).
+ * A busy proxy holds a hundred thousand of them; one clock timer for the
+ * whole queue instead of one per transaction saves the timer objects and
+ * closures, and since the interval is fixed the queue is in deadline order.
+ */
+export class WaitQueue {
+  private readonly items: (Waiting | undefined)[] = [];
+  private readonly deadlines: number[] = [];
+  private head = 0;
+  /** Entries not yet ended: when none is left the clock timer is cancelled. */
+  private live = 0;
+  private timer: TimerHandle | undefined;
+  /** Inside expire(): terminate() may call back into add() and ended(). */
+  private expiring = false;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly intervalMs: number,
+  ) {}
+
+  add(w: Waiting): void {
+    this.items.push(w);
+    this.deadlines.push(this.clock.now() + this.intervalMs);
+    this.live++;
+    if (!this.timer && !this.expiring) this.arm();
+  }
+
+  /** One of the queued transactions ended early; it stays in the queue, skipped, until its turn or the queue empties. */
+  ended(): void {
+    this.live--;
+    if (this.live === 0 && !this.expiring) this.clear();
+  }
+
+  get size(): number {
+    return this.live;
+  }
+
+  private arm(): void {
+    const delay = Math.max(0, this.deadlines[this.head] - this.clock.now());
+    this.timer = this.clock.setTimer(delay, () => this.expire());
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    this.expiring = true;
+    try {
+      while (this.head < this.items.length && this.deadlines[this.head] <= now) {
+        const w = this.items[this.head];
+        this.items[this.head] = undefined;
+        this.head++;
+        // terminate() reports back through ended(), which counts it.
+        if (w && !w.ended) w.terminate();
+      }
+    } finally {
+      // Even when a TU callback threw: the rest of the queue must still end on time.
+      this.expiring = false;
+      this.rearm();
+    }
+  }
+
+  private rearm(): void {
+    if (this.live === 0) {
+      this.clear();
+      return;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.deadlines.splice(0, this.head);
+      this.head = 0;
+    }
+    if (!this.timer) this.arm();
+  }
+
+  private clear(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.items.length = 0;
+    this.deadlines.length = 0;
+    this.head = 0;
+  }
+}

@@ -2,7 +2,7 @@
 import type { Clock } from '../../util/clock.js';
 import type { SipMessage } from '../message.js';
 import type { Peer } from '../transport/types.js';
-import type { TimerValues } from './timers.js';
+import type { TimerValues, WaitQueue } from './timers.js';
 
 export type ClientInviteState = 'calling' | 'proceeding' | 'completed' | 'terminated';
 export type ClientNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -80,4 +80,22 @@ export interface TxContext {
   server: ServerHandlers;
   /** Called exactly once, when a transaction reaches Terminated. */
   release(tx: object): void;
+  /** The layer's queue for transactions ending `ms` after they enter their last state. */
+  waitQueue(ms: number): WaitQueue;
+}
+
+const ignore = (): void => undefined;
+const NOTHING_MORE: ClientHandlers = { onResponse: ignore, onTimeout: ignore, onTransportError: ignore };
+
+/**
+ * What a client transaction keeps of its TU's handlers once the final
+ * response is delivered: only onTerminated, since retransmissions are
+ * absorbed and nothing else is reported. The rest (for a proxy, the whole
+ * call context with its messages) is then free while the transaction waits
+ * out Timer D or K.
+ */
+export function afterFinal(h: ClientHandlers): ClientHandlers {
+  if (!h.onTerminated) return NOTHING_MORE;
+  const done = h.onTerminated;
+  return { ...NOTHING_MORE, onTerminated: () => done.call(h) };
 }
