@@ -4,8 +4,14 @@
  * user agent's dialog state): the proxy stays transaction-stateful and this
  * ledger only counts, so a lost BYE costs a stale row that the age limit
  * removes, never a call.
+ *
+ * A call whose 2xx never got its ACK through us (the caller gave up, the 2xx
+ * was lost) never had a dialog: such rows go once the ACK is overdue, 64*T1
+ * after the 2xx (RFC 3261 §13.3.1.4), so failed calls under load do not fill
+ * the table for 12 hours.
  */
 import type { Clock } from '../util/clock.js';
+import { ownCopy } from '../util/strings.js';
 
 export interface DialogInfo {
   callId: string;
@@ -14,25 +20,53 @@ export interface DialogInfo {
   startedWall: number;
 }
 
+interface Row extends DialogInfo {
+  confirmed: boolean;
+}
+
 const MAX_AGE_MS = 12 * 3600 * 1000;
+/** How long after the 2xx its ACK may come (64*T1 with the default T1). */
+export const ACK_WAIT_MS = 32_000;
 
 export class CallLedger {
-  private readonly dialogs = new Map<string, DialogInfo>();
+  private readonly dialogs = new Map<string, Row>();
+  /** Rows awaiting their ACK, oldest first, with when they were made (monotonic ms). */
+  private unconfirmed: { row: Row; at: number }[] = [];
+  private unconfirmedHead = 0;
   callsStarted = 0;
   callsAnswered = 0;
   callsFailed = 0;
   callsCancelled = 0;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly ackWaitMs = ACK_WAIT_MS,
+  ) {}
+
+  /** Rows held (those whose ACK is overdue dropped first): what the dialog limit counts, read for every new INVITE. */
+  get size(): number {
+    this.dropUnacknowledged();
+    return this.dialogs.size;
+  }
 
   invite(): void {
     this.callsStarted++;
   }
 
   established(callId: string, from: string, to: string): void {
+    this.dropUnacknowledged();
     if (this.dialogs.has(callId)) return;
     this.callsAnswered++;
-    this.dialogs.set(callId, { callId, from, to, startedWall: this.clock.wallNow() });
+    // Copies: the values are cut from the INVITE's and the 2xx's text, which a row would keep alive for the whole call.
+    const row: Row = { callId: ownCopy(callId), from: ownCopy(from), to: ownCopy(to), startedWall: this.clock.wallNow(), confirmed: false };
+    this.dialogs.set(row.callId, row);
+    this.unconfirmed.push({ row, at: this.clock.now() });
+  }
+
+  /** The ACK for the 2xx passed: the dialog is really up. */
+  acknowledged(callId: string): void {
+    const row = this.dialogs.get(callId);
+    if (row) row.confirmed = true;
   }
 
   /** An initial INVITE got a final failure (or, after the caller's CANCEL, its 487). */
@@ -45,14 +79,24 @@ export class CallLedger {
     this.dialogs.delete(callId);
   }
 
-  /** Calls up now (stale rows included until the next active() call drops them). */
-  get size(): number {
-    return this.dialogs.size;
-  }
-
   active(): DialogInfo[] {
+    this.dropUnacknowledged();
     const now = this.clock.wallNow();
     for (const [id, d] of this.dialogs) if (now - d.startedWall > MAX_AGE_MS) this.dialogs.delete(id);
-    return [...this.dialogs.values()];
+    return [...this.dialogs.values()].map((d) => ({ callId: d.callId, from: d.from, to: d.to, startedWall: d.startedWall }));
+  }
+
+  /** Runs on every new dialog and every size check (amortized O(1)), so no timer is needed. */
+  private dropUnacknowledged(): void {
+    const limit = this.clock.now() - this.ackWaitMs;
+    const q = this.unconfirmed;
+    while (this.unconfirmedHead < q.length && q[this.unconfirmedHead].at <= limit) {
+      const { row } = q[this.unconfirmedHead++];
+      if (!row.confirmed && this.dialogs.get(row.callId) === row) this.dialogs.delete(row.callId);
+    }
+    if (this.unconfirmedHead > 1024 && this.unconfirmedHead * 2 > q.length) {
+      this.unconfirmed = q.slice(this.unconfirmedHead);
+      this.unconfirmedHead = 0;
+    }
   }
 }

@@ -13,11 +13,13 @@ import type { Peer, LocalEndpoint } from '../sip/transport/types.js';
 import type { BindingChange, BindingStore, StoredBinding } from '../store/bindings.js';
 import type { Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { ownCopy, ownCopyOf } from '../util/strings.js';
 
 export interface Binding extends StoredBinding {
   /** The live connection a stream-registered phone is reachable on (not persisted). */
   connectionId?: number;
-  contactUri: SipUri;
+  /** What identifies the Contact when a REGISTER updates it (contactIdentity): one string, not a parsed URI with its maps. */
+  contactId: string;
 }
 
 export interface RegistrarLimits {
@@ -73,7 +75,7 @@ export class Registrar {
         } catch {
           continue;
         }
-        this.setList(b.aor, [...(this.table.get(b.aor) ?? []), { ...b, contactUri: uri }]);
+        this.setList(b.aor, [...(this.table.get(b.aor) ?? []), { ...b, contactId: contactIdentity(uri) }]);
       }
     }
   }
@@ -148,7 +150,7 @@ export class Registrar {
    * Resolves once the change is on disk.
    */
   async register(req: SipMessage, aor: string, source: Peer, local: LocalEndpoint): Promise<RegisterOutcome> {
-    const outcome = this.apply(req, aor, source, local);
+    const outcome = this.apply(req, ownCopy(aor), source, local);
     if (this.staged.size === 0) return outcome;
     if (!this.store) {
       this.commit(this.staged);
@@ -225,7 +227,8 @@ export class Registrar {
     // Collected apart so a REGISTER refused halfway (out of order) leaves nothing behind.
     const changes: BindingChange[] = [];
     for (const u of updates) {
-      const idx = list.findIndex((b) => sameContact(b.contactUri, u.uri));
+      const id = contactIdentity(u.uri);
+      const idx = list.findIndex((b) => b.contactId === id);
       const existing = idx >= 0 ? list[idx] : undefined;
       if (existing && existing.callId === callId && cseq <= existing.cseq) return outOfOrder();
       if (u.expires === 0) {
@@ -236,23 +239,23 @@ export class Registrar {
         continue;
       }
       const q = u.na.params.get('q');
+      // A binding lives for hours: everything it keeps is copied out of the REGISTER's text (util/strings.ts).
       const binding: Binding = {
         aor,
-        contact: u.na.uri,
-        contactUri: u.uri,
-        callId,
+        // Keep the stored Contact spelling stable so the row key does not move.
+        contact: existing ? existing.contact : ownCopy(u.na.uri),
+        contactId: existing ? existing.contactId : id,
+        callId: existing && existing.callId === callId ? existing.callId : ownCopy(callId),
         cseq,
         expiresAt: now + u.expires * 1000,
         q: q ? clampQ(Number(q)) : undefined,
         ...reachAt(req, u.uri, source),
         local: { address: local.address, port: local.port },
-        userAgent: req.get('user-agent')?.slice(0, 200),
-        instance: u.na.params.get('+sip.instance') ?? undefined,
+        userAgent: ownCopyOf(req.get('user-agent')?.slice(0, 200)),
+        instance: ownCopyOf(u.na.params.get('+sip.instance') ?? undefined),
         updatedAt: now,
       };
       if (existing) {
-        // Keep the stored Contact spelling stable so the row key does not move.
-        binding.contact = existing.contact;
         list[idx] = binding;
       } else {
         if (list.length >= this.limits.maxContacts) {
@@ -351,11 +354,11 @@ function reachAt(req: SipMessage, contact: SipUri, source: Peer): Pick<Binding, 
   // A phone on TCP whose Contact names its own connection but no ;transport (sipsak does this) is
   // reachable only on that connection.
   if (host === source.address && port === source.port) return fromSource;
-  return { source: { proto, address: host, port }, connectionId: undefined };
+  return { source: { proto, address: ownCopy(host), port }, connectionId: undefined };
 }
 
 function storable(b: Binding): StoredBinding {
-  const { contactUri: _u, connectionId: _c, ...rest } = b;
+  const { contactId: _u, connectionId: _c, ...rest } = b;
   return rest;
 }
 
@@ -372,13 +375,16 @@ function outOfOrder(): RegisterOutcome {
   return { status: 500, reason: 'Out of order CSeq for this Call-ID', headers: [['Retry-After', '1']] };
 }
 
-/** RFC 3261 §19.1.4 comparison, reduced to the parts that identify a phone. */
+/**
+ * RFC 3261 §19.1.4 comparison, reduced to the parts that identify a phone:
+ * two Contacts are the same binding when these strings are equal.
+ */
+export function contactIdentity(u: SipUri): string {
+  const transport = (u.params.get('transport') ?? 'udp').toLowerCase();
+  // A copy: the parts are cut from the REGISTER's text, which a binding would keep alive.
+  return ownCopy(`${u.scheme}:${u.user ?? ''}@${u.host.toLowerCase()}:${u.port ?? 0};${transport}`);
+}
+
 export function sameContact(a: SipUri, b: SipUri): boolean {
-  return (
-    a.scheme === b.scheme &&
-    a.user === b.user &&
-    a.host.toLowerCase() === b.host.toLowerCase() &&
-    (a.port ?? 0) === (b.port ?? 0) &&
-    (a.params.get('transport') ?? 'udp').toLowerCase() === (b.params.get('transport') ?? 'udp').toLowerCase()
-  );
+  return contactIdentity(a) === contactIdentity(b);
 }

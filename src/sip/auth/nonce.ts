@@ -7,6 +7,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { randomPool } from '../../util/random.js';
 import type { Clock } from '../../util/clock.js';
+import { ownCopy } from '../../util/strings.js';
 
 export type NonceState = 'valid' | 'stale' | 'invalid';
 
@@ -99,7 +100,8 @@ export class NonceManager {
         if (!this.expired(oldest[1].issuedAt)) this.forgottenUpTo = Math.max(this.forgottenUpTo, oldest[1].issuedAt);
       }
     }
-    this.tracked.set(nonce, { lastNc: nc, issuedAt });
+    // Our own copy: the nonce was cut from the request's text, which it would keep alive for the nonce's lifetime.
+    this.tracked.set(ownCopy(nonce), { lastNc: nc, issuedAt });
     return true;
   }
 
