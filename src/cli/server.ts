@@ -24,6 +24,7 @@ import { BindingStore } from '../store/bindings.js';
 import { openDatabase, type Db } from '../store/db.js';
 import { realClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { loadOrCreateSecret } from '../store/secret.js';
+import { IdleCollector, v8Collector } from '../util/idle-gc.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
@@ -65,6 +66,8 @@ export interface StartOptions {
   log?: Logger;
   /** Print every SIP message sent and received (serve --trace-sip). */
   traceSip?: (line: string) => void;
+  /** The full collection run when the server falls quiet after load (default: V8's; see util/idle-gc.ts). */
+  collectGarbage?: () => void;
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -117,6 +120,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       log: log.child({ layer: 'sip' }),
       // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
       admit: (source) => security.admit(source),
+      limits: { maxTransactions: config.limits.maxTransactions, heapWatermarkMb: config.limits.heapWatermarkMb },
     },
     registrar,
     auth,
@@ -128,6 +132,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       isUser: (u) => config.users.has(u),
       log: log.child({ layer: 'proxy' }),
       onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
+      maxDialogs: config.limits.maxDialogs,
     },
   );
   const stack: SipStack = proxy.stack;
@@ -178,6 +183,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         forwarded: proxy.counters.forwarded,
         authFailures: proxy.counters.authFailures,
         registrations: registrar.registrations,
+        overloadRefused: Object.values(stack.counters.overload).reduce((a, b) => a + b, 0),
       },
     };
   };
@@ -203,7 +209,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       registrations: { bindings: registrar.bindingCount, accepted: registrar.registrations, storeFailures: registrar.writeFailures },
       authFailures: proxy.counters.authFailuresByMethod,
       bans: { active: security.activeBans, imposed: security.counters.bans },
-      overload: {},
+      overload: c.overload,
       // No media endpoint runs in the server yet (the PBX brings them); every reason is listed from the start.
       mediaDrops: NO_MEDIA_DROPS,
       uncaughtErrors: crashes.uncaught,
@@ -219,6 +225,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     db.close();
     throw err;
   }
+
+  const idleGc = new IdleCollector({
+    clock,
+    activity: () => stack.counters.received,
+    held: () => {
+      const tx = stack.stats().transactions;
+      return tx.client + tx.server;
+    },
+    collect: opts.collectGarbage ?? v8Collector(),
+    log: log.child({ layer: 'memory' }),
+  });
+  idleGc.start();
 
   let purgeTimer: TimerHandle | undefined;
   const schedulePurge = (): void => {
@@ -246,6 +264,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (closed) return;
       closed = true;
       purgeTimer?.cancel();
+      idleGc.stop();
       await admin.close();
       await stack.close();
       registrar.flush();

@@ -34,6 +34,8 @@ export interface ProxyOptions {
   log?: Logger;
   /** A source failed digest authentication (fail2ban's job: count and maybe ban it). */
   onAuthFailure?: (source: Peer, user: string, method: string) => void;
+  /** Dialogs at which a new INVITE is refused with 503 (by the stack, statelessly); no limit when absent or 0. */
+  maxDialogs?: number;
 }
 
 /** Methods that create a dialog, so the proxy must stay on their path with Record-Route. */
@@ -82,6 +84,11 @@ export class Proxy {
         onConnectionClosed: (id) => registrar.connectionClosed(id),
       },
     });
+    const maxDialogs = opts.maxDialogs;
+    if (maxDialogs) {
+      const calls = this.calls;
+      this.stack.addLimit({ name: 'dialogs', methods: ['INVITE'], reached: () => calls.size >= maxDialogs, usage: () => ({ value: calls.size, max: maxDialogs }) });
+    }
     this.stack.setLocalNames([opts.domain, ...opts.aliases]);
   }
 
@@ -432,6 +439,7 @@ export class Proxy {
     if (mf !== undefined && Number(mf) === 0) return;
     // An ACK that did not come through our Record-Route is not ours to relay.
     if (this.popOwnRoutes(ack) === 0) return;
+    this.calls.acknowledged(ack.callId);
     const dest = await this.nextHop(ack);
     if (!dest) return;
     const out = ack.clone();

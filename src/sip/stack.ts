@@ -10,9 +10,11 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { LogThrottle } from '../util/log-throttle.js';
 import type { ListenAddress } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
+import { newTag } from './dialog/ids.js';
 import { SipParseError } from './errors.js';
 import { formatVia, parseVia, type Via } from './headers.js';
 import { parseMessage, SipMessage, validateMessage } from './message.js';
+import { OverloadGuard, type HeapProbe, type Limit } from './overload.js';
 import { MessageTally } from './tally.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerValues } from './transaction/index.js';
 import { TransportLayer, type ClientCertMode, type TransportStats } from './transport/index.js';
@@ -62,6 +64,21 @@ export interface StackOptions {
   log?: Logger;
   /** Consulted for every message before it is parsed; false drops it unanswered (bans, flood control). */
   admit?: (source: Peer) => boolean;
+  /** Refuse new requests with 503 + Retry-After before memory runs out (see overload.ts); none when absent. */
+  limits?: StackLimits;
+}
+
+export interface StackLimits {
+  /** Live transactions (client + server) at which new requests are refused; 0 or absent: no limit. */
+  maxTransactions?: number;
+  /** V8 heap in use (MB) at which new requests are refused; 0: 85% of V8's heap limit; absent: no heap limit. */
+  heapWatermarkMb?: number;
+  /** Where the heap is read (tests inject one); V8's own statistics by default. */
+  heapProbe?: HeapProbe;
+  /** Milliseconds between heap samples (default 1000). */
+  sampleMs?: number;
+  /** Retry-After of the 503 (default 5 s). */
+  retryAfterS?: number;
 }
 
 export interface StackCounters {
@@ -75,14 +92,14 @@ export interface StackCounters {
   malformedByStatus: Record<number, number>;
   rejected: number;
   dropped: number;
+  /** New requests refused with 503 because a limit was reached, by limit name (transactions, heap, dialogs). */
+  overload: Record<string, number>;
 }
 
 export class SipStack extends Emitter<StackEvents> {
   private readonly transport: TransportLayer;
   private readonly transactions: TransactionLayer;
-  readonly counters: StackCounters = {
-    received: 0, sent: 0, inbound: new MessageTally(), outbound: new MessageTally(), malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0,
-  };
+  readonly counters: StackCounters;
   private readonly handlers: StackHandlers;
   private bound: LocalEndpoint[] = [];
   private localNames = new Set<string>();
@@ -90,11 +107,25 @@ export class SipStack extends Emitter<StackEvents> {
   private readonly localCache = new Map<string, { local: LocalEndpoint; host: string; port: number }>();
   /** Malformed input is logged once per source per minute, whatever the flood. */
   private readonly malformedLogs: LogThrottle;
+  private readonly overload: OverloadGuard;
 
   constructor(private readonly opts: StackOptions) {
     super(opts.log ?? silentLogger);
     this.handlers = opts.handlers;
     this.malformedLogs = new LogThrottle(opts.clock);
+    const limits = opts.limits;
+    this.overload = new OverloadGuard({
+      clock: opts.clock,
+      log: this.log.child({ layer: 'sip/overload' }),
+      heapWatermarkMb: limits?.heapWatermarkMb,
+      heapProbe: limits?.heapProbe,
+      sampleMs: limits?.sampleMs,
+      retryAfterS: limits?.retryAfterS,
+    });
+    this.counters = {
+      received: 0, sent: 0, inbound: new MessageTally(), outbound: new MessageTally(), malformed: 0, malformedByStatus: {}, rejected: 0, dropped: 0,
+      overload: this.overload.refused,
+    };
     this.transport = new TransportLayer({
       log: this.log.child({ layer: 'sip/transport' }),
       admit: opts.admit,
@@ -122,16 +153,28 @@ export class SipStack extends Emitter<StackEvents> {
       timers: opts.timers,
       send: (msg, dest) => this.sendRaw(msg, dest),
     });
+    const maxTx = limits?.maxTransactions;
+    if (maxTx) {
+      const tx = this.transactions;
+      this.overload.add({ name: 'transactions', reached: () => tx.size >= maxTx, usage: () => ({ value: tx.size, max: maxTx }) });
+    }
+  }
+
+  /** A limit of an upper layer (the proxy's dialog table): while reached, new requests it applies to get a 503. */
+  addLimit(limit: Limit): void {
+    this.overload.add(limit);
   }
 
   async start(): Promise<LocalEndpoint[]> {
     await this.transport.listen(this.opts.listen);
     this.bound = this.transport.endpoints();
     this.setLocalNames([...this.localNames]);
+    this.overload.start();
     return this.bound;
   }
 
   async close(): Promise<void> {
+    this.overload.stop();
     this.transactions.terminateAll();
     await this.transport.close();
   }
@@ -314,6 +357,15 @@ export class SipStack extends Emitter<StackEvents> {
 
   private receiveRequest(req: SipMessage, inb: Inbound): void {
     stampReceived(req, inb.source);
+    const method = req.method;
+    if (method !== 'ACK' && method !== 'CANCEL') {
+      // A few comparisons while no limit is reached; the rest only when one is.
+      const limit = this.overload.check(method);
+      if (limit && isInitial(req) && !this.transactions.hasServer(req)) {
+        this.refuse(req, inb.source, limit);
+        return;
+      }
+    }
     const result = this.transactions.receiveRequest(req, inb.source);
     if ('ack' in result) {
       if (result.ack === 'no-transaction') this.handlers.onStatelessAck(req, inb.source, inb.local);
@@ -332,6 +384,17 @@ export class SipStack extends Emitter<StackEvents> {
       }
       this.log.error({ err, callId: req.callId, method: req.method, source: peerText(inb.source) }, 'request handler threw; answered 500');
     }
+  }
+
+  /**
+   * 503 with Retry-After (RFC 3261 §21.5.4), sent without a transaction: a
+   * retransmission of the request just gets another one. It goes straight
+   * back to the source, as for malformed input.
+   */
+  private refuse(req: SipMessage, source: Peer, limit: Limit): void {
+    this.overload.noteRefused(limit);
+    const res = this.makeResponse(req, 503, 'Service Unavailable', [['Retry-After', String(this.overload.retryAfterS)]], newTag());
+    this.sendRaw(res, source);
   }
 
   private receiveResponse(res: SipMessage, source: Peer): void {
@@ -393,6 +456,15 @@ export class SipStack extends Emitter<StackEvents> {
     this.counters.rejected++;
     // Malformed input gets its answer straight back to where it came from, not via its (untrusted) Via.
     this.sendRaw(res, source);
+  }
+}
+
+/** A request outside any dialog (no To tag): new work, which a reached limit refuses. */
+function isInitial(req: SipMessage): boolean {
+  try {
+    return req.toTag === undefined;
+  } catch {
+    return true; // an unreadable To is no proof of a dialog
   }
 }
 

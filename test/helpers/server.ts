@@ -21,6 +21,8 @@ export interface TestServerOptions extends StartOptions {
   users?: Record<string, string>;
   /** Extra YAML under `sip:` (indented two spaces), e.g. '  timer_c: 10'. */
   sipExtra?: string;
+  /** Extra top-level YAML, e.g. 'limits: { max_dialogs: 10 }'. */
+  extraYaml?: string;
   host?: string;
   dataDir?: string;
   /** Keep the data directory when stopping (restart tests). */
@@ -49,6 +51,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     `data: ${dataDir}`,
     'users:',
     ...Object.entries(users).map(([u, p]) => `  "${u}": { password: "${p}" }`),
+    opts.extraYaml ?? '',
   ].join('\n');
   const config = parseConfig(yaml, 'test.yaml');
   const server = await startServer(config, opts);
