@@ -137,8 +137,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   const stack: SipStack = proxy.stack;
   const traces = new TraceRecorder({ clock, maxCalls: config.limits.maxTraceCalls });
-  // Nothing changes a message's bytes after it is received or serialized, so the recorder may keep them.
-  stack.on('trace', (dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data, owned: true }));
+  stack.on('trace', (dir, proto, local, remote, data) => traces.record({ dir, proto, local, remote, data }));
   if (opts.traceSip) {
     const print = opts.traceSip;
     stack.on('trace', (dir, proto, local, remote, data) => {

@@ -4,6 +4,12 @@
  * server, so it is bounded in every direction: number of calls, messages per
  * call, bytes in total, bytes per message; and it never parses more than the
  * few header lines peekSip reads.
+ *
+ * Message bytes are kept as latin1 strings (one byte a character) in the V8
+ * heap, not as Buffers: thousands of small long-lived Buffers scattered
+ * through malloc's heap kept its pages resident after every burst of load,
+ * while the garbage collector compacts strings; a Buffer is made again only
+ * when someone reads a call's messages.
  */
 import { realClock, type Clock } from '../../util/clock.js';
 import type { Proto } from '../transport/types.js';
@@ -25,11 +31,6 @@ export interface TraceInput {
   data: Buffer;
   /** Wall-clock time of the packet; the recorder's clock when absent. */
   wallMs?: number;
-  /**
-   * The caller hands over `data`: an exact-size buffer nobody will change
-   * (a UDP datagram, a serialized message), so it is kept without a copy.
-   */
-  owned?: boolean;
 }
 
 export interface TraceEntry {
@@ -38,7 +39,7 @@ export interface TraceEntry {
   proto: Proto;
   local: TraceEndpoint;
   remote: TraceEndpoint;
-  /** The message bytes as kept: a private copy, cut at maxMessageBytes. */
+  /** The message bytes as kept: a copy of their own, cut at maxMessageBytes. */
   data: Buffer;
   /** Length of the message as it went over the wire (more than data.length when cut). */
   size: number;
@@ -80,12 +81,21 @@ export interface TraceStats {
   bytes: number;
 }
 
-/** Rough cost of one entry's objects besides the message bytes, so tiny messages are not free. */
-const ENTRY_OVERHEAD = 256;
+/**
+ * Cost of one entry's objects besides the message bytes, so tiny messages are
+ * not free: the entry, its two endpoints, the peek with its strings, the
+ * string's header (heap snapshot, 2026-12: about 330 bytes).
+ */
+const ENTRY_OVERHEAD = 384;
+
+/** An entry as kept: the bytes as a latin1 string. */
+interface Kept extends Omit<TraceEntry, 'data'> {
+  text: string;
+}
 
 interface CallTrace {
   callId: string;
-  entries: TraceEntry[];
+  entries: Kept[];
   firstMs: number;
   lastMs: number;
   dropped: number;
@@ -123,23 +133,15 @@ export class TraceRecorder {
     const sip = peekSip(input.data);
     if (!sip) return false;
     const wallMs = input.wallMs ?? this.clock.wallNow();
-    // A private, unpooled copy: keeping a view would pin the transport's (possibly
-    // large) receive buffer, and a pooled copy could pin an 8 KiB slab per entry.
     const kept = Math.min(input.data.length, this.maxMessageBytes);
-    let data: Buffer;
-    if (input.owned && kept === input.data.length && input.data.byteOffset === 0 && input.data.buffer.byteLength === kept) {
-      data = input.data;
-    } else {
-      data = Buffer.allocUnsafeSlow(kept);
-      input.data.copy(data, 0, 0, kept);
-    }
-    const entry: TraceEntry = {
+    const entry: Kept = {
       callId: sip.callId,
       dir: input.dir,
       proto: input.proto,
       local: { address: input.local.address, port: input.local.port },
       remote: { address: input.remote.address, port: input.remote.port },
-      data,
+      // A fresh string: it shares nothing with the transport's buffer.
+      text: input.data.toString('latin1', 0, kept),
       size: input.data.length,
       ms: this.clock.now(),
       wallMs,
@@ -160,7 +162,7 @@ export class TraceRecorder {
       // latest messages (how it ended), as a long call's middle is mostly refreshes.
       const head = Math.ceil(this.maxMessagesPerCall / 2);
       const [gone] = call.entries.splice(head, 1);
-      const goneCost = gone.data.length + gone.callId.length + ENTRY_OVERHEAD;
+      const goneCost = gone.text.length + gone.callId.length + ENTRY_OVERHEAD;
       call.bytes -= goneCost;
       this.bytes -= goneCost;
       this.messages--;
@@ -195,7 +197,12 @@ export class TraceRecorder {
 
   /** One call's messages in the order they were recorded (empty if unknown or evicted). */
   get(callId: string): TraceEntry[] {
-    return this.traces.get(callId)?.entries.slice() ?? [];
+    const entries = this.traces.get(callId)?.entries ?? [];
+    return entries.map(({ text, ...rest }) => {
+      const data = Buffer.allocUnsafeSlow(text.length);
+      data.write(text, 'latin1');
+      return { ...rest, data };
+    });
   }
 
   stats(): TraceStats {
