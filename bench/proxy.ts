@@ -6,9 +6,14 @@
  * memory there, CPU µs per call at a fixed 1,000 calls/s, and the same for
  * REGISTER with 10,000 distinct users; then the ratio Switchboard/Kamailio.
  *
- *   npm run bench:proxy                     the comparison (about 8 minutes)
+ *   npm run bench:proxy                     the comparison (about 12 minutes)
  *   npm run bench:proxy -- --profile        also profile Switchboard (V8 profiler, about 1 min more)
  *   npm run bench:proxy -- --no-kamailio    Switchboard only
+ *   npm run bench:proxy -- --memory         memory only: a few fixed-rate steps (about 4 minutes)
+ *
+ * Memory is read before every step, right after it, and DRAIN_MS later (once
+ * the 32 s transaction lifetimes have passed); Switchboard also reports its
+ * V8 heap and the heap one registration costs.
  *
  * Results: a table on stdout and bench/results/proxy-<date>.json.
  * A benchmark, not a test: nothing here fails on a number.
@@ -307,11 +312,11 @@ interface MemoryReport {
  * snapshots (right after the REGISTER step, with every user registered, and
  * right after the 2,000/s calls) and prints what holds the heap.
  */
-async function benchMemory(work: string, csv: string, allUsers: BenchUser[], snapshots: boolean, env: Record<string, string>): Promise<MemoryReport> {
+async function benchMemory(work: string, csv: string, allUsers: BenchUser[], snapshots: boolean, env: Record<string, string>, nodeArgs: string[]): Promise<MemoryReport> {
   const snapDir = path.join(os.tmpdir(), 'switchboard-bench-heap');
   if (snapshots) mkdirSync(snapDir, { recursive: true });
   return withTarget(
-    () => startSwitchboard({ workDir: path.join(work, 'sb-mem'), users: allUsers, env }),
+    () => startSwitchboard({ workDir: path.join(work, 'sb-mem'), users: allUsers, env, nodeArgs }),
     async (t): Promise<MemoryReport> => {
       const report: MemoryReport = { start: await memPoint(t, true), steps: [], snapshots: {} };
       log(`  at start, after a full GC: ${fmtPoint(report.start)}`);
@@ -426,16 +431,17 @@ const PROXY_USAGE = `usage: npm run bench:proxy [-- options]
 
 SIPp calls and REGISTERs through Switchboard and through Kamailio (same
 machine, same run): the highest rates with zero failures, CPU and memory,
-and the ratio. About 8 minutes.
+and the ratio. About 12 minutes.
 
 options:
   --profile       also profile Switchboard with the V8 profiler (about 1 min more)
   --no-kamailio   measure Switchboard only
-  --memory        quick memory run instead (Switchboard only, about 3 min): calls at
+  --memory        quick memory run instead (Switchboard only, about 4 min): calls at
                   1,000 and 2,000/s and REGISTER at 2,000/s, each measured before,
                   right after and ${DRAIN_MS / 1000} s later, and heap per registration
   --snapshot      with --memory: also write V8 heap snapshots and summarize them
   --arenas N      run Switchboard with MALLOC_ARENA_MAX=N (to compare glibc arenas)
+  --semi-space N  run Switchboard with node --max-semi-space-size=N (MB; V8's default is 16)
   --help          this text
 
 example:
@@ -444,13 +450,24 @@ example:
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
-  const known = new Set(['--profile', '--no-kamailio', '--memory', '--snapshot', '--arenas', '--help', '-h']);
+  const known = new Set(['--profile', '--no-kamailio', '--memory', '--snapshot', '--arenas', '--semi-space', '--help', '-h']);
   const argv = process.argv.slice(2);
-  const arenasAt = argv.indexOf('--arenas');
-  const arenas = arenasAt >= 0 ? argv[arenasAt + 1] : undefined;
-  if (arenas !== undefined) args.delete(arenas);
-  const unknown = [...args].filter((a) => !known.has(a));
-  if (arenasAt >= 0 && !/^\d+$/.test(arenas ?? '')) unknown.push('--arenas needs a number');
+  const unknown: string[] = [];
+  /** The number after an option, taken out of `args`. */
+  const numberAfter = (name: string): string | undefined => {
+    const at = argv.indexOf(name);
+    if (at < 0) return undefined;
+    const v = argv[at + 1];
+    if (v === undefined || !/^\d+$/.test(v)) {
+      unknown.push(`${name} needs a number`);
+      return undefined;
+    }
+    args.delete(v);
+    return v;
+  };
+  const arenas = numberAfter('--arenas');
+  const semiSpace = numberAfter('--semi-space');
+  unknown.push(...[...args].filter((a) => !known.has(a)));
   if (args.has('--help') || args.has('-h') || unknown.length > 0) {
     if (unknown.length > 0) process.stderr.write(`unknown option ${unknown.join(' ')}\n\n`);
     process.stdout.write(PROXY_USAGE);
@@ -485,20 +502,21 @@ async function main(): Promise<void> {
     const registerPlain = path.join(ROOT, 'bench', 'scenarios', 'register-plain.xml');
     const allUsers = [{ user: CALLEE, password: CALLEE_PASSWORD }, ...regUsers];
     const sbEnv: Record<string, string> = arenas ? { MALLOC_ARENA_MAX: arenas } : {};
+    const sbNodeArgs = semiSpace ? [`--max-semi-space-size=${semiSpace}`] : [];
 
     if (args.has('--memory')) {
       log('\n== Switchboard memory (quick run) ==');
-      const mem = await benchMemory(work, csv, allUsers, args.has('--snapshot'), sbEnv);
+      const mem = await benchMemory(work, csv, allUsers, args.has('--snapshot'), sbEnv, sbNodeArgs);
       const out = path.join(ROOT, 'bench', 'results', `proxy-memory-${env.date.slice(0, 10)}.json`);
       mkdirSync(path.dirname(out), { recursive: true });
-      writeFileSync(out, JSON.stringify({ env: { ...env, mallocArenaMax: arenas }, memory: mem }, null, 2) + '\n');
+      writeFileSync(out, JSON.stringify({ env: { ...env, mallocArenaMax: arenas, semiSpaceMb: semiSpace }, memory: mem }, null, 2) + '\n');
       log(`\nwrote ${path.relative(ROOT, out)}`);
       return;
     }
 
     log('\n== Switchboard (one process; REGISTER with digest auth) ==');
     const sb = await withTarget(
-      () => startSwitchboard({ workDir: path.join(work, 'sb'), users: allUsers, env: sbEnv }),
+      () => startSwitchboard({ workDir: path.join(work, 'sb'), users: allUsers, env: sbEnv, nodeArgs: sbNodeArgs }),
       async (t): Promise<TargetReport> => ({
         processes: 1,
         calls: await benchCalls(t),

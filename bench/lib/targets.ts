@@ -72,6 +72,8 @@ export interface SwitchboardOptions {
   profileDir?: string;
   /** Extra environment for the server process (e.g. MALLOC_ARENA_MAX to compare allocators). */
   env?: Record<string, string>;
+  /** Extra node options for the server process (e.g. --max-semi-space-size=32). */
+  nodeArgs?: string[];
 }
 
 export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
@@ -99,7 +101,7 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
   // The closure reads `spawned` only when a command is sent, after the spawn below.
   const ch = new InsideChannel((line) => spawned.child.stdin?.write(line));
   // --expose-gc lets the bench ask for a full collection before it reads the heap (inside(true)).
-  const spawned = spawnBounded(process.execPath, ['--expose-gc', ...entry, cfg, ...(o.profileDir ? [o.profileDir] : [])], {
+  const spawned = spawnBounded(process.execPath, ['--expose-gc', ...(o.nodeArgs ?? []), ...entry, cfg, ...(o.profileDir ? [o.profileDir] : [])], {
     // From the repository, so `--import tsx` resolves when running the TypeScript directly.
     cwd: repoRoot(),
     deadlineMs: LIFETIME_MS,
