@@ -170,3 +170,73 @@ test('the default collector is V8\'s and frees what nothing holds', () => {
   collect();
   assert.ok(process.memoryUsage().heapUsed < before - 8 * 2 ** 20, 'the arrays were collected');
 });
+
+/**
+ * What a user notices when a table keeps a substring of a message: the
+ * whole message stays in memory as long as the entry. Each request here
+ * carries a 20 KB header; 1,000 of them held whole would be 20 MB.
+ */
+const PAD = 'x'.repeat(20_000);
+const N = 1000;
+
+function heapAfterGc(collect: () => void): number {
+  collect();
+  return process.memoryUsage().heapUsed;
+}
+
+function parsedRegister(i: number): SipMessage {
+  return parseMessage(Buffer.from(
+    `REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:40000;branch=z9hG4bKreg${i}\r\nFrom: <sip:u${i}@example.com>;tag=1\r\n` +
+      `To: <sip:u${i}@example.com>\r\nCall-ID: register-call-id-${i}@192.0.2.10\r\nCSeq: 1 REGISTER\r\n` +
+      `Contact: <sip:u${i}@192.0.2.10:5060;transport=udp>\r\nUser-Agent: Retention Test Phone 1.0\r\nX-Pad: ${PAD}\r\nContent-Length: 0\r\n\r\n`,
+  ));
+}
+
+test('registrations keep nothing of the REGISTER text: 1,000 bindings from 20 KB requests hold well under 2 MB', async () => {
+  const collect = v8Collector();
+  assert.ok(collect);
+  const { Registrar } = await import('../../src/proxy/registrar.js');
+  const reg = new Registrar(new VirtualClock(), { minExpires: 60, maxExpires: 7200, defaultExpires: 3600, maxContacts: 3 });
+  const local = { proto: 'udp' as const, address: '127.0.0.1', port: 5060 };
+  const before = heapAfterGc(collect);
+  for (let i = 0; i < N; i++) {
+    const out = await reg.register(parsedRegister(i), `u${i}`, { proto: 'udp', address: '192.0.2.10', port: 40000 }, local);
+    assert.equal(out.status, 200);
+  }
+  const grown = heapAfterGc(collect) - before;
+  assert.equal(reg.all().length, N);
+  assert.ok(grown < 2 * 2 ** 20, `bindings hold ${(grown / 2 ** 20).toFixed(1)} MB`);
+});
+
+test('finished transactions keep nothing of the request text: 1,000 of them from 20 KB requests hold well under 4 MB', () => {
+  const collect = v8Collector();
+  assert.ok(collect);
+  const clock = new VirtualClock();
+  const layer = new TransactionLayer({ clock, send: () => undefined });
+  const before = heapAfterGc(collect);
+  for (let i = 0; i < N; i++) {
+    const req = parsedRegister(i);
+    const r = layer.receiveRequest(req, PEER);
+    assert.ok('tx' in r);
+    r.tx.respond(ok(req));
+  }
+  const grown = heapAfterGc(collect) - before;
+  assert.equal(layer.stats().server, N, 'all waiting out Timer J');
+  assert.ok(grown < 4 * 2 ** 20, `transactions hold ${(grown / 2 ** 20).toFixed(1)} MB`);
+  clock.advance(32_000);
+  assert.equal(layer.stats().server, 0);
+});
+
+test('dialog rows keep nothing of the INVITE and 2xx text', () => {
+  const collect = v8Collector();
+  assert.ok(collect);
+  const table = new DialogTable(new VirtualClock());
+  const before = heapAfterGc(collect);
+  for (let i = 0; i < N; i++) {
+    const msg = parsedRegister(i);
+    table.established(msg.callId, msg.get('from') ?? '', msg.get('to') ?? '');
+  }
+  const grown = heapAfterGc(collect) - before;
+  assert.equal(table.size, N);
+  assert.ok(grown < 2 * 2 ** 20, `dialog rows hold ${(grown / 2 ** 20).toFixed(1)} MB`);
+});
