@@ -67,14 +67,14 @@ test('over max_transactions new calls get 503 + Retry-After, calls in progress e
 
     // Still over the limit (the flood took a few seconds, transactions live 12.8 s): the
     // 503 carries Retry-After and costs no transaction.
-    const before = server.stack.transactions.stats();
+    const before = server.stack.stats().transactions;
     assert.ok(before.client + before.server >= MAX_TRANSACTIONS, JSON.stringify(before));
     const probe = raw.request('OPTIONS', `sip:${server.sip}`);
     raw.send(probe, server.sip);
     const answer = (await raw.finalFor(probe)).msg;
     assert.equal(answer.status, 503);
     assert.equal(answer.get('retry-after'), '5');
-    assert.ok(server.stack.transactions.stats().server <= before.server, 'no transaction for the refused OPTIONS');
+    assert.ok(server.stack.stats().transactions.server <= before.server, 'no transaction for the refused OPTIONS');
     const warnings = lines.filter((l) => l.msg.startsWith('overload:'));
     assert.equal(warnings.length, 1, 'one warning for the episode, not one per refused request');
     assert.equal(warnings[0].limit, 'transactions');
@@ -82,7 +82,7 @@ test('over max_transactions new calls get 503 + Retry-After, calls in progress e
     // Recovery: the finished transactions end within 64*T1, then calls are taken again.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const s = server.stack.transactions.stats();
+      const s = server.stack.stats().transactions;
       if (s.client + s.server < MAX_TRANSACTIONS / 2) break;
       assert.ok(Date.now() < deadline, `transactions still held: ${JSON.stringify(s)}`);
       await sleep(500);

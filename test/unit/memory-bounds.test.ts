@@ -230,7 +230,7 @@ test('finished transactions keep nothing of the request text: 1,000 of them from
 test('dialog rows keep nothing of the INVITE and 2xx text', () => {
   const collect = v8Collector();
   assert.ok(collect);
-  const table = new DialogTable(new VirtualClock());
+  const table = new CallLedger(new VirtualClock());
   const before = heapAfterGc(collect);
   for (let i = 0; i < N; i++) {
     const msg = parsedRegister(i);
