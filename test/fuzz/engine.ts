@@ -76,20 +76,8 @@ export interface ServerSummary {
   totals: ServerTotals;
 }
 
-export interface ServerTotals {
-  received: number;
-  malformed: number;
-  malformedByStatus: Record<number, number>;
-  /** Answered with an error status by the stack (the rest of the malformed were dropped). */
-  rejected: number;
-  requests: number;
-  forwarded: number;
-  registrations: number;
-  blockedSends: number;
-  blockedConnects: number;
-  blockedLookups: number;
-  maxRssBytes: number;
-}
+/** What the server processes counted, summed over restarts: the harness's counters, with the largest RSS seen. */
+export type ServerTotals = Omit<HarnessStats, 'errorsLogged' | 'lastErrors' | 'uncaught' | 'dropped' | 'rssBytes'> & { maxRssBytes: number };
 
 function addTotals(t: ServerTotals, s: HarnessStats | undefined): void {
   if (!s) return;
