@@ -22,6 +22,8 @@ export interface DialogInfo {
 
 interface Row extends DialogInfo {
   confirmed: boolean;
+  /** Monotonic ms, for the age limit. */
+  startedAt: number;
 }
 
 const MAX_AGE_MS = 12 * 3600 * 1000;
@@ -45,7 +47,7 @@ export class CallLedger {
 
   /** Rows held (those whose ACK is overdue dropped first): what the dialog limit counts, read for every new INVITE. */
   get size(): number {
-    this.dropUnacknowledged();
+    this.prune();
     return this.dialogs.size;
   }
 
@@ -54,13 +56,14 @@ export class CallLedger {
   }
 
   established(callId: string, from: string, to: string): void {
-    this.dropUnacknowledged();
+    this.prune();
     if (this.dialogs.has(callId)) return;
     this.callsAnswered++;
     // Copies: the values are cut from the INVITE's and the 2xx's text, which a row would keep alive for the whole call.
-    const row: Row = { callId: ownCopy(callId), from: ownCopy(from), to: ownCopy(to), startedWall: this.clock.wallNow(), confirmed: false };
+    const at = this.clock.now();
+    const row: Row = { callId: ownCopy(callId), from: ownCopy(from), to: ownCopy(to), startedWall: this.clock.wallNow(), startedAt: at, confirmed: false };
     this.dialogs.set(row.callId, row);
-    this.unconfirmed.push({ row, at: this.clock.now() });
+    this.unconfirmed.push({ row, at });
   }
 
   /** The ACK for the 2xx passed: the dialog is really up. */
@@ -80,15 +83,24 @@ export class CallLedger {
   }
 
   active(): DialogInfo[] {
-    this.dropUnacknowledged();
-    const now = this.clock.wallNow();
-    for (const [id, d] of this.dialogs) if (now - d.startedWall > MAX_AGE_MS) this.dialogs.delete(id);
+    this.prune();
     return [...this.dialogs.values()].map((d) => ({ callId: d.callId, from: d.from, to: d.to, startedWall: d.startedWall }));
   }
 
-  /** Runs on every new dialog and every size check (amortized O(1)), so no timer is needed. */
-  private dropUnacknowledged(): void {
-    const limit = this.clock.now() - this.ackWaitMs;
+  /**
+   * Drops rows whose ACK is overdue and rows older than the age limit (a BYE
+   * that never passed us). Runs on every new dialog and every size check,
+   * amortized O(1), so no timer is needed and stale rows never count against
+   * limits.max_dialogs.
+   */
+  private prune(): void {
+    const now = this.clock.now();
+    // Rows are inserted once, in start order: the oldest are first in the Map.
+    for (const [id, row] of this.dialogs) {
+      if (row.startedAt > now - MAX_AGE_MS) break;
+      this.dialogs.delete(id);
+    }
+    const limit = now - this.ackWaitMs;
     const q = this.unconfirmed;
     while (this.unconfirmedHead < q.length && q[this.unconfirmedHead].at <= limit) {
       const { row } = q[this.unconfirmedHead++];

@@ -120,6 +120,19 @@ test('dialog rows whose ACK never came go 64*T1 after the 2xx; acknowledged ones
   assert.equal(t.callsAnswered, 2);
 });
 
+test('an answered call whose BYE never passed us leaves the ledger after 12 hours, so it never fills max_dialogs', () => {
+  const clock = new VirtualClock();
+  const t = new CallLedger(clock);
+  t.established('lost-bye', 'f', 't');
+  t.acknowledged('lost-bye');
+  clock.advance(6 * 3600_000);
+  t.established('young', 'f', 't');
+  t.acknowledged('young');
+  clock.advance(6 * 3600_000);
+  assert.deepEqual(t.active().map((d) => d.callId), ['young'], 'the 12-hour-old row is gone; the 6-hour-old one stays');
+  assert.equal(t.size, 1, 'and it no longer counts toward the dialog limit');
+});
+
 test('the idle collector collects once load is over and transactions have ended, never under load', () => {
   const clock = new VirtualClock();
   let received = 0;

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, createServer as tlsCreateServer, type Server } from 'node:tls';
 import {
   TlsVerifyError, TransportLayer, parseListen, type Inbound, type Peer, type TransportHandlers, type TransportOptions,
@@ -225,4 +226,24 @@ test('client_certs request: a client without a certificate is let in, and what e
   assert.ok(line, JSON.stringify(records()));
   assert.equal(line.presented, false);
   assert.equal(line.verified, false);
+});
+
+test('a source the admit gate refuses gets no TLS handshake at all (no certificate sent), and no handshake log line', async () => {
+  const { log, records } = captureLog();
+  const server = await tlsServerWith(pki.good, { log, admit: (src) => src.address !== '127.0.0.2' });
+  const port = server.port('tls');
+  const outcome = await new Promise<string>((resolve) => {
+    const s = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }), rejectUnauthorized: false });
+    s.once('secureConnect', () => resolve(`handshake completed, certificate ${s.getPeerCertificate().subject?.CN}`));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  assert.equal(outcome, 'ECONNRESET');
+  assert.equal(server.layer.stats().refused, 1);
+  assert.equal(server.layer.stats().connectionsAccepted, 0);
+  assert.deepEqual(records(), [], 'our own refusal is not a handshake failure worth logging');
+
+  const ok = tlsConnect({ host: '127.0.0.1', port, ca: await readFile(pki.ca, 'utf8') });
+  ok.once('secureConnect', () => ok.write(options(20)));
+  assert.equal((await server.next()).data.toString(), options(20), 'an admitted source is served as before');
+  ok.destroy();
 });

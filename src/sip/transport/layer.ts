@@ -104,6 +104,8 @@ export class TransportLayer {
   private readonly maxConnections: number;
   private readonly log: Logger;
   private readonly handshakeLogs: LogThrottle;
+  /** Raw sockets refused before their TLS handshake: their handshake "failure" is ours, not worth a log line. */
+  private readonly refusedSockets = new WeakSet<Socket>();
   private readonly tlsOptions: TransportTlsOptions | undefined;
   private tlsCreds: CertificateFiles | undefined;
   private readonly tls: TlsPolicy;
@@ -277,10 +279,24 @@ export class TransportLayer {
       const creds = await this.credentials(ep, tlsHosts);
       server = createTlsServer(this.tls.serverOptions(creds), (s) => this.acceptTls(s, endpoint), (err, socket) => {
         // Scanners and wrong-protocol clients fail handshakes all day: one line per source per minute.
+        // The TLS socket wraps the raw one we refused; `_parent` is Node's (undocumented) link to it.
+        // Should that change, the cost is one extra log line per source per minute.
+        const raw = (socket as Socket & { _parent?: Socket })._parent;
+        if (raw && this.refusedSockets.has(raw)) return;
         const source = socket.remoteAddress ?? 'unknown';
         const seen = this.handshakeLogs.admit(source);
         if (seen.log) this.log.info({ source, listener: formatEndpoint(endpoint), reason: err.message, suppressed: seen.suppressed || undefined }, 'TLS handshake failed');
       });
+      // A banned or flooding source is refused before the handshake: no certificate, no key exchange.
+      const admit = this.admit;
+      if (admit) {
+        server.prependListener('connection', (raw: Socket) => {
+          if (raw.remoteAddress === undefined || admit({ proto, address: canonicalAddress(raw.remoteAddress), port: raw.remotePort ?? 0 })) return;
+          this.counters.refused++;
+          this.refusedSockets.add(raw);
+          raw.destroy();
+        });
+      }
     } else {
       server = createTcpServer((s) => this.accept(s, proto, endpoint));
     }
@@ -340,7 +356,8 @@ export class TransportLayer {
       socket.destroy();
       return;
     }
-    if (this.admit && !this.admit({ proto, address: canonicalAddress(socket.remoteAddress), port: socket.remotePort ?? 0 })) {
+    // TLS sources were asked before their handshake (listenStream).
+    if (proto === 'tcp' && this.admit && !this.admit({ proto, address: canonicalAddress(socket.remoteAddress), port: socket.remotePort ?? 0 })) {
       this.counters.refused++;
       socket.destroy();
       return;
