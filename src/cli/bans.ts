@@ -7,8 +7,10 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { adminRequest, AdminUnreachableError } from '../api/admin.js';
+import { AdminError, adminRequest, AdminUnreachableError } from '../api/admin.js';
 import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { AllowList, banSeconds } from '../proxy/security/index.js';
 import { BanStore, type StoredBan } from '../store/bans.js';
 import { openDatabase } from '../store/db.js';
 import { canonicalAddress } from '../util/listen.js';
@@ -44,7 +46,7 @@ export async function removeBan(address: string, opts: BansOptions): Promise<voi
     async (t) => (await adminRequest(t.address, t.port, `/bans/${encodeURIComponent(addr)}`, 'DELETE')) as BanView,
     (store) => (store.remove(addr) ? ({ address: addr } as BanView) : undefined),
   ).catch((err: unknown) => {
-    if (err instanceof Error && / is not banned$/.test(err.message)) return undefined;
+    if (err instanceof AdminError && err.status === 404) return undefined;
     throw err;
   });
   if (!lifted) throw new BansError(`${addr} is not banned (see: switchboard bans)`);
@@ -54,15 +56,21 @@ export async function removeBan(address: string, opts: BansOptions): Promise<voi
 
 export async function addBan(address: string, opts: BansOptions & { seconds: string; detail?: string }): Promise<void> {
   const addr = checkAddress(address);
-  if (!/^\d+$/.test(opts.seconds) || Number(opts.seconds) < 1) throw new BansError(`--for expects a number of seconds, e.g. --for 3600; got "${opts.seconds}"`);
+  let seconds: number;
+  try {
+    seconds = banSeconds(opts.seconds);
+  } catch (err) {
+    throw new BansError(`--for: ${(err as Error).message}, e.g. --for 3600`);
+  }
   const query = new URLSearchParams({ seconds: opts.seconds });
   if (opts.detail) query.set('detail', opts.detail);
   const ban = await viaServerOrDatabase(
     opts,
     async (t) => (await adminRequest(t.address, t.port, `/bans/${encodeURIComponent(addr)}?${query}`, 'POST')) as BanView,
-    (store) => {
+    (store, config) => {
+      if (config && new AllowList(config.security.allow).has(addr)) throw new BansError(`${addr} is in security.allow and is never banned`);
       const now = Date.now();
-      const b: StoredBan = { address: addr, reason: 'manual', detail: opts.detail ?? 'banned by hand', since: now, until: now + Number(opts.seconds) * 1000 };
+      const b: StoredBan = { address: addr, reason: 'manual', detail: opts.detail ?? 'banned by hand', since: now, until: now + seconds * 1000 };
       store.put(b);
       return banView(b);
     },
@@ -90,20 +98,21 @@ function checkAddress(address: string): string {
 async function viaServerOrDatabase<T>(
   opts: BansOptions,
   server: (target: { address: string; port: number }) => Promise<T>,
-  offline: (store: BanStore) => T,
+  offline: (store: BanStore, config: Config | undefined) => T,
 ): Promise<T> {
   const target = adminTarget(opts);
   try {
     return await server(target);
   } catch (err) {
     if (!(err instanceof AdminUnreachableError) || opts.admin) throw err;
-    const dataDir = opts.config ? loadConfigFile(opts.config).data : path.resolve('./data');
+    const config = opts.config ? loadConfigFile(opts.config) : undefined;
+    const dataDir = config?.data ?? path.resolve('./data');
     if (!existsSync(path.join(dataDir, 'switchboard.db'))) {
       throw new BansError(`${err.message} (and there is no database in ${dataDir} to read bans from)`);
     }
     const db = openDatabase(dataDir);
     try {
-      return offline(new BanStore(db));
+      return offline(new BanStore(db), config);
     } finally {
       db.close();
     }

@@ -130,3 +130,25 @@ test('a database that refuses writes does not stop a ban from holding', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a stored ban on an address now in security.allow is lifted at start; ban details are safe to print', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-bans-'));
+  try {
+    const clock = new VirtualClock();
+    let db = openDatabase(dir);
+    let sec = new Security({ clock, policy: { ...policy, allow: [] }, store: new BanStore(db) });
+    sec.banByHand('10.9.9.9', 3600);
+    for (let i = 0; i < 5; i++) sec.failedLogin(from('192.0.2.40'), 'evil\x1b[2J\nuser', 'REGISTER');
+    db.close();
+
+    db = openDatabase(dir);
+    sec = new Security({ clock, policy: { ...policy, allow: ['10.0.0.0/8'] }, store: new BanStore(db) });
+    assert.equal(sec.admit(from('10.9.9.9')), true, 'the trunk in security.allow is never banned, whatever the database says');
+    assert.deepEqual(sec.list().map((b) => b.address), ['192.0.2.40']);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(sec.list()[0].detail, /[\x00-\x1f]/, 'no control characters from the attacker reach a terminal');
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -16,6 +16,19 @@ import { FailedLogins } from './failed-logins.js';
 import { Pike } from './pike.js';
 
 export type { Ban, BanReason } from './ban-list.js';
+export { AllowList } from './allow-list.js';
+
+/** The longest ban by hand: ten years. */
+export const MAX_BAN_SECONDS = 10 * 365 * 86_400;
+
+/** How long a ban by hand lasts, from its text; a RangeError names what is wrong. */
+export function banSeconds(text: string): number {
+  const n = Number(text);
+  if (!/^\d{1,10}$/.test(text) || n < 1 || n > MAX_BAN_SECONDS) {
+    throw new RangeError(`expected a whole number of seconds from 1 to ${MAX_BAN_SECONDS}, got "${text.slice(0, 20)}"`);
+  }
+  return n;
+}
 
 export interface SecurityOptions {
   clock: Clock;
@@ -47,6 +60,8 @@ export class Security {
     this.log = opts.log ?? silentLogger;
     this.bans = new BanList(opts.clock, this.log, opts.store);
     this.allow = new AllowList(opts.policy.allow);
+    // A ban stored before its address was added to security.allow (or made offline) must not hold.
+    for (const b of this.bans.list()) if (this.allow.has(b.address)) this.lift(b.address);
     this.logins = opts.policy.ban ? new FailedLogins(opts.policy.ban) : undefined;
     this.pike = opts.policy.pike ? new Pike(opts.policy.pike) : undefined;
   }
@@ -118,7 +133,9 @@ export class Security {
 
   private impose(address: string, reason: BanReason, detail: string, seconds: number): Ban {
     const since = this.clock.wallNow();
-    const ban: Ban = { address, reason, detail, since, until: since + seconds * 1000 };
+    // The detail carries a user name the attacker chose: no control characters reach a terminal.
+    // eslint-disable-next-line no-control-regex
+    const ban: Ban = { address, reason, detail: detail.replace(/[\x00-\x1f\x7f]/g, '?'), since, until: since + seconds * 1000 };
     this.bans.add(ban);
     this.counters.bans[reason]++;
     this.log.warn({ address, reason, until: new Date(ban.until).toISOString() }, `banned ${address} for ${seconds} s: ${detail}`);
