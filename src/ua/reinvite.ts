@@ -51,6 +51,8 @@ export class ReinviteMachine {
   private pending: (PendingAck & { retransmit: OkRetransmitter }) | undefined;
   private idleWaiters: (() => void)[] = [];
   private glareTimer: TimerHandle | undefined;
+  /** The attempt the glare timer will make: stop() makes it at once, so its caller hears the call ended. */
+  private glareRetry: (() => void) | undefined;
 
   constructor(private readonly host: ReinviteHost) {}
 
@@ -74,6 +76,7 @@ export class ReinviteMachine {
     return new Promise<void>((resolve, reject) => {
       const attempt = (): void => {
         this.glareTimer = undefined;
+        this.glareRetry = undefined;
         if (!this.host.isAnswered()) {
           this.wakeIdle();
           return reject(new CallEndedError());
@@ -119,6 +122,7 @@ export class ReinviteMachine {
             const owner = dialog.role === 'uac';
             const wait = owner ? 2100 + Math.random() * 1900 : Math.random() * 2000;
             this.glareTimer = this.host.clock.setTimer(wait, attempt);
+            this.glareRetry = attempt;
             return;
           }
           if (status === 481 || status === 408) {
@@ -156,6 +160,10 @@ export class ReinviteMachine {
     this.pending = undefined;
     this.glareTimer?.cancel();
     this.glareTimer = undefined;
+    // A hold() or resume() waiting out a glare would otherwise never settle.
+    const retry = this.glareRetry;
+    this.glareRetry = undefined;
+    retry?.();
     queueMicrotask(() => this.wakeIdle());
   }
 

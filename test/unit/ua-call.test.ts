@@ -1,6 +1,7 @@
 /** Two user agents call each other on loopback: connect, BYE, reject, CANCEL, 488, hold, INFO. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CallEndedError } from '../../src/ua/errors.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { CallStateError, SipStatusError, type IncomingCall } from '../../src/ua/index.js';
 import { count, directionOf, next, startUa, until, within, type TestUa } from '../helpers/ua.js';
@@ -197,6 +198,25 @@ test('re-INVITE glare: both get 491 and both retry after the RFC 3261 §14.1 wai
     // Initial INVITE, the refused hold, its retry (Timer A may have resent some while the clock jumped).
     const cseqs = new Set(a.trace.filter((t) => t.startsWith('out INVITE')).map((t) => /CSeq: (\d+)/.exec(t)?.[1]));
     assert.equal(cseqs.size, 3);
+  } finally {
+    await close();
+  }
+});
+
+test('a hold waiting out a glare fails with CallEndedError when the call ends meanwhile, instead of never settling', { timeout: 10_000 }, async () => {
+  const { a, b, close } = await pair();
+  try {
+    const { call, inc } = await connect(a, b);
+    const pa = call.hold();
+    const pb = inc.hold();
+    await until(() => count(a.trace, 'in SIP/2.0 491') === 1 && count(b.trace, 'in SIP/2.0 491') === 1, 3000, 'two 491s');
+    // Both wait out the glare on the virtual clock, which does not move: the caller hangs up instead.
+    const outcomes = Promise.allSettled([pa, pb]);
+    await call.hangup();
+    const [ra, rb] = await within(outcomes, 3000, 'both holds to settle');
+    assert.equal(ra.status, 'rejected');
+    assert.ok(ra.status === 'rejected' && ra.reason instanceof CallEndedError, String(ra.status === 'rejected' && ra.reason));
+    assert.equal(rb.status, 'rejected', "the callee's hold fails too once the BYE ends its call");
   } finally {
     await close();
   }
