@@ -247,3 +247,17 @@ test('a source the admit gate refuses gets no TLS handshake at all (no certifica
   assert.equal((await server.next()).data.toString(), options(20), 'an admitted source is served as before');
   ok.destroy();
 });
+
+test('a TLS connection verified for one name is not reused for another, nor is one the peer opened to us', async () => {
+  const server = await tlsServerWith(pki.good, { tls: { caFiles: [pki.ca] } });
+  const port = server.port('tls');
+  const from = await layer(['tcp:127.0.0.1:0'], { tls: { caFiles: [pki.ca] } });
+  from.layer.send({ proto: 'tls', address: '127.0.0.1', port, serverName: 'sip.test' }, Buffer.from(options(30)));
+  assert.equal((await server.next()).data.toString(), options(30));
+  // Same address and port, another name the certificate does not carry: a new connection, and it fails.
+  from.layer.send({ proto: 'tls', address: '127.0.0.1', port, serverName: 'pbx.test' }, Buffer.from(options(31)));
+  const refused = await from.nextError();
+  assert.ok(refused.err instanceof TlsVerifyError && refused.err.code === 'HOSTNAME_MISMATCH', String(refused.err));
+  assert.equal(from.layer.stats().connectionsDialled, 2);
+  assert.equal(server.inbox.length, 0, 'nothing for pbx.test went over the connection verified for sip.test');
+});

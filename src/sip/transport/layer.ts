@@ -415,7 +415,14 @@ export class TransportLayer {
     }
     const list = this.byPeer.get(peerKey(dest.proto, dest.address, dest.port));
     if (list) {
-      for (let i = list.length - 1; i >= 0; i--) if (list[i].isOpen) return list[i];
+      for (let i = list.length - 1; i >= 0; i--) {
+        const c = list[i];
+        if (!c.isOpen) continue;
+        // A TLS connection checked for one name proves nothing of another, and one the peer opened to
+        // us was checked for none: reuse by address only what we dialled and verified for this name.
+        if (dest.proto === 'tls' && (!c.outbound || c.serverName !== dest.serverName)) continue;
+        return c;
+      }
     }
     return this.dial(dest);
   }
@@ -431,7 +438,7 @@ export class TransportLayer {
       proto,
       socket: proto === 'tls' ? this.tls.dial({ ...target, serverName: dest.serverName }, onConnected) : dialTcp(target, onConnected),
       outbound: true,
-      dest: target,
+      dest: { ...target, serverName: dest.serverName },
       clock: this.clock,
       idleTimeoutMs: this.idleTimeoutMs,
       handlers: this.connHandlers,

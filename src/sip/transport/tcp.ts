@@ -47,6 +47,8 @@ export class StreamConnection {
   readonly id: number;
   readonly proto: StreamProto;
   readonly outbound: boolean;
+  /** Outbound TLS: the name the peer's certificate was checked against (undefined: its address). */
+  readonly serverName: string | undefined;
   /** The far end, carrying this connection's id so replies can come back on it. */
   readonly remote: Peer;
   local: LocalEndpoint;
@@ -69,6 +71,7 @@ export class StreamConnection {
     this.id = opts.id;
     this.proto = opts.proto;
     this.outbound = opts.outbound;
+    this.serverName = opts.dest?.serverName;
     this.socket = opts.socket;
     this.handlers = opts.handlers;
     this.clock = opts.clock;
