@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, createServer as tlsCreateServer, type Server } from 'node:tls';
 import {
-  TlsVerifyError, TransportLayer, parseListen, type Inbound, type Peer, type TransportHandlers, type TransportOptions,
+  TlsVerifyError, TransportLayer, parseListen, systemRoots, type Inbound, type Peer, type TransportHandlers, type TransportOptions,
 } from '../../src/sip/transport/index.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -260,4 +260,17 @@ test('a TLS connection verified for one name is not reused for another, nor is o
   assert.ok(refused.err instanceof TlsVerifyError && refused.err.code === 'HOSTNAME_MISMATCH', String(refused.err));
   assert.equal(from.layer.stats().connectionsDialled, 2);
   assert.equal(server.inbox.length, 0, 'nothing for pbx.test went over the connection verified for sip.test');
+});
+
+test("the trust store is the system's CA bundle where the distribution has one (what update-ca-certificates manages)", async () => {
+  const bundle = '/etc/ssl/certs/ca-certificates.crt';
+  let expected: string | undefined;
+  try {
+    expected = await readFile(bundle, 'utf8');
+  } catch {
+    expected = undefined;
+  }
+  const roots = systemRoots();
+  if (expected) assert.deepEqual(roots, [expected]);
+  else assert.ok(roots.length > 100, "node's bundled roots where the system has no bundle");
 });

@@ -10,6 +10,6 @@ export { parseListen, formatEndpoint, canonicalAddress } from '../../util/listen
 export { StreamFramer, MAX_BODY_BYTES, type FramerSink } from './framer.js';
 export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type CertificateFiles } from './cert.js';
 export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';
-export { TlsVerifyError, type ClientCertMode } from './tls.js';
+export { TlsVerifyError, systemRoots, type ClientCertMode } from './tls.js';
 export { isReliable } from './types.js';
 export { ListenError } from './errors.js';

@@ -6,6 +6,7 @@
  * for a certificate.
  */
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
@@ -151,7 +152,7 @@ export class TlsPolicy {
       // The decision is taken in checkClient, so a refused client is logged with its reason.
       rejectUnauthorized: false,
       // Client certificates are checked against the configured CAs (the system store when there are none).
-      ca: asks && this.extraCas.length ? this.extraCas : undefined,
+      ca: asks ? (this.extraCas.length ? this.extraCas : [...systemRoots()]) : undefined,
     };
   }
 
@@ -202,12 +203,34 @@ export class TlsPolicy {
     this.clientContext ??= createSecureContext({
       minVersion: 'TLSv1.2',
       // node's `ca` replaces its store, so the system roots go first and the configured CAs beside them.
-      ca: [...rootCertificates, ...this.extraCas],
+      ca: [...systemRoots(), ...this.extraCas],
       cert: this.ownCreds?.cert,
       key: this.ownCreds?.key,
     });
     return this.clientContext;
   }
+}
+
+/** Where distributions keep the trust store their administrators manage (update-ca-certificates and the like). */
+const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+let systemRootsCache: readonly string[] | undefined;
+
+/**
+ * The system's trust store: the operating system's CA bundle, which holds
+ * what its administrator added (a company CA); node's bundled Mozilla roots
+ * where there is none. Read once per process.
+ */
+export function systemRoots(): readonly string[] {
+  if (systemRootsCache) return systemRootsCache;
+  for (const file of SYSTEM_BUNDLES) {
+    try {
+      const pem = readFileSync(file, 'utf8');
+      if (pem.includes('-----BEGIN CERTIFICATE-----')) return (systemRootsCache = [pem]);
+    } catch {
+      // not this distribution's path
+    }
+  }
+  return (systemRootsCache = rootCertificates);
 }
 
 function peerProblem(socket: TLSSocket, identity: string): { words: string; code: string } | undefined {
