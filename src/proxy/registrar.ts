@@ -55,7 +55,7 @@ export class Registrar {
   private failing = false;
   private purgeFailing = false;
   private readonly log: Logger;
-  /** REGISTERs accepted. */
+  /** REGISTERs that changed bindings and were saved. */
   registrations = 0;
   /** REGISTERs answered 500 because the database refused the write (disk full, locked, read-only). */
   writeFailures = 0;
@@ -150,14 +150,21 @@ export class Registrar {
    * Resolves once the change is on disk.
    */
   async register(req: SipMessage, aor: string, source: Peer, local: LocalEndpoint): Promise<RegisterOutcome> {
-    const outcome = this.apply(req, ownCopy(aor), source, local);
-    if (this.staged.size === 0) return outcome;
+    const key = ownCopy(aor);
+    const before = this.staged.get(key);
+    const outcome = this.apply(req, key, source, local);
+    // Every change stages a new list: the same one means this REGISTER changed nothing (a query, a 4xx).
+    if (this.staged.get(key) === before) return outcome;
     if (!this.store) {
       this.commit(this.staged);
       this.staged = new Map();
+      this.registrations++;
       return outcome;
     }
-    if (await this.flushSoon()) return outcome;
+    if (await this.flushSoon()) {
+      this.registrations++;
+      return outcome;
+    }
     this.writeFailures++;
     // RFC 3261 §21.5.1 with §20.33: the phone retries later; nothing it had is lost meanwhile.
     return { status: 500, reason: 'Server Internal Error - registration could not be saved', headers: [['Retry-After', String(STORE_RETRY_AFTER_S)]] };
@@ -199,7 +206,6 @@ export class Registrar {
       }
       for (const b of current) this.pending.push({ op: 'delete', aor, contact: b.contact });
       this.staged.set(aor, []);
-      this.registrations++;
       return this.ok([]);
     }
 
@@ -271,7 +277,6 @@ export class Registrar {
     }
     this.pending.push(...changes);
     this.staged.set(aor, list);
-    this.registrations++;
     return this.ok(list);
   }
 

@@ -151,6 +151,14 @@ test('a write the database refuses (locked) answers 500 + Retry-After, keeps the
     assert.equal(reg.lookup('alice').length, 1, "alice's binding is kept: the refused removal never happened");
     assert.equal(reg.lookup('bob').length, 0, 'nothing unsaved is acknowledged or used');
     assert.equal(reg.writeFailures, 2);
+    // A REGISTER with nothing to save in the same turn as a refused one keeps its own answer.
+    const [failing, query] = await Promise.all([
+      reg.register(register(['<sip:d@192.0.2.4>'], { callId: 'c5' }), 'dave', source, local),
+      reg.register(register([], { callId: 'q1' }), 'alice', source, local),
+    ]);
+    assert.equal(query.status, 200, 'a query is answered from the table, whatever the disk says');
+    assert.equal(failing.status, 500);
+    assert.equal(reg.registrations, 1, 'only the REGISTER that was saved counts as accepted');
 
     other.exec('COMMIT');
     // A read-only database file is refused the same way.
