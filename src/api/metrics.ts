@@ -45,8 +45,6 @@ export class Metrics {
   private snapshot: MetricsSnapshot | undefined;
 
   constructor(private readonly take: () => MetricsSnapshot) {
-    // Event-loop lag, heap, GC, CPU, open handles: the standard process_* and nodejs_* set.
-    collectDefaultMetrics({ register: this.registry });
     const counter = (name: string, help: string, labelNames: string[], read: Read): void => {
       new Counter({ name, help, labelNames, registers: [this.registry], collect: this.collector(read) });
     };
@@ -88,7 +86,8 @@ export class Metrics {
   async render(): Promise<string> {
     this.snapshot = this.take();
     try {
-      return await this.registry.metrics();
+      // The process's series first, then the server's: each family appears once, as the format wants.
+      return (await processRegistry().metrics()) + (await this.registry.metrics());
     } finally {
       this.snapshot = undefined;
     }
@@ -107,6 +106,22 @@ export class Metrics {
       }
     };
   }
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * Event-loop lag, heap, GC, CPU, open handles: the standard process_* and
+ * nodejs_* set. One per process: each collection starts a GC observer and an
+ * event-loop monitor that are never stopped, so servers started and closed in
+ * one process (tests, benches) share it rather than pile them up.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 function one(value: number): Sample[] {

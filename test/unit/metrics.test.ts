@@ -44,6 +44,10 @@ test('one scrape renders every counter from one snapshot, with bounded labels, a
   assert.equal(sampleValue(samples, 'switchboard_overload_rejected_total', { limit: 'transactions' }), 3);
   assert.equal(types.get('switchboard_registrations'), 'gauge');
   assert.equal(types.get('switchboard_calls_failed_total'), 'counter');
+  assert.ok(samples.some((x) => x.name === 'nodejs_eventloop_lag_seconds') && samples.some((x) => x.name === 'nodejs_heap_size_used_bytes'));
+  // A second server in the same process reports the same process series, once each.
+  const other = parsePrometheus(await new Metrics(snapshot).render());
+  assert.equal(other.samples.filter((x) => x.name === 'process_cpu_user_seconds_total').length, 1);
 
   // Counters follow the layers' values from scrape to scrape; nothing accumulates twice.
   snap = { ...snapshot(), registrations: { bindings: 1, accepted: 9, storeFailures: 1 } };
