@@ -15,6 +15,7 @@
  * and `<id> snapshot FILE` (a V8 heap snapshot). They let the bench see
  * inside the process without an admin route the product would have to carry.
  */
+import { v8Collector } from '../../src/util/idle-gc.js';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
@@ -30,7 +31,6 @@ function inside(server: RunningServer): InsideReport {
   const h = v8.getHeapStatistics();
   const mb = (n: number): number => n / 2 ** 20;
   const tx = server.stack.stats().transactions;
-  const s = server.status();
   return {
     rssMb: mb(m.rss),
     heapUsedMb: mb(m.heapUsed),
@@ -40,17 +40,16 @@ function inside(server: RunningServer): InsideReport {
     heapLimitMb: mb(h.heap_size_limit),
     spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, { sizeMb: mb(sp.space_size), usedMb: mb(sp.space_used_size) }])),
     transactions: tx,
-    dialogs: s.dialogs.length,
-    registrations: s.registrations.length,
+    // The counts, not server.status(): that builds a row per registration only to be measured.
+    dialogs: server.proxy.calls.size,
+    registrations: server.registrar.bindingCount,
     traces: server.traces.stats(),
   };
 }
 
 function collectGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with --expose-gc');
-  // Twice: the first run finds weak references and finalizers the second one frees.
-  gc();
+  const gc = v8Collector();
+  if (!gc) throw new Error('this node cannot force a collection (run with --expose-gc)');
   gc();
 }
 

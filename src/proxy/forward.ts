@@ -3,6 +3,7 @@
  * transaction, one client transaction per fork, best-response selection,
  * CANCEL of the losers, CANCEL propagation and Timer C.
  */
+import { transportFailureReason } from '../sip/errors.js';
 import type { SipMessage } from '../sip/message.js';
 import type { SipStack } from '../sip/stack.js';
 import { buildCancel, type ClientTransaction, type ServerTransaction } from '../sip/transaction/index.js';
@@ -134,7 +135,7 @@ export class ResponseContext {
     if (cause) this.events.onTransportFailure?.(branch.dest, cause);
     if (!(cause instanceof TlsVerifyError)) return this.onBranchFailure(branch, 503, 'Service Unavailable');
     // The reason phrase names the certificate problem, so the caller's user sees why.
-    this.onBranchFailure(branch, 503, `Service Unavailable - ${cause.message.replace(/[\r\n]+/g, ' ').slice(0, 160)}`, true);
+    this.onBranchFailure(branch, 503, transportFailureReason(cause), true);
   }
 
   private onBranchFailure(branch: Branch, status: number, reason: string, certificateVerdict = false): void {

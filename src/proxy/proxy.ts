@@ -13,7 +13,8 @@ import type { SipMessage } from '../sip/message.js';
 import { SipStack, type StackOptions } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
-import { parseUri, uriHost, type SipUri } from '../sip/uri.js';
+import { parseUri, type SipUri } from '../sip/uri.js';
+import { formatEndpoint } from '../util/listen.js';
 import { methodLabel } from '../sip/tally.js';
 import type { Clock } from '../util/clock.js';
 import { detach, silentLogger, type Logger } from '../util/log.js';
@@ -60,6 +61,7 @@ export class Proxy {
   private readonly contexts = new Map<ServerTransaction, ResponseContext>();
   private forkCounter = 0;
   private readonly log: Logger;
+  private readonly refusalLogs: LogThrottle;
   /** A next hop with a bad certificate is logged once a minute, however many requests go its way. */
   private readonly tlsFailureLogs: LogThrottle;
 
@@ -73,6 +75,7 @@ export class Proxy {
   ) {
     this.log = opts.log ?? silentLogger;
     this.clock = stackOptions.clock;
+    this.refusalLogs = new LogThrottle(this.clock);
     this.calls = new CallLedger(this.clock);
     this.tlsFailureLogs = new LogThrottle(this.clock);
     this.stack = new SipStack({
@@ -102,9 +105,13 @@ export class Proxy {
   private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
     if (status >= 300) this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1;
     if (status === 403) {
-      // A refusal an operator may need to explain; retransmissions never get here (the transaction answers them).
+      // A refusal an operator may need to explain; retransmissions never get here (the transaction
+      // answers them), and a scanner's relay attempts cost one line per source per minute.
       const src = tx.source;
-      this.log.info({ source: `${src.proto}:${uriHost(src.address)}:${src.port}`, method: req.method, callId: req.callId, uri: req.uri }, `refused: ${reason}`);
+      const seen = this.refusalLogs.admit(src.address);
+      if (seen.log) {
+        this.log.info({ source: formatEndpoint(src), method: req.method, callId: req.callId, uri: req.uri, suppressed: seen.suppressed || undefined }, `refused: ${reason}`);
+      }
     }
     tx.respond(this.stack.makeResponse(req, status, reason, extra, newTag()));
   }
@@ -264,7 +271,7 @@ export class Proxy {
     const m = methodLabel(req.method);
     this.counters.authFailuresByMethod[m] = (this.counters.authFailuresByMethod[m] ?? 0) + 1;
     this.log.warn(
-      { source: `${source.proto}:${uriHost(source.address)}:${source.port}`, user: result.user, method: req.method, callId: req.callId, reason: result.reason },
+      { source: formatEndpoint(source), user: result.user, method: req.method, callId: req.callId, reason: result.reason },
       `authentication failed for user "${result.user}" from ${source.address}`,
     );
     this.opts.onAuthFailure?.(source, result.user, req.method);

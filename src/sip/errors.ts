@@ -33,3 +33,9 @@ export function excerpt(text: string, max = 60): string {
   }
   return text.length > max ? out + '...' : out;
 }
+
+/** The reason phrase of a 503 made up for a transport failure: what failed, when the transport said. */
+export function transportFailureReason(cause: Error | undefined): string {
+  if (!cause) return 'Service Unavailable';
+  return `Service Unavailable - ${cause.message.replace(/[\r\n]+/g, ' ').slice(0, 160)}`;
+}

@@ -4,6 +4,7 @@
  * when something asks for it, and headers nobody touches are written back
  * exactly as they arrived.
  */
+import { ownCopy } from '../util/strings.js';
 import { excerpt, SipParseError } from './errors.js';
 import {
   canonicalName, headerKey, isListHeader, isToken, parseCSeq, parseNameAddr, parseVia, splitList,
@@ -280,8 +281,8 @@ export class SipMessage {
     m.frozenText = text;
     m.frozenIsWire = wire;
     // The start line is read often (method, status); Request-URI and reason only on demand.
-    if (this.uri) m.uri = detach(this.uri);
-    if (this.reason) m.reason = detach(this.reason);
+    if (this.uri) m.uri = ownCopy(this.uri);
+    if (this.reason) m.reason = ownCopy(this.reason);
     return m;
   }
 
@@ -571,11 +572,3 @@ function checkList(h: Header): void {
   }
 }
 
-/**
- * A copy of `s` that does not keep the string it was sliced from alive (V8
- * keeps the whole parent of a sliced string), so a frozen message holds only
- * its own few bytes.
- */
-function detach(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}

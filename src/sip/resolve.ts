@@ -30,8 +30,12 @@ export async function resolveUri(uri: SipUri | string, fallback: Proto = 'udp'):
   const u = typeof uri === 'string' ? parseUri(uri) : uri;
   if (u.scheme === 'tel') throw new Error(`cannot route ${typeof uri === 'string' ? uri : 'a tel: URI'} without a server`);
   const proto = protoOf(u, fallback);
-  const host = bareHost(u.host);
-  const port = u.port ?? defaultPort(proto);
+  return resolveHost(proto, u.host, u.port ?? defaultPort(proto));
+}
+
+/** A host (name or address, IPv6 with or without brackets) and port as a transport destination. */
+export async function resolveHost(proto: Proto, hostText: string, port: number): Promise<Peer> {
+  const host = bareHost(hostText);
   if (isIP(host)) return { proto, address: host, port };
   const found = await lookup(host);
   // The name travels with the address: TLS checks the certificate against it (RFC 5922).

@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { LogThrottle } from '../util/log-throttle.js';
-import type { ListenAddress } from '../util/listen.js';
+import { formatEndpoint, type ListenAddress } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
 import { newTag } from './dialog/ids.js';
 import { SipParseError } from './errors.js';
@@ -345,7 +345,7 @@ export class SipStack extends Emitter<StackEvents> {
       } else {
         // Not a verdict on the input: the parser itself failed. Drop it, say so, keep serving.
         this.noteMalformed(inb.source, 0, 'parser error');
-        this.log.error({ err, source: peerText(inb.source) }, 'the SIP parser threw on this input (a bug); message dropped');
+        this.log.error({ err, source: formatEndpoint(inb.source) }, 'the SIP parser threw on this input (a bug); message dropped');
         this.counters.dropped++;
       }
       return;
@@ -382,7 +382,7 @@ export class SipStack extends Emitter<StackEvents> {
       } catch {
         /* the transaction may already have answered */
       }
-      this.log.error({ err, callId: req.callId, method: req.method, source: peerText(inb.source) }, 'request handler threw; answered 500');
+      this.log.error({ err, callId: req.callId, method: req.method, source: formatEndpoint(inb.source) }, 'request handler threw; answered 500');
     }
   }
 
@@ -408,7 +408,7 @@ export class SipStack extends Emitter<StackEvents> {
     this.counters.malformedByStatus[status] = (this.counters.malformedByStatus[status] ?? 0) + 1;
     const seen = this.malformedLogs.admit(source.address);
     if (seen.log) {
-      this.log.info({ source: peerText(source), status: status || undefined, reason, suppressed: seen.suppressed || undefined }, 'malformed SIP message');
+      this.log.info({ source: formatEndpoint(source), status: status || undefined, reason, suppressed: seen.suppressed || undefined }, 'malformed SIP message');
     }
   }
 
@@ -466,10 +466,6 @@ function isInitial(req: SipMessage): boolean {
   } catch {
     return true; // an unreadable To is no proof of a dialog
   }
-}
-
-function peerText(p: Peer): string {
-  return `${p.proto}:${uriHost(p.address)}:${p.port}`;
 }
 
 /** RFC 3261 §18.2.1 and RFC 3581: note where a request really came from in its top Via. */

@@ -14,11 +14,7 @@ export class SipStatusError extends Error {
   }
 }
 
-/** The reason phrase of a 503 made up for a transport failure: what failed, when the transport said. */
-export function transportFailureReason(cause: Error | undefined): string {
-  if (!cause) return 'Service Unavailable';
-  return `Service Unavailable - ${cause.message.replace(/[\r\n]+/g, ' ').slice(0, 160)}`;
-}
+export { transportFailureReason } from '../sip/errors.js';
 
 /** The call is not in the state an operation needs (hold, transfer, DTMF on a call not answered). */
 export class CallStateError extends Error {

@@ -6,14 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
 import { parseSdp } from '../sdp/parse.js';
 import { SdpError } from '../sdp/errors.js';
 import { Dialog, dialogKey, newBranch, newTag } from '../sip/dialog/index.js';
 import { parseNameAddr, quote } from '../sip/headers.js';
 import { SipMessage } from '../sip/message.js';
-import { resolveUri } from '../sip/resolve.js';
+import { resolveHost, resolveUri } from '../sip/resolve.js';
 import { SipStack } from '../sip/stack.js';
 import { DEFAULT_TIMERS, type ServerTransaction, type TimerValues } from '../sip/transaction/index.js';
 import type { Peer, Proto } from '../sip/transport/types.js';
@@ -179,12 +177,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     if (this.started) return;
     this.started = true;
     const server = this.opts.server;
-    if (server) {
-      const host = bareHost(server.host);
-      const address = isIP(host) ? host : (await lookup(host)).address;
-      // The server's name, not the address it resolved to, is what its TLS certificate must name.
-      this.serverPeer = { proto: this.listenAddress.proto, address, port: server.port, serverName: isIP(host) ? undefined : host };
-    }
+    if (server) this.serverPeer = await resolveHost(this.listenAddress.proto, server.host, server.port);
     await this.stack.start();
   }
 

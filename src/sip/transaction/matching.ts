@@ -3,6 +3,7 @@
  * Keys are built by string concatenation from fields the message has already
  * parsed (top Via, CSeq), so matching costs one Map lookup and no regex.
  */
+import { ownCopy } from '../../util/strings.js';
 import type { SipMessage } from '../message.js';
 import type { Via } from '../headers.js';
 
@@ -42,14 +43,13 @@ export function legacyKey(msg: SipMessage, method: string, toTag: string): strin
 }
 
 /**
- * The matching key as a flat string of its own, and the branch (its first
+ * The matching key as a string of its own, and the branch (its first
  * `idLength` characters) cut from that. A branch parsed from a received Via
  * is a slice of the whole message's text: kept as it is for a transaction's
  * 32 s it would keep that text alive too (measured: about 1 KB a
- * transaction). Converting a concatenation to a number makes V8 flatten it
- * in place, which drops its references to the parts it was built from.
+ * transaction).
  */
 export function ownKey(key: string, idLength: number): { key: string; id: string } {
-  const _flattened = Number(key);
-  return { key, id: idLength < key.length ? key.slice(0, idLength) : key };
+  const own = ownCopy(key);
+  return { key: own, id: idLength < own.length ? own.slice(0, idLength) : own };
 }
