@@ -264,7 +264,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       purgeTimer?.cancel();
       idleGc.stop();
       await admin.close();
-      await stack.close();
+      await proxy.close();
       registrar.flush();
       db.close();
     },

@@ -67,6 +67,14 @@ export class ResponseContext {
     if (this.isInvite) this.armTimerC(branch);
   }
 
+  /** The proxy is shutting down: no Timer C may fire after it (the transactions end with the stack). */
+  close(): void {
+    for (const b of this.branches) {
+      b.timerC?.cancel();
+      b.timerC = undefined;
+    }
+  }
+
   /** The caller sent CANCEL: stop every fork still ringing (RFC 3261 §16.10). */
   cancel(): void {
     this.cancelled = true;

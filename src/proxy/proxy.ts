@@ -97,6 +97,13 @@ export class Proxy {
 
   private isOurs = (host: string, port: number | undefined): boolean => this.stack.isLocalAddress(host, port);
 
+  /** Stops every response context's timers, then the stack (its transactions and sockets). */
+  async close(): Promise<void> {
+    for (const ctx of this.contexts.values()) ctx.close();
+    this.contexts.clear();
+    await this.stack.close();
+  }
+
   /** Kamailio's `uri == myself`: our name or address, and our port when one is given. */
   private isOurDomain(uri: SipUri): boolean {
     return uri.port === undefined ? this.stack.isLocalHost(uri.host) : this.stack.isLocalAddress(uri.host, uri.port);
