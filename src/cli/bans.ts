@@ -16,6 +16,7 @@ import { openDatabase } from '../store/db.js';
 import { canonicalAddress } from '../util/listen.js';
 import { banView, type BanView } from './admin-routes.js';
 import { adminTarget } from './admin-target.js';
+import { duration, table } from './text-table.js';
 
 export interface BansOptions {
   config?: string;
@@ -81,11 +82,8 @@ export async function addBan(address: string, opts: BansOptions & { seconds: str
 
 export function formatBans(bans: BanView[], now: number): string {
   if (bans.length === 0) return 'No source is banned.';
-  const rows = bans.map((b) => [b.address, b.reason, shortTime(b.since), shortTime(b.until), left(Date.parse(b.until) - now), b.detail]);
-  const head = ['ADDRESS', 'REASON', 'SINCE', 'UNTIL', 'LEFT', 'WHY'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [`${bans.length} banned:`, fmt(head), ...rows.map(fmt), '', 'Lift one with: switchboard bans remove ADDRESS'].join('\n');
+  const rows = bans.map((b) => [b.address, b.reason, shortTime(b.since), shortTime(b.until), duration((Date.parse(b.until) - now) / 1000), b.detail]);
+  return [`${bans.length} banned:`, ...table(['ADDRESS', 'REASON', 'SINCE', 'UNTIL', 'LEFT', 'WHY'], rows), '', 'Lift one with: switchboard bans remove ADDRESS'].join('\n');
 }
 
 function checkAddress(address: string): string {
@@ -121,12 +119,4 @@ async function viaServerOrDatabase<T>(
 
 function shortTime(iso: string): string {
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-}
-
-function left(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
 }

@@ -5,7 +5,8 @@
  */
 import { AdminServer } from '../api/admin.js';
 import { Metrics, type MetricsSnapshot } from '../api/metrics.js';
-import { DROP_REASONS, type DropReason } from '../media/endpoint/types.js';
+import { DROP_REASONS } from '../media/endpoint/types.js';
+import { DropCounter } from '../media/drops.js';
 import { Security } from '../proxy/security/index.js';
 import { BanStore } from '../store/bans.js';
 import { addAdminRoutes } from './admin-routes.js';
@@ -29,7 +30,6 @@ import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
 
 export const VERSION = '0.1.0';
-const NO_MEDIA_DROPS: Record<DropReason, number> = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 export const USER_AGENT = `Switchboard/${VERSION}`;
 
 export interface RunningServer {
@@ -187,6 +187,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
 
   const crashes: CrashCounter = { uncaught: 0 };
+  // No media endpoint runs in the server yet (the PBX brings them); every reason is listed from the start.
+  const mediaDrops = new DropCounter(DROP_REASONS);
   const metrics = new Metrics((): MetricsSnapshot => {
     const { transactions: tx, transport } = stack.stats();
     const c = stack.counters;
@@ -208,8 +210,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       authFailures: proxy.counters.authFailuresByMethod,
       bans: { active: security.activeBans, imposed: security.counters.bans },
       overload: c.overload,
-      // No media endpoint runs in the server yet (the PBX brings them); every reason is listed from the start.
-      mediaDrops: NO_MEDIA_DROPS,
+      mediaDrops: mediaDrops.snapshot().reasons,
       uncaughtErrors: crashes.uncaught,
     };
   });

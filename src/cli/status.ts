@@ -1,4 +1,5 @@
 /** `switchboard status`: what the running server is doing, for people or (--json) for scripts. */
+import { duration, table } from './text-table.js';
 import { adminGet } from '../api/admin.js';
 import { adminTarget } from './admin-target.js';
 import type { StatusReport } from './server.js';
@@ -32,17 +33,4 @@ export function formatStatus(s: StatusReport): string {
     `Messages: ${s.counters.received} received, ${s.counters.sent} sent, ${s.counters.malformed} malformed, ${s.counters.authFailures} failed logins`,
   );
   return lines.join('\n');
-}
-
-function table(head: string[], rows: string[][]): string[] {
-  if (rows.length === 0) return [];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => '  ' + r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [fmt(head), ...rows.map(fmt)];
-}
-
-function duration(s: number): string {
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
