@@ -24,6 +24,10 @@ export interface UaCounters {
 export interface CallOptions {
   /** Extra headers for the INVITE (Replaces, Referred-By, Subject ...). */
   headers?: [string, string][];
+  /** From without a tag (`"Alice" <sip:1001@example.com>`): a B2BUA passes the caller's identity on. */
+  from?: string;
+  /** This call's media instead of the agent's factory (a trunk's own codec list, say). */
+  media?: MediaFactory;
 }
 
 /** Methods we answer; sent in Allow. */

@@ -6,6 +6,7 @@ import type { ServerTransaction } from '../sip/transaction/index.js';
 import { Call, isSdp, type CallEnd, type CallHost } from './call.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
 import { SipStatusError } from './errors.js';
+import type { MediaFactory } from './media-handler.js';
 
 export class IncomingCall extends Call {
   readonly direction = 'incoming' as const;
@@ -20,6 +21,8 @@ export class IncomingCall extends Call {
   private readonly offer: string | undefined;
   private finalSent = false;
   private accepting: Promise<void> | undefined;
+  /** Media for this call instead of the agent's factory; set before accept(). */
+  mediaFactory: MediaFactory | undefined;
 
   constructor(
     ctx: UaContext,
@@ -98,7 +101,7 @@ export class IncomingCall extends Call {
     if (this.stateValue !== 'ringing' || this.finalSent) throw this.endError();
     let media;
     try {
-      media = await this.ctx.newMedia();
+      media = await (this.mediaFactory ?? this.ctx.newMedia)();
     } catch (err) {
       this.reject(500, 'Server Internal Error');
       throw err;

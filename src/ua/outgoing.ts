@@ -68,7 +68,7 @@ export class OutgoingCall extends Call {
   }
 
   private async run(): Promise<void> {
-    const media = await this.ctx.newMedia();
+    const media = await (this.opts.media ?? this.ctx.newMedia)();
     if (this.ended) {
       await media.close();
       return;
@@ -86,7 +86,7 @@ export class OutgoingCall extends Call {
         this.target,
         [
           ['Max-Forwards', '70'],
-          ['From', `${this.ctx.localAddress};tag=${fromTag}`],
+          ['From', `${this.opts.from ?? this.ctx.localAddress};tag=${fromTag}`],
           ['To', `<${this.target}>`],
           ['Call-ID', this.callId],
           ['CSeq', `${cseq++} INVITE`],

@@ -14,7 +14,9 @@ export type AudioSourceSpec =
   | { kind: 'silence' }
   | { kind: 'wav'; path: string; audio: PcmAudio; loop?: boolean }
   /** The sound card's microphone, through sox `rec`. */
-  | { kind: 'mic' };
+  | { kind: 'mic' }
+  /** Anything else (a conference's mix, the other leg of a transcoding bridge), opened for the negotiated rate. */
+  | { kind: 'custom'; open(sampleRate: number, frameSamples: number): AudioSource };
 
 export interface AudioSource {
   /** The next frame, or undefined for silence (nothing is sent: the peer hears comfort silence). */
@@ -67,6 +69,8 @@ export function openSource(spec: AudioSourceSpec, sampleRate: number, frameSampl
       return new FileSource(toMonoAt(spec.audio, sampleRate), frameSamples, spec.loop ?? false);
     case 'mic':
       return new MicSource(sampleRate, frameSamples);
+    case 'custom':
+      return spec.open(sampleRate, frameSamples);
   }
 }
 
