@@ -1,158 +1,33 @@
 /**
- * Reads and validates switchboard.yaml. Every error names the file, the line
+ * Reads and validates switchboard.yaml (the PBX half: pbx-load.ts). Every error names the file, the line
  * and the key, because a user fixing a config reads nothing else.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, LineCounter, parseDocument } from 'yaml';
 import { parseListen } from '../util/listen.js';
-import { isIP } from 'node:net';
+import { hostAddress, localAddresses } from '../util/net.js';
+import { isAddressOrCidr } from './address.js';
+import { passwordWeakness } from './passwords.js';
+import { PBX_TOP_KEYS, readPbx, USER_PBX_KEYS } from './pbx-load.js';
+import { ConfigError, Reader } from './reader.js';
 import {
   DEFAULT_ADMIN_PORT, DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMERS, LOG_LEVELS,
   type BanPolicy, type ClientCertMode, type Config, type LogLevel, type PikePolicy, type UserConfig,
 } from './schema.js';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    readonly key: string,
-    detail: string,
-  ) {
-    super(`${file}:${line}: ${key}: ${detail}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './reader.js';
+export { isAddressOrCidr } from './address.js';
 
-const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace', 'log', 'security', 'limits']);
+const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace', 'log', 'security', 'limits', ...PBX_TOP_KEYS]);
 const SIP_KEYS = new Set([
   'listen', 'advertise', 'timers', 'tls', 'min_expires', 'max_expires', 'default_expires', 'max_contacts',
   'timer_c', 'auth_algorithms',
 ]);
-const USER_KEYS = new Set(['password', 'ha1', 'ha1_sha256', 'display_name']);
+const USER_KEYS = new Set(['password', 'ha1', 'ha1_sha256', 'display_name', ...USER_PBX_KEYS]);
 
-/** Something values can be looked up in by path: the whole document or one mapping inside it. */
-interface Root {
-  getIn(path: Iterable<unknown>, keepScalar?: boolean): unknown;
-}
-
-class Reader {
-  constructor(
-    readonly file: string,
-    private readonly root: Root,
-    private readonly lines: LineCounter,
-    /** Path of `root` in the document, so errors name the full key. */
-    private readonly prefix: (string | number)[] = [],
-    private readonly rootNode?: Node,
-  ) {}
-
-  /** A reader for the mapping at `keyPath`: lookups inside it no longer scan its parents. */
-  at(keyPath: (string | number)[], node: Node): Reader {
-    return new Reader(this.file, node as unknown as Root, this.lines, [...this.prefix, ...keyPath], node);
-  }
-
-  fail(keyPath: (string | number)[], detail: string, at?: Node): never {
-    const node = at ?? (this.node(keyPath) as Node | undefined);
-    let line = 1;
-    const offset = node?.range?.[0];
-    if (offset !== undefined) line = this.lines.linePos(offset).line;
-    else if (keyPath.length > 0) {
-      const parent = this.node(keyPath.slice(0, -1)) as Node | undefined;
-      if (parent?.range) line = this.lines.linePos(parent.range[0]).line;
-    }
-    throw new ConfigError(this.file, line, [...this.prefix, ...keyPath].join('.'), detail);
-  }
-
-  private node(keyPath: (string | number)[]): unknown {
-    if (keyPath.length === 0) return this.rootNode ?? (this.root as unknown as Document).contents;
-    return this.root.getIn(keyPath, true);
-  }
-
-  get(keyPath: (string | number)[]): unknown {
-    return this.root.getIn(keyPath);
-  }
-
-  string(keyPath: (string | number)[], def?: string): string | undefined {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return def;
-    if (typeof v === 'number') return String(v);
-    if (typeof v !== 'string') this.fail(keyPath, `expected a string, got ${describe(v)}`);
-    return v;
-  }
-
-  int(keyPath: (string | number)[], def: number, min: number, max: number): number {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(keyPath, `expected a whole number, got ${describe(v)}`);
-    if (v < min || v > max) this.fail(keyPath, `must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-
-  keys(keyPath: (string | number)[], allowed: Set<string>): string[] {
-    const node = this.node(keyPath);
-    if (node === undefined || node === null) return [];
-    if (!isMap(node)) this.fail(keyPath, 'expected a mapping (key: value)');
-    const out: string[] = [];
-    const seen = new Set<string>();
-    for (const item of node.items) {
-      const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
-      if (seen.has(k)) this.fail([...keyPath, k], 'duplicate key: it is given twice in this mapping', item.key as Node);
-      seen.add(k);
-      if (allowed.size && !allowed.has(k)) {
-        this.fail([...keyPath, k], `unknown key; expected one of ${[...allowed].join(', ')}`, item.key as Node);
-      }
-      out.push(k);
-    }
-    return out;
-  }
-
-  bool(keyPath: (string | number)[], def: boolean): boolean {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'boolean') this.fail(keyPath, `expected true or false, got ${describe(v)}`);
-    return v;
-  }
-
-  /** One of a fixed set of words. */
-  choice<T extends string>(keyPath: (string | number)[], allowed: readonly T[], def: T): T {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return def;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(keyPath, `expected one of ${allowed.join(', ')}, got ${describe(v)}`);
-    }
-    return v as T;
-  }
-
-  /** A mapping that may also be written `false` or `off` to turn the feature off; undefined when off. */
-  optionalSection(keyPath: (string | number)[]): 'off' | 'absent' | 'present' {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return 'absent';
-    if (v === false || v === 'off') return 'off';
-    return 'present';
-  }
-
-  /** A string or a list of strings. */
-  strings(keyPath: (string | number)[]): string[] {
-    const v = this.get(keyPath);
-    if (v === undefined || v === null) return [];
-    if (typeof v === 'string') return [v];
-    return (this.list(keyPath) ?? []).map((_, i) => this.string([...keyPath, i]) as string);
-  }
-
-  list(keyPath: (string | number)[]): unknown[] | undefined {
-    const node = this.node(keyPath);
-    if (node === undefined || node === null) return undefined;
-    if (!isSeq(node)) this.fail(keyPath, 'expected a list (- item)');
-    return node.toJSON() as unknown[];
-  }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'nothing';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
+/** `domain: auto`: this host's address, found at each start (the demo office's domain). */
+export const AUTO_DOMAIN = 'auto';
 
 export function loadConfigFile(file: string): Config {
   let text: string;
@@ -175,10 +50,14 @@ export function parseConfig(text: string, file: string): Config {
   }
   const r: Reader = new Reader(file, doc, lines);
   r.keys([], TOP_KEYS);
-  const domain = r.string(['domain']);
-  if (!domain) r.fail(['domain'], 'required: the SIP domain users register to, e.g. "domain: 127.0.0.1" or "domain: sip.example.com"');
-  if (!/^[A-Za-z0-9.:[\]-]+$/.test(domain)) r.fail(['domain'], `not a host name or address: ${JSON.stringify(domain)}`);
+  const written = r.string(['domain']);
+  if (!written) r.fail(['domain'], 'required: the SIP domain users register to, e.g. "domain: 127.0.0.1" or "domain: sip.example.com"');
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(written)) r.fail(['domain'], `not a host name or address: ${JSON.stringify(written)}`);
+  const auto = written === AUTO_DOMAIN;
+  const domain = auto ? hostAddress() : written;
   const aliases = (r.list(['aliases']) ?? []).map((a, i) => r.string(['aliases', i]) ?? String(a));
+  // With an address found at start, every address of this host (and localhost) also means "us".
+  if (auto) for (const a of localAddresses()) if (!aliases.includes(a)) aliases.push(a);
 
   r.keys(['sip'], SIP_KEYS);
   const listenSpecs = r.list(['sip', 'listen']) ?? ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'tls:0.0.0.0:5061'];
@@ -216,13 +95,10 @@ export function parseConfig(text: string, file: string): Config {
 
   const dataDir = r.string(['data'], './data') as string;
   const users = new Map<string, UserConfig>();
-  r.keys(['users'], new Set()); // shape and duplicates
-  const usersNode = doc.get('users', true);
-  for (const item of isMap(usersNode) ? usersNode.items : []) {
-    const name = isScalar(item.key) ? String(item.key.value) : String(item.key);
-    if (!/^[A-Za-z0-9._~+-]+$/.test(name)) r.fail(['users', name], 'user names may hold letters, digits and . _ ~ + - only', item.key as Node);
-    if (!isMap(item.value)) r.fail(['users', name], 'expected a mapping, e.g. { password: "..." }', (item.value ?? item.key) as Node);
-    const u: Reader = r.at(['users', name], item.value);
+  for (const { key: name, keyNode, value } of r.entries(['users'])) {
+    if (!/^[A-Za-z0-9._~+-]+$/.test(name)) r.fail(['users', name], 'user names may hold letters, digits and . _ ~ + - only', keyNode);
+    if (!isMap(value)) r.fail(['users', name], 'expected a mapping, e.g. { password: "..." }', value ?? keyNode);
+    const u: Reader = r.at(['users', name], value);
     u.keys([], USER_KEYS);
     const password = u.string(['password']);
     const ha1md5 = u.string(['ha1']);
@@ -230,13 +106,15 @@ export function parseConfig(text: string, file: string): Config {
     if (password === undefined && ha1md5 === undefined && ha1sha === undefined) {
       u.fail([], 'needs password (or ha1 / ha1_sha256)');
     }
-    if (password !== undefined && password.length < 8) u.fail(['password'], 'too short: use at least 8 characters (toll fraud starts with weak SIP passwords)');
+    const weakness = password === undefined ? undefined : passwordWeakness(name, password);
+    if (weakness) u.fail(['password'], weakness);
     if (ha1md5 !== undefined && !/^[0-9a-f]{32}$/i.test(ha1md5)) u.fail(['ha1'], 'expected 32 hex digits (MD5 of user:realm:password)');
     if (ha1sha !== undefined && !/^[0-9a-f]{64}$/i.test(ha1sha)) u.fail(['ha1_sha256'], 'expected 64 hex digits');
     const ha1: UserConfig['ha1'] = {};
     if (ha1md5) ha1.MD5 = ha1md5.toLowerCase();
     if (ha1sha) ha1['SHA-256'] = ha1sha.toLowerCase();
-    users.set(name, { password, ha1, displayName: u.string(['display_name']) });
+    // The full name is the caller ID name too, unless a display name is given.
+    users.set(name, { password, ha1, displayName: u.string(['display_name']) ?? u.string(['name'])?.trim() });
   }
   r.keys(['trace'], new Set(['max_calls']));
   r.keys(['log'], new Set(['level']));
@@ -245,6 +123,7 @@ export function parseConfig(text: string, file: string): Config {
   r.keys(['limits'], new Set(['max_transactions', 'max_dialogs', 'max_trace_calls', 'heap_watermark_mb']));
   // trace.max_calls is the older spelling of limits.max_trace_calls.
   const traceCalls = r.int(['trace', 'max_calls'], DEFAULT_LIMITS.maxTraceCalls, 1, 100_000);
+  const pbx = readPbx(r, new Set(users.keys()));
 
   return {
     file,
@@ -252,7 +131,7 @@ export function parseConfig(text: string, file: string): Config {
     aliases,
     sip: {
       listen,
-      advertise: r.string(['sip', 'advertise']),
+      advertise: r.string(['sip', 'advertise']) ?? (auto ? domain : undefined),
       timers: { T1: t1, T2: t2, T4: t4 },
       tls: { cert: cert && resolvePath(cert), key: key && resolvePath(key), ca, verify, clientCerts },
       minExpires,
@@ -273,6 +152,7 @@ export function parseConfig(text: string, file: string): Config {
       maxTraceCalls: r.int(['limits', 'max_trace_calls'], traceCalls, 1, 100_000),
       heapWatermarkMb: r.int(['limits', 'heap_watermark_mb'], DEFAULT_LIMITS.heapWatermarkMb, 0, 1_000_000),
     },
+    pbx,
   };
 }
 
@@ -308,16 +188,6 @@ function readSecurity(r: Reader): Config['security'] {
     if (!isAddressOrCidr(a)) r.fail(['security', 'allow', i], `expected an IP address or a CIDR block such as 10.0.0.0/8, got ${JSON.stringify(a)}`);
   });
   return { ban, pike, allow };
-}
-
-export function isAddressOrCidr(text: string): boolean {
-  const slash = text.indexOf('/');
-  const addr = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (slash < 0) return true;
-  const bits = text.slice(slash + 1);
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** Relative paths in a config file are relative to the directory the user ran from, as in the README example. */

@@ -2,8 +2,10 @@
  * The PBX half of switchboard.yaml, validated: users' PBX settings, queues,
  * conferences, trunks, outbound routes, calendars, SMTP, fraud limits, and the
  * dialplan as raw steps with their line numbers (voice/dialplan compiles and
- * checks the steps: verbs live above this layer).
+ * checks the steps: verbs live above this layer). Read by pbx-load.ts; the
+ * defaults below are the ones the README's config table lists.
  */
+import type { ListenAddress } from '../util/listen.js';
 
 /** One step as written: `answer`, or `{ dial: {...} }`, with where it was written. */
 export interface RawStep {
@@ -12,6 +14,8 @@ export interface RawStep {
   /** The verb's argument: a scalar, a mapping or a list, as parsed from YAML (undefined for a bare word). */
   args: unknown;
   line: number;
+  /** Lines of the argument mapping's own keys (`timeout` of `dial: {...}` written over several lines). */
+  argLines?: Record<string, number>;
 }
 
 export interface RawExtension {
@@ -42,7 +46,7 @@ export interface ForwardConfig {
 }
 
 export interface UserPbxConfig {
-  /** Full name (`Alice Archer`): caller ID name and the dial-by-name directory. */
+  /** Full name (`Alice Archer`): caller ID name (when display_name is not given) and the dial-by-name directory. */
   name?: string;
   /** Dialplan context the user's calls start in (class of service); `internal` by default. */
   context: string;
@@ -53,10 +57,11 @@ export interface UserPbxConfig {
   dnd: boolean;
   /** Addresses / CIDRs the user may register and call from; empty = anywhere. */
   allow: string[];
-  /** Concurrent calls this user may have up (0 = the global default). */
+  /** Concurrent calls this user may have up: users.N.max_calls, else fraud.user_max_calls (0 = no cap). */
   maxCalls: number;
-  /** Outbound calls per minute before the user is blocked (0 = no limit). */
+  /** Outbound calls per minute before the user is blocked: users.N.calls_per_minute, else fraud.user_calls_per_minute (0 = no limit). */
   callsPerMinute: number;
+  line: number;
 }
 
 export type QueueStrategy = 'ringall' | 'roundrobin' | 'leastrecent' | 'fewestcalls' | 'random';
@@ -93,17 +98,24 @@ export interface ConferenceConfig {
   /** Join and leave tones. */
   tones: boolean;
   maxMembers: number;
+  line: number;
 }
 
 export interface TrunkConfig {
   name: string;
-  /** The carrier's host[:port] (SIP URI host). */
+  /** The carrier's host name or address (SIP URI host). */
   host: string;
+  /** 5060 (5061 for TLS) unless given. */
   port: number;
   transport: 'udp' | 'tcp' | 'tls';
   /** Register with these credentials (digest), or undefined for an IP-authenticated peer. */
   register?: { user: string; password: string; expires: number };
-  /** Sources (addresses, CIDRs) calls from this trunk come from: required for IP peers, checked for all. */
+  /**
+   * Sources (addresses, CIDRs) calls from this trunk come from. Defaults to
+   * the host when it is an address; an IP-authenticated peer named by host
+   * name must list them. Empty only for a registering trunk named by host
+   * name (its calls arrive on its own port, at its registered Contact).
+   */
   allow: string[];
   /** Context inbound calls start in. */
   context: string;
@@ -114,8 +126,8 @@ export interface TrunkConfig {
   /** Caller ID sent (E.164) when the caller's own is internal. */
   callerId?: string;
   maxCalls: number;
-  /** Where this trunk's UA listens (own port, so the carrier can reach the registration's Contact). */
-  listen?: string;
+  /** Where this trunk's UA listens (own port, so the carrier can reach the registration's Contact); the PBX picks when undefined. */
+  listen?: ListenAddress;
   line: number;
 }
 
@@ -128,18 +140,25 @@ export interface OutboundRoute {
   prepend: string;
   /** Trunks tried in order: the next on 5xx, 408 or no answer from the carrier. */
   trunks: string[];
-  /** International / premium: only contexts that include this route's context may use it. */
   line: number;
+}
+
+/** One `hours` entry: open on these weekdays (0 = Sunday ... 6 = Saturday) from `from` to `to` (minutes after midnight, `to` exclusive, at most 1440). */
+export interface OpenHours {
+  days: number[];
+  from: number;
+  to: number;
 }
 
 export interface CalendarConfig {
   name: string;
-  /** IANA time zone. */
+  /** IANA time zone (the host's when not given). */
   timeZone: string;
-  /** Open hours per weekday: `mon-fri 09:00-17:00`, `sat 10:00-14:00`. */
-  hours: { days: number[]; from: number; to: number }[];
-  /** `YYYY-MM-DD` dates that are closed all day. */
+  /** Open hours: `mon-fri 09:00-17:00`, `sat 10:00-14:00`. Empty: open every day, all day (except holidays). */
+  hours: OpenHours[];
+  /** Closed all day: `YYYY-MM-DD` for one date, `MM-DD` for the same date every year. */
   holidays: string[];
+  line: number;
 }
 
 export interface SmtpConfig {
@@ -154,10 +173,20 @@ export interface SmtpConfig {
 export interface FraudConfig {
   /** Concurrent calls across the PBX (0 = no cap). */
   maxCalls: number;
-  /** Default per-user concurrent cap. */
+  /** Default per-user concurrent cap (0 = no cap). */
   userMaxCalls: number;
-  /** Default per-user outbound calls per minute. */
+  /** Default per-user outbound calls per minute (0 = no limit). */
   userCallsPerMinute: number;
+}
+
+export interface ParkConfig {
+  /** Dialled (or transferred to) to park a call: `700`. */
+  exten: string;
+  /** Slots `first`..`last` (701-720): dialling one takes the call parked there. */
+  first: number;
+  last: number;
+  /** Seconds a parked call waits before it rings back whoever parked it. */
+  timeout: number;
 }
 
 export interface PbxConfig {
@@ -170,14 +199,39 @@ export interface PbxConfig {
   dialplan: Map<string, RawContext>;
   smtp?: SmtpConfig;
   fraud: FraudConfig;
-  /** Park: the code that parks (700) and the slots (701-720). */
-  park: { exten: string; first: number; last: number; timeout: number };
+  park: ParkConfig;
   /** Default music on hold folder (the shipped one when undefined). */
   moh?: string;
   /** Feature codes dialled in a bridged call: blind (`##`) and attended (`*2`) transfer. */
   features: { blindTransfer: string; attendedTransfer: string };
-  /** Where a user's calls start when users.N.context is not given. */
+  /** Where a user's calls start when users.N.context is not given (`internal`). */
   defaultContext: string;
-  /** Raw text line of each top-level key, for errors raised after parsing. */
-  file?: string;
+}
+
+export const DEFAULT_CONTEXT = 'internal';
+/** Where calls from a trunk start unless trunks.NAME.context says otherwise. */
+export const DEFAULT_TRUNK_CONTEXT = 'from-trunk';
+/** The context made from `park` (Asterisk's name): include it where users may park and retrieve. */
+export const PARK_CONTEXT = 'parkedcalls';
+
+export const DEFAULT_FRAUD: FraudConfig = { maxCalls: 0, userMaxCalls: 8, userCallsPerMinute: 10 };
+export const DEFAULT_PARK: ParkConfig = { exten: '700', first: 701, last: 720, timeout: 45 };
+export const DEFAULT_FEATURES: PbxConfig['features'] = { blindTransfer: '##', attendedTransfer: '*2' };
+export const DEFAULT_VOICEMAIL_MAX_SECONDS = 180;
+
+/** The PBX half of a config that has none: no dialplan, so every call goes phone to phone through the proxy. */
+export function defaultPbx(): PbxConfig {
+  return {
+    users: new Map(),
+    queues: new Map(),
+    conferences: new Map(),
+    trunks: new Map(),
+    routes: [],
+    calendars: new Map(),
+    dialplan: new Map(),
+    fraud: { ...DEFAULT_FRAUD },
+    park: { ...DEFAULT_PARK },
+    features: { ...DEFAULT_FEATURES },
+    defaultContext: DEFAULT_CONTEXT,
+  };
 }

@@ -1,5 +1,6 @@
 /** The validated shape of switchboard.yaml, with every default filled in. */
 import type { ListenAddress } from '../util/listen.js';
+import { defaultPbx, type PbxConfig } from './pbx-schema.js';
 
 export interface UserConfig {
   /** Plain-text password, or undefined when only HA1 hashes are configured. */
@@ -91,6 +92,8 @@ export interface Config {
   log: { level: LogLevel };
   security: SecurityConfig;
   limits: LimitsConfig;
+  /** Users' PBX settings, queues, conferences, trunks, routes, calendars, the raw dialplan (pbx-schema.ts). */
+  pbx: PbxConfig;
 }
 
 export const DEFAULT_TIMERS: SipTimers = { T1: 500, T2: 4000, T4: 5000 };
@@ -112,8 +115,8 @@ export const DEFAULT_LIMITS: LimitsConfig = {
 };
 
 /** The sections every config has, as they are when the file does not mention them. */
-export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits'> {
-  return { log: { level: 'info' }, security: { ban: { ...DEFAULT_BAN }, allow: [] }, limits: { ...DEFAULT_LIMITS } };
+export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits' | 'pbx'> {
+  return { log: { level: 'info' }, security: { ban: { ...DEFAULT_BAN }, allow: [] }, limits: { ...DEFAULT_LIMITS }, pbx: defaultPbx() };
 }
 
 export function defaultTls(): TlsConfig {

@@ -10,3 +10,10 @@ export function hostAddress(family: 4 | 6 = 4): string {
   }
   return family === 4 ? '127.0.0.1' : '::1';
 }
+
+/** Every address of this host, with the loopback names: what a Request-URI may name to mean "this machine". */
+export function localAddresses(): string[] {
+  const out = new Set(['127.0.0.1', '::1', 'localhost']);
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) out.add(a.address);
+  return [...out];
+}

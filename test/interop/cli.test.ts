@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { loadConfigFile } from '../../src/config/load.js';
 import { SipMessage } from '../../src/sip/message.js';
 import { requirePeers } from '../helpers/peers.js';
 import { freePort } from '../helpers/ports.js';
@@ -316,9 +317,9 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
     }
   });
 
-  test('the demo office: three extensions with passwords, kept for the next start (or a clear "port in use")', async (t) => {
+  test('the demo office: three extensions with passwords, kept in its switchboard.yaml for the next start (or a clear "port in use")', async (t) => {
     const data = path.join(session.dir, 'demo');
-    const file = path.join(data, 'demo-users.json');
+    const file = path.join(data, 'switchboard.yaml');
     const first = serve(['--data', data], /Watch it with/);
     const b1 = await first.banner;
     if ('exited' in b1) {
@@ -336,7 +337,8 @@ describe('the switchboard command line', { timeout: 300_000 }, () => {
     assert.deepEqual(shown.map(([u]) => u), ['1001', '1002', '1003'], banner);
     for (const [, p] of shown) assert.ok(p.length >= 12, `a strong generated password, got ${p}`);
     assert.ok(banner.includes(`(passwords are shown once; they are kept in ${file})`), banner);
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), Object.fromEntries(shown));
+    const kept = loadConfigFile(file);
+    assert.deepEqual(Object.fromEntries([...kept.users].map(([u, c]) => [u, c.password])), Object.fromEntries(shown));
     const stop1 = await first.proc.kill('SIGTERM');
     assert.equal(stop1.exitCode, 0, explain(stop1));
     assert.match(stop1.stdout, /SIGTERM: stopping/);
