@@ -5,6 +5,7 @@ import { runServe, type ServeOptions } from './serve.js';
 import { LOG_LEVELS } from '../config/schema.js';
 import { runStatus } from './status.js';
 import { addBan, listBans, removeBan, type BansOptions } from './bans.js';
+import { CdrUsageError, runCdr, TABLE_LIMIT, type CdrOptions } from './cdr.js';
 import { runTrace } from './trace.js';
 import { checkMessage } from '../sip/check.js';
 import { VERSION } from './server.js';
@@ -24,6 +25,7 @@ Examples:
   switchboard status                          who is registered, calls in progress
   switchboard trace                           recent calls; then: switchboard trace CALL-ID
   switchboard bans                            who is banned; switchboard bans remove ADDRESS
+  switchboard cdr --since 1d                  call detail records of the last day (--json, --csv)
   switchboard sip check capture.txt           is this SIP message valid?
   switchboard phone call sip:bob@127.0.0.1:5072 --duration 10 --stats
                                               a softphone call (also: phone listen, phone register)`,
@@ -106,6 +108,39 @@ bans
   .addHelpText('after', '\nExample:\n  switchboard bans add 203.0.113.9 --for 86400 --reason "scanner"')
   .action(async (address: string, opts: BansOptions & { for: string; reason?: string }) => {
     await addBan(address, { ...bans.opts<BansOptions>(), ...opts, seconds: opts.for, detail: opts.reason });
+  });
+
+program
+  .command('cdr')
+  .description('call detail records: a row per call leg, newest first, filtered; as a table, JSON or CSV')
+  .option('-c, --config <file>', 'the config the server runs with (to find its data directory)')
+  .option('--data <dir>', 'the data directory to read (default: the config\'s, or ./data)')
+  .option('--since <when>', 'calls that started at or after WHEN: 30m, 2h, 7d, 2026-12-04, 2026-12-04T09:30 (UTC unless a zone is given)')
+  .option('--until <when>', 'calls that started before WHEN (same forms)')
+  .option('--src <number>', 'calls from this number')
+  .option('--dst <number>', 'calls to this number')
+  .option('--disposition <d>', 'ANSWERED, "NO ANSWER" (or no-answer), BUSY or FAILED')
+  .option('--limit <n>', `at most N rows (default ${TABLE_LIMIT} in the table, all with --json/--csv; 0 for all)`)
+  .option('--json', 'print a JSON array of rows: {uniqueid, linkedid, start, answer, end, duration, billsec, disposition, src, dst, context, channel, dstchannel, lastapp, trunk, clid, hangupcause}')
+  .option('--csv', 'print CSV (RFC 4180): a header line, then one line per row, same keys as --json')
+  .addHelpText(
+    'after',
+    '\nReads the database directly: works with the server running or stopped.\n' +
+      'Examples:\n  switchboard cdr --config switchboard.yaml --since 1d\n  switchboard cdr --src 1001 --disposition "no answer" --json\n' +
+      '  switchboard cdr --since 2026-12-01 --until 2026-12-02 --csv > 2026-12-01.csv',
+  )
+  .exitOverride((err) => {
+    // Bad usage exits 2, as for the other commands that check their flags; --help still exits 0.
+    throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
+  })
+  .action((opts: CdrOptions) => {
+    try {
+      runCdr(opts);
+    } catch (err) {
+      if (!(err instanceof CdrUsageError)) throw err;
+      console.error(`switchboard cdr: ${err.message}`);
+      process.exitCode = 2;
+    }
   });
 
 const sip = program
