@@ -19,10 +19,19 @@ const STOPBAND_DB = 66;
 const CHUNK = 1024;
 /** Ratios beyond this are not telephony rates (8 → 48 kHz is 6) and would need very long filters. */
 const MAX_FACTOR = 12;
+/**
+ * What a whole file converted once may use (`maxFactor`): 44.1 kHz → 8 kHz is
+ * 80:441, 22.05 kHz (espeak-ng) → 16 kHz is 320:441. The filter then has
+ * about 18 000 taps (140 KB) and 56-230 multiply-adds per output sample:
+ * fine once per file, too much per packet.
+ */
+export const FILE_MAX_FACTOR = 441;
 
 export interface ResamplerOptions {
   /** Interleaved channels in input and output; default 1. */
   channels?: number;
+  /** Largest L or M accepted (default 12, the telephony rates); FILE_MAX_FACTOR for files read once. */
+  maxFactor?: number;
 }
 
 export class Resampler {
@@ -67,8 +76,9 @@ export class Resampler {
     const g = gcd(fromRate, toRate);
     const up = toRate / g;
     const down = fromRate / g;
-    if (up > MAX_FACTOR || down > MAX_FACTOR) {
-      throw new RangeError(`unsupported ratio ${fromRate} → ${toRate} Hz (${up}:${down}); factors up to ${MAX_FACTOR} only`);
+    const maxFactor = options.maxFactor ?? MAX_FACTOR;
+    if (up > maxFactor || down > maxFactor) {
+      throw new RangeError(`unsupported ratio ${fromRate} → ${toRate} Hz (${up}:${down}); factors up to ${maxFactor} only`);
     }
     this.channels = channels;
     this.up = up;

@@ -1,38 +1,58 @@
 /**
- * What a call plays to the other side: a tone, silence, or a WAV file,
+ * What a call plays to the other side: tones, silence, WAV files, a
+ * sequence of those, or a stream the caller makes (a conference mix),
  * produced one frame at a time at the rate the negotiated codec wants. The
  * rate is only known after offer/answer, so a source is described first
  * (`AudioSourceSpec`, e.g. from `--play`) and opened for a rate later.
  */
 import { readWavFile, type PcmAudio } from '../wav.js';
-import { Resampler } from '../resample.js';
-import { ToneGenerator } from '../dsp/tone.js';
+import { ClipSource, toMonoAt } from './clip.js';
+import { FrameAdapter, SampleSource } from './sample-source.js';
+import { SequenceSource } from './sequence.js';
 import { MicSource, requireSox } from './sox.js';
+import { ToneSource } from './tone-source.js';
+import { parseToneText } from './tones.js';
+
+interface ToneCommon {
+  kind: 'tone';
+  /** Level of each frequency, dBFS (default -10). */
+  levelDbfs?: number;
+  /** Ends after this many ms (cadence pauses included); forever when omitted. */
+  ms?: number;
+  /** On/off pairs in ms, repeated (as CALL_PROGRESS_TONES); steady when omitted. */
+  cadenceMs?: readonly number[];
+}
+
+/** One frequency (`hz`) or several mixed (`freqs`, e.g. [350, 440] dial tone). */
+export type ToneSourceSpec = ToneCommon & ({ hz: number; freqs?: undefined } | { freqs: readonly number[]; hz?: undefined });
 
 export type AudioSourceSpec =
-  | { kind: 'tone'; hz: number; levelDbfs?: number }
-  | { kind: 'silence' }
+  | ToneSourceSpec
+  /** Nothing is sent (comfort silence) forever; with `ms`, that many ms of zero samples, then it ends. */
+  | { kind: 'silence'; ms?: number }
   | { kind: 'wav'; path: string; audio: PcmAudio; loop?: boolean }
+  /** Several files in turn (music on hold: see mohSource), once or looping, optionally shuffled on each pass. */
+  | { kind: 'files'; audios: readonly PcmAudio[]; names?: readonly string[]; loop?: boolean; shuffle?: boolean; random?: () => number }
+  /** Items one after another, sample-exact; ends after the last (unless `loop`). */
+  | { kind: 'sequence'; items: readonly AudioSourceSpec[]; loop?: boolean }
+  /** A stream the caller makes (a conference mix, a bridge's transcoded audio), opened for the negotiated rate. */
+  | { kind: 'custom'; open(sampleRate: number, frameSamples: number): AudioSource; name?: string }
   /** The sound card's microphone, through sox `rec`. */
-  | { kind: 'mic' }
-  /** Anything else (a conference's mix, the other leg of a transcoding bridge), opened for the negotiated rate. */
-  | { kind: 'custom'; open(sampleRate: number, frameSamples: number): AudioSource };
+  | { kind: 'mic' };
 
 export interface AudioSource {
   /** The next frame, or undefined for silence (nothing is sent: the peer hears comfort silence). */
   read(): Int16Array | undefined;
-  /** True once a non-looping file has played to its end. */
+  /** True once a finite source has handed out its last audio; read() then returns undefined. */
   readonly ended: boolean;
   /** Releases what the source holds (the microphone). */
   close?(): void;
 }
 
-/** Tones at -10 dBFS: loud enough for any detector, far from clipping after any codec. */
-const DEFAULT_TONE_DBFS = -10;
-
 /**
- * Parses the `--play` value: `tone:HZ`, `silence`, `mic`, or the path of a WAV file
- * (read here, so a missing or broken file is reported before the call starts).
+ * Parses the `--play` value: `tone:HZ`, `tone:350+440`, `tone:1000/250` (250 ms),
+ * `silence`, `mic`, or the path of a WAV file (read here, so a missing or
+ * broken file is reported before the call starts).
  */
 export async function parseSourceSpec(text: string): Promise<AudioSourceSpec> {
   if (text === 'silence') return { kind: 'silence' };
@@ -40,13 +60,18 @@ export async function parseSourceSpec(text: string): Promise<AudioSourceSpec> {
     requireSox('rec');
     return { kind: 'mic' };
   }
-  const tone = /^tone:(\d+(?:\.\d+)?)$/.exec(text);
-  if (tone) {
-    const hz = Number(tone[1]);
-    if (!(hz > 0 && hz < 24000)) throw new RangeError(`--play tone:${tone[1]}: the frequency must be between 0 and 24000 Hz`);
-    return { kind: 'tone', hz };
+  if (text.startsWith('tone:')) {
+    const body = text.slice('tone:'.length);
+    let tone;
+    try {
+      tone = parseToneText(body);
+    } catch (err) {
+      throw new RangeError(`--play ${text}: ${(err as Error).message}; e.g. tone:440, tone:350+440, tone:1000/250`);
+    }
+    const { freqs, ms } = tone;
+    const base = freqs.length === 1 ? { kind: 'tone' as const, hz: freqs[0] } : { kind: 'tone' as const, freqs };
+    return ms === undefined ? base : { ...base, ms };
   }
-  if (text.startsWith('tone:')) throw new RangeError(`--play ${text}: write a tone as tone:HZ, e.g. tone:440`);
   try {
     return { kind: 'wav', path: text, audio: await readWavFile(text) };
   } catch (err) {
@@ -58,88 +83,69 @@ export async function parseSourceSpec(text: string): Promise<AudioSourceSpec> {
   }
 }
 
-/** Opens `spec` for frames of `frameSamples` mono samples at `sampleRate`. */
+/**
+ * Opens `spec` for frames of `frameSamples` mono samples at `sampleRate`.
+ * Throws (RangeError for a tone the rate cannot carry) before anything plays.
+ */
 export function openSource(spec: AudioSourceSpec, sampleRate: number, frameSamples: number): AudioSource {
+  if (spec.kind === 'mic') return new MicSource(sampleRate, frameSamples);
+  if (spec.kind === 'custom') return spec.open(sampleRate, frameSamples);
+  return openSampleSource(spec, sampleRate, frameSamples);
+}
+
+function openSampleSource(spec: AudioSourceSpec, sampleRate: number, frameSamples: number): SampleSource {
   switch (spec.kind) {
     case 'silence':
-      return { read: () => undefined, ended: false };
+      return new SilenceSource(spec.ms, sampleRate, frameSamples);
     case 'tone':
-      return toneSource(spec.hz, spec.levelDbfs ?? DEFAULT_TONE_DBFS, sampleRate, frameSamples);
+      return new ToneSource({ ...spec, freqs: toneFreqs(spec) }, sampleRate, frameSamples);
     case 'wav':
-      return new FileSource(toMonoAt(spec.audio, sampleRate), frameSamples, spec.loop ?? false);
-    case 'mic':
-      return new MicSource(sampleRate, frameSamples);
+      return new ClipSource([toMonoAt(spec.audio, sampleRate)], frameSamples, { loop: spec.loop ?? false, shuffle: false });
+    case 'files': {
+      const clips = spec.audios.map((a) => toMonoAt(a, sampleRate));
+      return new ClipSource(clips, frameSamples, { loop: spec.loop ?? false, shuffle: spec.shuffle ?? false, random: spec.random });
+    }
+    case 'sequence': {
+      const items = spec.items;
+      const open = () => items.map((item) => openSampleSource(item, sampleRate, frameSamples));
+      return new SequenceSource(open, frameSamples, spec.loop ?? false);
+    }
     case 'custom':
-      return spec.open(sampleRate, frameSamples);
+    case 'mic':
+      return new FrameAdapter(openSource(spec, sampleRate, frameSamples), frameSamples);
   }
 }
 
-function toneSource(hz: number, levelDbfs: number, sampleRate: number, frameSamples: number): AudioSource {
-  // A tone above the codec's band is a user error worth a clear message, not aliasing.
-  if (hz >= sampleRate / 2) throw new RangeError(`tone ${hz} Hz cannot pass a codec sampled at ${sampleRate} Hz`);
-  const gen = new ToneGenerator({ freqs: [hz], levelDbfs }, sampleRate);
-  const frame = new Int16Array(frameSamples);
-  return {
-    read: () => {
-      gen.fill(frame);
-      return frame;
-    },
-    ended: false,
-  };
+function toneFreqs(spec: ToneSourceSpec): readonly number[] {
+  return spec.freqs ?? [spec.hz];
 }
 
-class FileSource implements AudioSource {
-  private pos = 0;
-  private readonly frame: Int16Array;
-  ended = false;
+/** Untimed: read() says "send nothing". Timed (a pause inside a sequence): zero samples, then the end. */
+class SilenceSource extends SampleSource {
+  private left: number;
 
   constructor(
-    private readonly samples: Int16Array,
+    private readonly ms: number | undefined,
+    sampleRate: number,
     frameSamples: number,
-    private readonly loop: boolean,
   ) {
-    this.frame = new Int16Array(frameSamples);
+    super(frameSamples);
+    if (ms !== undefined && !(ms >= 0 && Number.isFinite(ms))) throw new RangeError(`silence of ${ms} ms: must be 0 or more`);
+    this.left = ms === undefined ? Infinity : Math.round((ms * sampleRate) / 1000);
+    if (this.left === 0) this.ended = true;
   }
 
-  read(): Int16Array | undefined {
-    const n = this.frame.length;
-    if (this.ended || this.samples.length === 0) {
-      this.ended = true;
-      return undefined;
-    }
-    let filled = 0;
-    while (filled < n) {
-      const take = Math.min(n - filled, this.samples.length - this.pos);
-      this.frame.set(this.samples.subarray(this.pos, this.pos + take), filled);
-      filled += take;
-      this.pos += take;
-      if (this.pos < this.samples.length) continue;
-      if (!this.loop) {
-        this.ended = true;
-        this.frame.fill(0, filled);
-        break;
-      }
-      this.pos = 0;
-    }
-    return this.frame;
+  override read(): Int16Array | undefined {
+    return this.ms === undefined ? undefined : super.read();
+  }
+
+  fill(out: Int16Array, from: number): number {
+    const n = Math.min(out.length - from, this.left);
+    out.fill(0, from, from + n);
+    this.left -= n;
+    if (this.left <= 0) this.ended = true;
+    return from + n;
   }
 }
 
-/** The file as mono at `rate`: channels averaged, then resampled once up front (files are short). */
-export function toMonoAt(audio: PcmAudio, rate: number): Int16Array {
-  const ch = audio.channels;
-  let mono = audio.samples;
-  if (ch > 1) {
-    mono = new Int16Array(Math.floor(audio.samples.length / ch));
-    for (let i = 0; i < mono.length; i++) {
-      let sum = 0;
-      for (let c = 0; c < ch; c++) sum += audio.samples[i * ch + c];
-      mono[i] = Math.round(sum / ch);
-    }
-  }
-  if (audio.sampleRate === rate) return mono;
-  const rs = new Resampler(audio.sampleRate, rate);
-  const out = new Int16Array(rs.outputLength(mono.length));
-  const n = rs.process(mono, out);
-  return out.subarray(0, n);
-}
+export { toMonoAt };
