@@ -126,6 +126,20 @@ export class Resampler {
     return count * this.channels;
   }
 
+  /**
+   * Takes over `other`'s history and position (same rates and channels), so
+   * this instance's next output continues `other`'s stream without a seam:
+   * a conference listener moving from the shared mix to a mix of their own.
+   */
+  copyStateFrom(other: Resampler): void {
+    if (other.fromRate !== this.fromRate || other.toRate !== this.toRate || other.channels !== this.channels || other.buf.length !== this.buf.length) {
+      throw new RangeError(`cannot copy the state of a ${other.fromRate} → ${other.toRate} Hz resampler into a ${this.fromRate} → ${this.toRate} Hz one`);
+    }
+    this.buf.set(other.buf);
+    this.next = other.next;
+    this.phase = other.phase;
+  }
+
   /** Forget all history, as if newly constructed (e.g. after a stream restarts). */
   reset(): void {
     this.buf.fill(0);

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { goertzel } from '../../src/media/dsp/goertzel.js';
 import { levelDbfs } from '../../src/media/dsp/level.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
-import { Resampler } from '../../src/media/resample.js';
+import { FILE_MAX_FACTOR, Resampler } from '../../src/media/resample.js';
 
 const PAIRS: ReadonlyArray<readonly [number, number]> = [
   [8000, 16000],
@@ -264,5 +264,33 @@ test('cost per 20 ms frame (printed, not asserted)', (t) => {
     for (let i = 0; i < frames; i++) r.process(input, out);
     const us = ((performance.now() - start) * 1000) / frames;
     t.diagnostic(`${from}→${to} Hz: ${us.toFixed(1)} µs per 20 ms frame (${r.tapsPerPhase} taps/phase, delay ${r.delayMs.toFixed(2)} ms)`);
+  }
+});
+
+test('copyStateFrom: a second resampler carries on the first one\'s stream, sample for sample', () => {
+  const a = new Resampler(16000, 48000);
+  const b = new Resampler(16000, 48000);
+  const input = tone(16000, [310], -10, 320 * 6);
+  const outA = new Int16Array(960);
+  const outB = new Int16Array(960);
+  for (let f = 0; f < 5; f++) a.process(input.subarray(f * 320, (f + 1) * 320), outA);
+  b.copyStateFrom(a);
+  a.process(input.subarray(1600), outA);
+  b.process(input.subarray(1600), outB);
+  assert.deepEqual(outB, outA);
+  assert.throws(() => b.copyStateFrom(new Resampler(8000, 48000)), /8000 → 48000 Hz/);
+});
+
+test('file rates: 44.1 kHz and 22.05 kHz convert with maxFactor, keeping a tone; the per-packet default refuses them', () => {
+  for (const [from, to] of [[44100, 8000], [22050, 16000], [44100, 16000]] as const) {
+    assert.throws(() => new Resampler(from, to), /factors up to 12/);
+    const r = new Resampler(from, to, { maxFactor: FILE_MAX_FACTOR });
+    const input = tone(from, [1000], -10, from);
+    const out = new Int16Array(r.outputLength(input.length));
+    const n = r.process(input, out);
+    assert.ok(Math.abs(n - to) <= 1, `${from} → ${to}: ${n} samples for a second`);
+    const body = out.subarray(r.delaySamples + 100, n - 100);
+    assert.ok(Math.abs(levelDbfs(body) - -10) < 0.2, `${from} → ${to}: level ${levelDbfs(body).toFixed(2)}`);
+    assert.ok(goertzel(body, to, 1000) > 0.95 * Math.pow(10, -1), `${from} → ${to}: the tone is kept`);
   }
 });
