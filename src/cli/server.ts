@@ -28,6 +28,9 @@ import { IdleCollector, v8Collector } from '../util/idle-gc.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
+import { PbxRuntime, type PbxStatus } from '../voice/pbx-runtime.js';
+import type { ApplicationRoute } from '../proxy/proxy.js';
+import { speakWithEspeak } from './tts-stub.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -40,6 +43,8 @@ export interface RunningServer {
   proxy: Proxy;
   registrar: Registrar;
   security: Security;
+  /** The PBX, when the config has a dialplan. */
+  pbx: PbxRuntime | undefined;
   traces: TraceRecorder;
   /** Errors that escaped every handler (counted by serve's last-resort handlers, shown in metrics). */
   crashes: CrashCounter;
@@ -103,6 +108,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (!u) return undefined;
     return { password: u.password, ha1: u.ha1 };
   };
+  // The PBX starts after the proxy's sockets (its agent talks to them); the proxy asks it through this.
+  let pbx: PbxRuntime | undefined;
+  const hasDialplan = config.pbx.dialplan.size > 0;
+  const application: ApplicationRoute | undefined = hasDialplan
+    ? {
+        isApplication: (src) => pbx?.route().isApplication(src) ?? false,
+        peer: () => (pbx as PbxRuntime).route().peer(),
+        wants: (req, user) => pbx?.route().wants(req, user) ?? false,
+        trunkFor: (src) => pbx?.route().trunkFor(src),
+      }
+    : undefined;
   const proxy = new Proxy(
     {
       clock,
@@ -132,6 +148,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       log: log.child({ layer: 'proxy' }),
       onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
       maxDialogs: config.limits.maxDialogs,
+      application,
     },
   );
   const stack: SipStack = proxy.stack;
@@ -151,6 +168,29 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   } catch (err) {
     db.close();
     throw err;
+  }
+  if (hasDialplan) {
+    const udp = endpoints.find((e) => e.proto === 'udp') ?? endpoints[0];
+    const wildcard = udp.address === '0.0.0.0' || udp.address === '::';
+    const host = wildcard ? (udp.address === '::' ? '::1' : '127.0.0.1') : udp.address;
+    try {
+      pbx = new PbxRuntime({
+        config,
+        clock,
+        log: log.child({ layer: 'pbx' }),
+        db,
+        proxy: { host, port: udp.port },
+        userAgent: USER_AGENT,
+        registered: (user) => registrar.lookup(user).length > 0,
+        tts: { speak: (text, voice) => speakWithEspeak(config.data, text, voice) },
+      });
+      await pbx.start();
+    } catch (err) {
+      await pbx?.close();
+      await stack.close();
+      db.close();
+      throw err;
+    }
   }
   const status = (): StatusReport => {
     const now = clock.wallNow();
@@ -256,6 +296,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     proxy,
     registrar,
     security,
+    pbx,
     traces,
     crashes,
     status,
@@ -265,6 +306,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       purgeTimer?.cancel();
       idleGc.stop();
       await admin.close();
+      await pbx?.close();
       await proxy.close();
       registrar.flush();
       db.close();

@@ -37,7 +37,28 @@ export interface ProxyOptions {
   onAuthFailure?: (source: Peer, user: string, method: string) => void;
   /** Dialogs at which a new INVITE is refused with 503 (by the stack, statelessly); no limit when absent or 0. */
   maxDialogs?: number;
+  /** The application server (the PBX) calls are handed to, as Kamailio hands them to Asterisk. */
+  application?: ApplicationRoute;
 }
+
+/**
+ * What the proxy asks of the application it hands calls to. The composition
+ * root builds it from the PBX; the proxy never imports the PBX.
+ */
+export interface ApplicationRoute {
+  /** The application's own SIP agent: its requests are trusted (no challenge) and go to phones or out. */
+  isApplication(source: Peer): boolean;
+  /** Where handed-over requests go. */
+  peer(): Peer;
+  /** Whether a new request from a local user (or a trunk) for `user` at our domain is the application's. */
+  wants(req: SipMessage, user: string): boolean;
+  /** The name of the IP-authenticated trunk `source` belongs to, if any. */
+  trunkFor(source: Peer): string | undefined;
+}
+
+/** Identity headers only the application may see from us: whatever a phone sends in them is removed. */
+export const ASSERTED_IDENTITY = 'P-Asserted-Identity';
+export const TRUNK_HEADER = 'P-Switchboard-Trunk';
 
 /** Methods that create a dialog, so the proxy must stay on their path with Record-Route. */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
@@ -180,14 +201,43 @@ export class Proxy {
     if (req.method === 'ACK') return; // ACK with no To tag and no transaction: nothing to do.
 
     const toLocal = this.isOurDomain(ruri);
+    const app = this.opts.application;
+    if (app?.isApplication(source)) {
+      // The PBX's own legs: it already decided; phones are found by location, the rest resolved.
+      if (toLocal) this.toLocalUser(req, tx, ruri, hash);
+      else this.own(this.forwardToUri(req, tx, hash), tx, req);
+      return;
+    }
+    if (app) {
+      req.remove(ASSERTED_IDENTITY.toLowerCase());
+      req.remove(TRUNK_HEADER.toLowerCase());
+    }
+    const trunk = app?.trunkFor(source);
+    if (trunk !== undefined && app) {
+      // A carrier's call: the application routes it by DID, whatever domain it names.
+      req.set(TRUNK_HEADER, trunk);
+      return this.toApplication(req, tx, hash, app);
+    }
     if (this.fromLocalDomain(req)) {
       if (!this.authenticated(req, tx)) return;
+      if (toLocal && app && ruri.user !== undefined && app.wants(req, ruri.user)) {
+        req.set(ASSERTED_IDENTITY, `<${req.from.uri}>`);
+        return this.toApplication(req, tx, hash, app);
+      }
       if (toLocal) this.toLocalUser(req, tx, ruri, hash);
       else this.own(this.forwardToUri(req, tx, hash), tx, req);
       return;
     }
     if (!toLocal) return this.reply(tx, req, 403, 'Relaying Denied');
     this.toLocalUser(req, tx, ruri, hash);
+  }
+
+  /** Hands a request to the application server, staying on the dialog's path (Record-Route). */
+  private toApplication(req: SipMessage, tx: ServerTransaction, hash: string, app: ApplicationRoute): void {
+    const dest = app.peer();
+    const ctx = this.newContext(req, tx);
+    ctx.fork(this.prepare(req, tx, req.uri, dest, hash, true), dest);
+    this.counters.forwarded++;
   }
 
   /**

@@ -107,6 +107,9 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
    * Asterisk's dtmfmode=auto does.
    */
   private inband: InbandDtmfDetector | undefined;
+  /** True while another session relays its packets out through ours: our own source is silent then. */
+  private fed = false;
+  private relayPeer: MediaSession | undefined;
 
   private constructor(
     readonly endpoint: MediaEndpoint,
@@ -147,8 +150,37 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
   /** Changes what we play (takes effect at the next frame). */
   play(spec: AudioSourceSpec): void {
     this.sourceSpec = spec;
-    // Only while we send: on hold the new source waits for the resume.
-    if (this.codec && this.source) this.openSource();
+    // Only while we send: on hold the new source waits for the resume; while relayed into, the relay plays.
+    if (this.codec && this.source && !this.fed) this.openSource();
+  }
+
+  /** Whether packets can go between this session and `other` undecoded: one codec at one rate on both. */
+  canRelayTo(other: MediaSession): boolean {
+    const a = this.info;
+    const b = other.info;
+    return !!a && !!b && a.codec.toLowerCase() === b.codec.toLowerCase() && a.clockRate === b.clockRate;
+  }
+
+  /**
+   * Sends what this session receives out through `other`, undecoded (a B2BUA
+   * bridge of one codec); `other` stops playing its own source meanwhile.
+   * `undefined` ends it and `other` plays its source again.
+   */
+  relayTo(other: MediaSession | undefined): void {
+    const prev = this.relayPeer;
+    if (prev === other) return;
+    if (prev) {
+      prev.fed = false;
+      if (prev.codec && prev.info && sends(prev.info.direction)) prev.openSource();
+    }
+    this.relayPeer = other;
+    this.endpoint.relayTo(other?.endpoint);
+    if (other) {
+      other.fed = true;
+      other.source?.close?.();
+      other.source = undefined;
+      other.endpoint.stop();
+    }
   }
 
   /** RFC 4733 keys; throws when the peer did not accept telephone-event. */
@@ -189,6 +221,7 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.relayTo(undefined);
     this.source?.close?.();
     await this.endpoint.close();
   }
@@ -252,7 +285,7 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
     });
     if (sends(n.direction)) {
       // A re-INVITE that keeps rate and frame size (a session refresh) must not restart the file.
-      if (!this.source || this.sourceFrame !== this.frameKey()) this.openSource();
+      if (!this.fed && (!this.source || this.sourceFrame !== this.frameKey())) this.openSource();
     } else {
       this.source?.close?.();
       this.source = undefined;

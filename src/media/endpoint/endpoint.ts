@@ -92,6 +92,10 @@ export class MediaEndpoint {
   private nextTickAt = 0;
   private rtcpTimer: TimerHandle | undefined;
   private closed = false;
+  /** Where accepted RTP goes undecoded while two endpoints of one codec are bridged (see relayTo). */
+  private relayTarget: MediaEndpoint | undefined;
+  /** The stream being relayed into this endpoint: its SSRC, last sequence, and the timestamp offset onto ours. */
+  private relayIn: { ssrc: number; lastSeq: number; tsOffset: number } | undefined;
 
   private readonly view = new RtpView();
   private readonly event: TelephoneEvent = { event: 0, end: false, volume: 0, duration: 0 };
@@ -225,6 +229,43 @@ export class MediaEndpoint {
     this.source = undefined;
   }
 
+  /**
+   * Bridges without decoding: every RTP packet accepted here (audio and
+   * telephone events) is sent on by `to` as part of its own stream — its
+   * SSRC, sequence numbers and timestamps, its payload types — so latency
+   * is one socket hop. Both endpoints must carry the same codec; keys still
+   * reach this endpoint's `digit` handler (feature codes). `undefined` stops
+   * relaying: received audio is played out again.
+   */
+  relayTo(to: MediaEndpoint | undefined): void {
+    if (to === this) throw new RangeError('an endpoint cannot relay to itself');
+    this.relayTarget = to;
+  }
+
+  /** A packet relayed into this endpoint from a bridged one. */
+  private relayed(v: RtpView, isAudio: boolean): void {
+    const s = this.session;
+    if (!s || this.closed) return;
+    const pt = isAudio ? s.payloadType : s.telephoneEventPt;
+    if (pt === undefined) return;
+    let r = this.relayIn;
+    let marker = v.marker;
+    if (!r || r.ssrc !== v.ssrc) {
+      // A new stream (or a new talker after a transfer) continues ours: timestamps carry on from where we are.
+      r = this.relayIn = { ssrc: v.ssrc, lastSeq: (v.sequence - 1) & 0xffff, tsOffset: (s.timestamp - v.timestamp) | 0 };
+      marker = true;
+    }
+    const gap = (v.sequence - r.lastSeq) & 0xffff;
+    // Reordered or duplicated packets go out as they came; a loss before us stays a gap after us.
+    if (gap === 0 || gap > 0x8000) return;
+    if (gap > 1 && gap < 100) s.seq = (s.seq + gap - 1) & 0xffff;
+    r.lastSeq = v.sequence;
+    const ts = (v.timestamp + r.tsOffset) >>> 0;
+    if (isAudio) s.timestamp = (ts + s.frameUnits) >>> 0;
+    this.sendRtp(s, pt, marker, ts, v.payload, undefined);
+    s.needMarker = false;
+  }
+
   /** Queues RFC 4733 keys (0-9 * # A-D); throws if telephone-event was not configured or a key is invalid. */
   sendDigits(digits: string): void {
     const s = this.session;
@@ -277,6 +318,7 @@ export class MediaEndpoint {
     this.tickTimer = undefined;
     this.rtcpTimer = undefined;
     this.source = undefined;
+    this.relayTarget = undefined;
     if (this.session) {
       await new Promise<void>((resolve) => this.sendReport(this.session as Session, { reason }, resolve));
     }
@@ -460,12 +502,15 @@ export class MediaEndpoint {
     if (!s.rx.onPacket(v.sequence, v.timestamp, now) && !onProbation) return this.drop('bad-sequence');
     this.rxPackets++;
     this.rxBytes += v.payloadLength;
+    const relay = this.relayTarget;
     if (isAudio) {
-      s.playout.put(v.sequence, v.timestamp, v.payload, now, v.marker);
+      if (relay) relay.relayed(v, true);
+      else s.playout.put(v.sequence, v.timestamp, v.payload, now, v.marker);
       return;
     }
     const ev = decodeEvent(v.payload, this.event);
     if (!ev || !s.dtmfReceiver) return this.drop('bad-payload');
+    if (relay) relay.relayed(v, false);
     s.dtmfReceiver.push(ev, v.timestamp, v.sequence, now);
   };
 

@@ -1,0 +1,122 @@
+/**
+ * Joins two channels' media. When both legs agreed on one codec at one rate
+ * the packets are relayed undecoded (one socket hop, no jitter buffer in the
+ * path, as rtpengine does); otherwise each side's decoded audio is resampled
+ * and re-encoded for the other (G.722 phone ↔ G.711 trunk).
+ */
+import type { AudioSource } from '../media/players/index.js';
+import { Resampler } from '../media/resample.js';
+import type { MediaSession } from '../ua/media-session.js';
+import type { Channel } from './channel.js';
+
+export type BridgeMode = 'relay' | 'transcode';
+
+export class MediaBridge {
+  readonly mode: BridgeMode;
+  private readonly undo: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    readonly a: Channel,
+    readonly b: Channel,
+  ) {
+    const ma = a.media;
+    const mb = b.media;
+    if (!ma || !mb) throw new Error('both legs need media before they are bridged');
+    a.stopPlaying();
+    b.stopPlaying();
+    a.peer = b;
+    b.peer = a;
+    a.lastPeer = b.name;
+    b.lastPeer = a.name;
+    if (ma.canRelayTo(mb)) {
+      this.mode = 'relay';
+      ma.relayTo(mb);
+      mb.relayTo(ma);
+      this.undo.push(() => {
+        ma.relayTo(undefined);
+        mb.relayTo(undefined);
+      });
+    } else {
+      this.mode = 'transcode';
+      this.pipe(ma, mb);
+      this.pipe(mb, ma);
+    }
+  }
+
+  /** Separates the legs; each plays silence (or whatever it is told next). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.undo.splice(0)) u();
+    if (this.a.peer === this.b) this.a.peer = undefined;
+    if (this.b.peer === this.a) this.b.peer = undefined;
+  }
+
+  /** What `from` hears is played to `to`, at `to`'s rate. */
+  private pipe(from: MediaSession, to: MediaSession): void {
+    const fifo = new PcmFifo();
+    const off = from.on('frame', (pcm, rate) => fifo.push(pcm, rate));
+    to.play({ kind: 'custom', open: (rate, frame) => fifo.reader(rate, frame) });
+    this.undo.push(() => {
+      off();
+      to.play({ kind: 'silence' });
+    });
+  }
+}
+
+/**
+ * Decoded audio from one leg waiting for the other's next frame. Bounded: a
+ * leg whose clock runs fast cannot make the queue (and the delay) grow.
+ */
+class PcmFifo {
+  private readonly chunks: Int16Array[] = [];
+  private queued = 0;
+  private outRate = 0;
+  private inRate = 0;
+  private resampler: Resampler | undefined;
+  private static readonly MAX_MS = 120;
+
+  push(pcm: Int16Array, rate: number): void {
+    if (this.outRate === 0) return;
+    if (rate !== this.inRate) {
+      this.inRate = rate;
+      this.resampler = rate === this.outRate ? undefined : new Resampler(rate, this.outRate);
+    }
+    let data: Int16Array;
+    const rs = this.resampler;
+    if (rs) {
+      const out = new Int16Array(rs.outputLength(pcm.length));
+      data = out.subarray(0, rs.process(pcm, out));
+    } else data = Int16Array.from(pcm);
+    this.chunks.push(data);
+    this.queued += data.length;
+    const max = (this.outRate * PcmFifo.MAX_MS) / 1000;
+    while (this.queued > max && this.chunks.length > 1) this.queued -= (this.chunks.shift() as Int16Array).length;
+  }
+
+  reader(rate: number, frameSamples: number): AudioSource {
+    this.outRate = rate;
+    this.inRate = 0;
+    this.chunks.length = 0;
+    this.queued = 0;
+    const frame = new Int16Array(frameSamples);
+    return {
+      ended: false,
+      read: () => {
+        if (this.queued < frameSamples) return undefined;
+        let filled = 0;
+        while (filled < frameSamples) {
+          const head = this.chunks[0];
+          const take = Math.min(head.length, frameSamples - filled);
+          frame.set(head.subarray(0, take), filled);
+          filled += take;
+          if (take === head.length) this.chunks.shift();
+          else this.chunks[0] = head.subarray(take);
+        }
+        this.queued -= frameSamples;
+        return frame;
+      },
+    };
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The B2BUA: a `ua/` agent on an internal address behind our own proxy, as
+ * Asterisk sits behind Kamailio. The proxy hands it the calls for dialplan
+ * numbers (with the caller's identity asserted); every call it takes or places
+ * becomes a Channel with its own dialog and media. What runs on a new call is
+ * its owner's business (the verb engine): the PBX offers channels, legs to
+ * phones and trunks, and bridges.
+ */
+import type { CodecName } from '../media/codecs/registry.js';
+import { parseNameAddr } from '../sip/headers.js';
+import type { Peer } from '../sip/transport/types.js';
+import { parseUri } from '../sip/uri.js';
+import type { CallEnd } from '../ua/call.js';
+import type { IncomingCall } from '../ua/incoming.js';
+import { MediaSession } from '../ua/media-session.js';
+import { UserAgent } from '../ua/user-agent.js';
+import type { Clock } from '../util/clock.js';
+import { uriHost } from '../sip/uri.js';
+import type { Logger } from '../util/log.js';
+import type { PortRange } from '../media/endpoint/types.js';
+import { Channel, type ChannelHost, type Party } from './channel.js';
+
+/** Headers the proxy adds for us (and strips from everyone else): see proxy.ts. */
+const ASSERTED = 'p-asserted-identity';
+const TRUNK = 'p-switchboard-trunk';
+
+export interface PbxOptions {
+  domain: string;
+  clock: Clock;
+  log: Logger;
+  /** Internal SIP address of the PBX agent, e.g. `udp:127.0.0.1:0`. */
+  listen: string;
+  /** Our proxy: every leg toward a phone goes through it (location, NAT). */
+  proxy: { host: string; port: number };
+  /** Where RTP sockets bind, and the address written in SDP when it differs (wildcard binds). */
+  mediaAddress: string;
+  advertiseAddress?: string;
+  rtpPorts?: PortRange;
+  codecs: readonly CodecName[];
+  userAgent: string;
+  /** Display names of our users, for caller ID. */
+  displayName(user: string): string | undefined;
+  /** A new call for the PBX; the handler owns it from here. */
+  onCall(ch: Channel, info: NewCall): void;
+  /** A channel ended (CDR, counts). */
+  onChannelEnded?(ch: Channel): void;
+}
+
+/** What we know about a call the proxy handed over. */
+export interface NewCall {
+  /** The number dialled (Request-URI user). */
+  exten: string;
+  /** The authenticated user who called, if one of ours. */
+  user: string | undefined;
+  /** The trunk it came in on, if any. */
+  trunk: string | undefined;
+}
+
+/** How a leg is placed. */
+export interface LegOptions {
+  /** Caller ID shown to the called party. */
+  from: Party;
+  /** The user this leg rings, for channel names and CDRs. */
+  endpoint: string;
+  user?: string;
+  codecs?: readonly CodecName[];
+  /** Extra INVITE headers. */
+  headers?: [string, string][];
+  /** Place it through this agent (a trunk's) instead of the PBX agent. */
+  via?: UserAgent;
+}
+
+export class Pbx implements ChannelHost {
+  readonly ua: UserAgent;
+  readonly clock: Clock;
+  readonly log: Logger;
+  private readonly channelSet = new Set<Channel>();
+  private closed = false;
+
+  constructor(private readonly opts: PbxOptions) {
+    this.clock = opts.clock;
+    this.log = opts.log;
+    this.ua = new UserAgent({
+      listen: opts.listen,
+      server: opts.proxy,
+      domain: opts.domain,
+      user: 'pbx',
+      displayName: 'Switchboard PBX',
+      clock: opts.clock,
+      userAgent: opts.userAgent,
+      log: opts.log.child({ layer: 'pbx-sip' }),
+      newMedia: () => this.openMedia(),
+      closeTimeoutMs: 1500,
+    });
+    this.ua.on('incoming', (call) => this.incoming(call));
+  }
+
+  async start(): Promise<void> {
+    await this.ua.start();
+  }
+
+  /** The agent's address: the proxy trusts what comes from here and hands calls to it. */
+  get peer(): Peer {
+    const l = this.ua.local;
+    return { proto: l.proto, address: l.address, port: l.port };
+  }
+
+  get channels(): Channel[] {
+    return [...this.channelSet];
+  }
+
+  get domain(): string {
+    return this.opts.domain;
+  }
+
+  /** A media session for a new leg. */
+  openMedia(codecs?: readonly string[]): Promise<MediaSession> {
+    return MediaSession.open({
+      codecs: (codecs as readonly CodecName[] | undefined) ?? this.opts.codecs,
+      bindAddress: this.opts.mediaAddress,
+      advertiseAddress: this.opts.advertiseAddress,
+      port: this.opts.rtpPorts ?? 0,
+      clock: this.clock,
+      log: this.log,
+    });
+  }
+
+  /** @internal A channel ended. */
+  ended(ch: Channel): void {
+    if (!this.channelSet.delete(ch)) return;
+    this.opts.onChannelEnded?.(ch);
+  }
+
+  /**
+   * Places a leg to `uri` (`sip:1003@domain` through the proxy, or a
+   * carrier's URI through a trunk's agent). Returns at once; watch the channel.
+   */
+  dial(uri: string, leg: LegOptions): Channel {
+    if (this.closed) throw new Error('the PBX is shutting down');
+    const agent = leg.via ?? this.ua;
+    const holder: { ch?: Channel } = {};
+    const from = `${leg.from.name ? `"${leg.from.name.replace(/["\\]/g, '')}" ` : ''}<sip:${leg.from.number}@${uriHost(this.opts.domain)}>`;
+    const call = agent.call(uri, {
+      from,
+      headers: leg.headers,
+      // Called as the call starts, before `call()` returns and the channel exists: wait one turn.
+      media: () => Promise.resolve().then(() => (holder.ch as Channel).mediaFactory()),
+    });
+    const ch = new Channel(this, call, leg.from, leg.endpoint, leg.user, leg.codecs);
+    holder.ch = ch;
+    if (!ch.ended) this.channelSet.add(ch);
+    return ch;
+  }
+
+  /** Adopts a call our agent placed by itself (a REFER's new call) as a channel. */
+  adopt(call: Parameters<typeof this.channelFor>[0], caller: Party, endpoint: string): Channel {
+    return this.channelFor(call, caller, endpoint);
+  }
+
+  private channelFor(call: IncomingCall | ReturnType<UserAgent['call']>, caller: Party, endpoint: string): Channel {
+    const ch = new Channel(this, call, caller, endpoint, undefined);
+    if (!ch.ended) this.channelSet.add(ch);
+    return ch;
+  }
+
+  private incoming(call: IncomingCall): void {
+    const req = call.invite;
+    let exten = '';
+    try {
+      exten = parseUri(call.uri).user ?? '';
+    } catch {
+      /* an unreadable Request-URI dials nothing: the `i` extension answers */
+    }
+    const trunk = req.get(TRUNK);
+    let user: string | undefined;
+    const asserted = req.get(ASSERTED);
+    if (asserted && trunk === undefined) {
+      try {
+        user = parseUri(parseNameAddr(asserted).uri).user;
+      } catch {
+        user = undefined;
+      }
+    }
+    let callerNumber = user ?? '';
+    let callerName = user ? this.opts.displayName(user) : undefined;
+    if (!user) {
+      try {
+        callerNumber = parseUri(call.from).user ?? '';
+      } catch {
+        callerNumber = '';
+      }
+      callerName = call.fromDisplayName;
+    }
+    const ch = new Channel(this, call, { number: callerNumber, name: callerName }, user ?? trunk ?? (callerNumber || 'anonymous'), user);
+    if (ch.ended) return;
+    ch.trunk = trunk;
+    call.mediaFactory = ch.mediaFactory;
+    this.channelSet.add(ch);
+    this.opts.onCall(ch, { exten, user, trunk });
+  }
+
+  /** Hangs up every channel and stops the agent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const ch of this.channelSet) ch.hangup(503, 'Service Unavailable');
+    await this.ua.close();
+  }
+}
+
+export type { CallEnd };

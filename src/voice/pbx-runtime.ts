@@ -1,0 +1,303 @@
+/**
+ * The PBX as the server runs it: the B2BUA agent, the compiled dialplan and
+ * the verb engine, queues, conference rooms, the parking lot, voicemail,
+ * CDRs — built from the config and started beside the proxy, which hands it
+ * calls through the `ApplicationRoute` made here.
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { defaultMohFolder, mohSource, type AudioSourceSpec } from '../media/players/index.js';
+import type { CodecName } from '../media/codecs/registry.js';
+import type { ApplicationRoute } from '../proxy/proxy.js';
+import type { Peer } from '../sip/transport/types.js';
+import { CdrStore } from '../store/cdr.js';
+import { VoicemailStore } from '../store/voicemail.js';
+import { VoicemailMailer } from '../pbx/voicemail/mailer.js';
+import { voicemailApp } from './apps/voicemail.js';
+import { voicemailMainApp } from './apps/voicemail-main.js';
+import type { Db } from '../store/db.js';
+import type { Clock } from '../util/clock.js';
+import { detach, type Logger } from '../util/log.js';
+import { cdrRow } from '../pbx/cdr.js';
+import type { Channel } from '../pbx/channel.js';
+import { ConferenceRoom } from '../pbx/conference.js';
+import { ParkingLot } from '../pbx/park.js';
+import { Pbx, type NewCall } from '../pbx/pbx.js';
+import { CallQueue } from '../pbx/queue.js';
+import { directoryApp } from './apps/directory.js';
+import { conferenceApp } from './apps/conference.js';
+import { enqueueApp } from './apps/queue.js';
+import { featureApp } from './apps/feature.js';
+import { parkApp, parkedCallApp, spell } from './apps/park.js';
+import { compileDialplan, type Dialplan } from './dialplan/dialplan.js';
+import { AllowList } from '../proxy/security/allow-list.js';
+import { isOpen } from './dialplan/calendar.js';
+import { CallScript } from './engine.js';
+import { bridgeUntilHangup } from './dial.js';
+import { PbxVoice } from './services.js';
+
+export interface PbxRuntimeOptions {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  db: Db;
+  /** Where the PBX agent reaches our proxy (a UDP listener of ours). */
+  proxy: { host: string; port: number };
+  userAgent: string;
+  /** Registered contacts of a user (queue members and ring targets that are reachable). */
+  registered(user: string): boolean;
+  /** Text to speech, cached. */
+  tts: { speak(text: string, voice?: string): Promise<AudioSourceSpec> };
+}
+
+/** Everything the console shows. */
+export interface PbxStatus {
+  channels: { channel: string; uniqueid: string; caller: string; state: string; app: string; peer: string; seconds: number; trunk: string }[];
+  queues: ReturnType<CallQueue['figures']>[];
+  conferences: { room: string; participants: ReturnType<ConferenceRoom['list']> }[];
+  parked: ReturnType<ParkingLot['list']>;
+}
+
+export class PbxRuntime {
+  readonly pbx: Pbx;
+  readonly dialplan: Dialplan;
+  readonly voice: PbxVoice;
+  readonly queues = new Map<string, CallQueue>();
+  readonly rooms = new Map<string, ConferenceRoom>();
+  readonly lot: ParkingLot;
+  readonly cdrs: CdrStore;
+  readonly voicemail: VoicemailStore;
+  readonly mailer: VoicemailMailer | undefined;
+  private readonly moh = new Map<string, AudioSourceSpec>();
+  private readonly log: Logger;
+  private readonly ipTrunks: { name: string; allow: AllowList }[];
+
+  constructor(private readonly opts: PbxRuntimeOptions) {
+    const { config, clock } = opts;
+    this.log = opts.log;
+    this.dialplan = compileDialplan(config);
+    this.cdrs = new CdrStore(opts.db, { clock, log: opts.log.child({ layer: 'cdr' }) });
+    const listenHost = opts.proxy.host;
+    this.pbx = new Pbx({
+      domain: config.domain,
+      clock,
+      log: opts.log.child({ layer: 'pbx' }),
+      listen: `udp:${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:0`,
+      proxy: opts.proxy,
+      mediaAddress: listenHost,
+      codecs: ['pcmu', 'pcma', 'g722', 'opus'] satisfies CodecName[],
+      userAgent: opts.userAgent,
+      displayName: (u) => config.users.get(u)?.displayName ?? config.pbx.users.get(u)?.name,
+      onCall: (ch, info) => this.onCall(ch, info),
+      onChannelEnded: (ch) => this.writeCdr(ch),
+    });
+    this.voice = new PbxVoice({
+      config,
+      pbx: this.pbx,
+      dialplan: this.dialplan,
+      log: opts.log.child({ layer: 'voice' }),
+      speak: (text, voice) => opts.tts.speak(text, voice),
+      isCalendarOpen: (name) => {
+        const cal = config.pbx.calendars.get(name);
+        return cal ? isOpen(cal, new Date(clock.wallNow())) : true;
+      },
+    });
+    const host = {
+      clock,
+      log: opts.log.child({ layer: 'pbx' }),
+    };
+    for (const q of config.pbx.queues.values()) {
+      this.queues.set(
+        q.name,
+        new CallQueue(q, {
+          ...host,
+          ring: (member, from) => this.pbx.dial(`sip:${member}@${config.domain}`, { from, endpoint: member, user: member }),
+          inUse: (member) => this.pbx.channels.some((c) => c.user === member && !c.ended),
+          reachable: (member) => opts.registered(member) && !(config.pbx.users.get(member)?.dnd ?? false),
+          moh: (folder) => this.mohFor(folder),
+          announcement: (position, wait) =>
+            opts.tts.speak(`You are caller number ${position}.${wait !== undefined ? ` The expected wait is about ${Math.max(1, Math.round(wait / 60))} minute${Math.round(wait / 60) > 1 ? 's' : ''}.` : ''} Please hold.`),
+        }),
+      );
+    }
+    const park = config.pbx.park;
+    this.lot = new ParkingLot(park.first, park.last, park.timeout, {
+      clock,
+      moh: () => this.mohFor(undefined),
+      timedOut: (ch, parker) => this.parkTimedOut(ch, parker),
+    });
+    this.voice.register('enqueue', enqueueApp(this.queues, (q) => this.dialplan.queueAfter(q)));
+    this.voice.register('park', parkApp(this.lot));
+    this.voice.register('parked_call', parkedCallApp(this.lot));
+    this.voice.register('feature', featureApp({ queues: this.queues, user: (u) => config.pbx.users.get(u) }));
+    this.voice.register('directory', directoryApp(() => [...config.pbx.users.entries()].filter(([, u]) => u.name).map(([exten, u]) => ({ exten, name: u.name as string }))));
+    this.voice.register(
+      'conference',
+      conferenceApp({
+        room: (name) => this.room(name),
+        config: (name) => config.pbx.conferences.get(name),
+      }),
+    );
+    this.voicemail = new VoicemailStore(opts.db, config.data, { clock, log: opts.log.child({ layer: 'voicemail' }) });
+    this.mailer = config.pbx.smtp
+      ? new VoicemailMailer(config.pbx.smtp, { clock, log: opts.log.child({ layer: 'mail' }), store: this.voicemail, accessNumber: '*98' })
+      : undefined;
+    const box = (m: string) => config.pbx.users.get(m)?.voicemail;
+    this.voice.register('voicemail', voicemailApp({ store: this.voicemail, box, saved: (m, id) => this.messageSaved(m, id), clockNow: () => clock.wallNow() }));
+    this.voice.register('voicemail_main', voicemailMainApp({ store: this.voicemail, box }));
+    this.ipTrunks = [...config.pbx.trunks.values()].filter((t) => !t.register).map((t) => ({ name: t.name, allow: new AllowList(t.allow) }));
+  }
+
+  async start(): Promise<void> {
+    await this.pbx.start();
+    const folders = new Set<string | undefined>([undefined, this.opts.config.pbx.moh, ...[...this.opts.config.pbx.queues.values()].map((q) => q.moh)]);
+    for (const f of folders) this.moh.set(f ?? '', await mohSource(f ?? this.opts.config.pbx.moh ?? defaultMohFolder()));
+  }
+
+  /** What the proxy asks before handing a call over. */
+  route(): ApplicationRoute {
+    return {
+      isApplication: (source: Peer) => {
+        const me = this.pbx.peer;
+        return source.port === me.port && source.address === me.address && source.proto === me.proto;
+      },
+      peer: () => this.pbx.peer,
+      wants: (req, user) => {
+        if (req.method === 'INVITE') return this.dialplan.knows(user);
+        if (req.method === 'SUBSCRIBE') return (req.get('event') ?? '').split(';', 1)[0].trim().toLowerCase() === 'message-summary';
+        return false;
+      },
+      trunkFor: (source) => this.ipTrunks.find((t) => t.allow.has(source.address))?.name,
+    };
+  }
+
+  status(): PbxStatus {
+    const now = this.opts.clock.wallNow();
+    return {
+      channels: this.pbx.channels.map((c) => ({
+        channel: c.name,
+        uniqueid: c.id,
+        caller: c.caller.number,
+        state: c.up ? 'Up' : c.call.state === 'ringing' ? 'Ringing' : c.call.state === 'ended' ? 'Down' : 'Dialing',
+        app: c.lastApp,
+        peer: c.peer?.name ?? '',
+        seconds: Math.round((now - c.created) / 1000),
+        trunk: c.trunk ?? '',
+      })),
+      queues: [...this.queues.values()].map((q) => q.figures()),
+      conferences: [...this.rooms.values()].map((r) => ({ room: r.name, participants: r.list() })),
+      parked: this.lot.list(),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.rooms.values()) r.close();
+    await this.pbx.close();
+    this.mailer?.close();
+    this.cdrs.flush();
+  }
+
+  private mohFor(folder: string | undefined): AudioSourceSpec {
+    return this.moh.get(folder ?? '') ?? this.moh.get('') ?? { kind: 'silence' };
+  }
+
+  private room(name: string): ConferenceRoom | undefined {
+    let r = this.rooms.get(name);
+    if (r) return r;
+    const cfg = this.opts.config.pbx.conferences.get(name);
+    if (!cfg) return undefined;
+    const dir = path.join(this.opts.config.data, 'conferences');
+    r = new ConferenceRoom(cfg, {
+      clock: this.opts.clock,
+      log: this.log.child({ layer: 'conference' }),
+      moh: () => this.mohFor(undefined),
+      recordingPath: (room) => {
+        mkdirSync(dir, { recursive: true });
+        return path.join(dir, `${room}-${new Date(this.opts.clock.wallNow()).toISOString().replace(/[:.]/g, '-')}.wav`);
+      },
+      empty: (room) => {
+        if (this.rooms.get(room.name) === room) this.rooms.delete(room.name);
+      },
+    });
+    this.rooms.set(name, r);
+    return r;
+  }
+
+  private onCall(ch: Channel, info: NewCall): void {
+    const config = this.opts.config;
+    let context: string;
+    if (info.trunk !== undefined) {
+      const t = config.pbx.trunks.get(info.trunk);
+      context = t?.dids.get(info.exten) ?? t?.context ?? 'from-trunk';
+    } else if (info.user !== undefined) {
+      context = config.pbx.users.get(info.user)?.context ?? config.pbx.defaultContext;
+    } else {
+      ch.hangup(403, 'Forbidden');
+      return;
+    }
+    ch.dst = info.exten;
+    ch.context = context;
+    if (!this.dialplan.hasContext(context)) {
+      this.log.error({ context, exten: info.exten }, 'the caller\'s context does not exist; call refused');
+      ch.hangup(404, 'Not Found');
+      return;
+    }
+    const script = new CallScript(this.voice, ch, { context, exten: info.exten });
+    detach(script.run(), this.log, 'running a call', { callId: ch.call.callId });
+  }
+
+  private parkTimedOut(ch: Channel, parker: string | undefined): void {
+    if (!parker || ch.ended) {
+      ch.hangup();
+      return;
+    }
+    const leg = this.pbx.dial(`sip:${parker}@${this.opts.config.domain}`, { from: { number: ch.caller.number, name: `Parked ${spell(ch.caller.number)}` }, endpoint: parker, user: parker });
+    leg.linkedId = ch.linkedId;
+    detach(
+      (async () => {
+        await new Promise<void>((resolve) => {
+          leg.once('answered', () => resolve());
+          leg.once('ended', () => resolve());
+        });
+        if (leg.up) await bridgeUntilHangup(ch, leg, 0);
+        else ch.hangup();
+      })(),
+      this.log,
+      'ringing back a parked call',
+    );
+  }
+
+  /** A new message: e-mail it when the mailbox has an address and SMTP is set up. */
+  private messageSaved(mailbox: string, id: number): void {
+    const cfg = this.opts.config.pbx.users.get(mailbox);
+    const msg = this.voicemail.get(id);
+    const to = cfg?.voicemail?.email;
+    if (!msg || !to || !this.mailer) return;
+    detach(
+      this.mailer.send({
+        to,
+        mailbox,
+        ownerName: cfg?.name,
+        callerNumber: msg.callerNumber,
+        callerName: msg.callerName || undefined,
+        received: msg.received,
+        durationSeconds: msg.durationSeconds,
+        wavPath: msg.path,
+        messageId: msg.id,
+      }),
+      this.log,
+      'mailing a voicemail',
+    );
+  }
+
+  private writeCdr(ch: Channel): void {
+    const primary = ch.call.direction === 'incoming';
+    const row = primary ? cdrRow(ch, ch.caller.number, ch.dst, ch.context) : cdrRow(ch, ch.caller.number, ch.endpoint, ch.context);
+    try {
+      this.cdrs.insert(row);
+    } catch (err) {
+      this.log.error({ err, uniqueid: ch.id }, 'CDR not written');
+    }
+  }
+}
