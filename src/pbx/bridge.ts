@@ -29,6 +29,8 @@ export class MediaBridge {
     b.peer = a;
     a.lastPeer = b.name;
     b.lastPeer = a.name;
+    a.bridge = this;
+    b.bridge = this;
     if (ma.canRelayTo(mb)) {
       this.mode = 'relay';
       ma.relayTo(mb);
@@ -51,6 +53,8 @@ export class MediaBridge {
     for (const u of this.undo.splice(0)) u();
     if (this.a.peer === this.b) this.a.peer = undefined;
     if (this.b.peer === this.a) this.b.peer = undefined;
+    if (this.a.bridge === this) this.a.bridge = undefined;
+    if (this.b.bridge === this) this.b.bridge = undefined;
   }
 
   /** What `from` hears is played to `to`, at `to`'s rate. */
@@ -63,6 +67,37 @@ export class MediaBridge {
       to.play({ kind: 'silence' });
     });
   }
+}
+
+/**
+ * Bridges two channels with media and waits until one of them hangs up (or
+ * `timeLimitMs` passes, when not 0); then hangs up the other — unless a
+ * transfer took it over meanwhile (its generation changed).
+ */
+export async function joinUntilHangup(a: Channel, b: Channel, timeLimitMs = 0): Promise<void> {
+  const genA = a.generation;
+  const genB = b.generation;
+  if (a.ended || b.ended || !a.media || !b.media) {
+    if (!a.ended && a.generation === genA) a.hangup();
+    if (!b.ended && b.generation === genB) b.hangup();
+    return;
+  }
+  const bridge = new MediaBridge(a, b);
+  await new Promise<void>((resolve) => {
+    let limit: { cancel(): void } | undefined;
+    const done = (): void => {
+      limit?.cancel();
+      offA();
+      offB();
+      resolve();
+    };
+    const offA = a.once('ended', done);
+    const offB = b.once('ended', done);
+    if (timeLimitMs > 0) limit = a.owner.clock.setTimer(timeLimitMs, done);
+  });
+  bridge.close();
+  if (!a.ended && a.generation === genA) a.hangup();
+  if (!b.ended && b.generation === genB) b.hangup();
 }
 
 /**

@@ -62,6 +62,14 @@ export class Channel extends Emitter<ChannelEvents> {
   /** What was dialled and in which context it ran (CDR dst, dcontext). */
   dst = '';
   context = '';
+  /**
+   * Bumped when something takes the channel over (a transfer moves it to a
+   * new script or bridge): whoever held it before lets it go without
+   * hanging it up.
+   */
+  generation = 0;
+  /** The bridge it is in, if any (a transfer breaks it). */
+  bridge: { close(): void } | undefined;
   /** How the last dial from this channel went (Asterisk's DIALSTATUS): the disposition of an unanswered call. */
   dialStatus: string | undefined;
   /** Keys pressed and not yet read by a verb. */
@@ -76,8 +84,8 @@ export class Channel extends Emitter<ChannelEvents> {
   constructor(
     readonly owner: ChannelHost,
     readonly call: Call,
-    /** Who is calling on this leg (caller ID), and whom the leg reaches. */
-    readonly caller: Party,
+    /** Who is calling on this leg (caller ID); a transfer may change it. */
+    public caller: Party,
     readonly endpoint: string,
     /** The authenticated user behind this leg, when it is one of ours. */
     readonly user: string | undefined,
@@ -121,6 +129,11 @@ export class Channel extends Emitter<ChannelEvents> {
 
   get endedInfo(): CallEnd | undefined {
     return this.endInfo;
+  }
+
+  /** Takes the channel over: earlier holders see the generation change and let go. */
+  takeover(): number {
+    return ++this.generation;
   }
 
   /** Answers an incoming leg; resolves false when the caller went away first. */

@@ -14,6 +14,7 @@ import type { CallEnd } from '../ua/call.js';
 import type { IncomingCall } from '../ua/incoming.js';
 import { MediaSession } from '../ua/media-session.js';
 import { UserAgent } from '../ua/user-agent.js';
+import type { ReferTarget } from '../ua/replaces.js';
 import type { Clock } from '../util/clock.js';
 import { uriHost } from '../sip/uri.js';
 import type { Logger } from '../util/log.js';
@@ -44,6 +45,8 @@ export interface PbxOptions {
   onCall(ch: Channel, info: NewCall): void;
   /** A channel ended (CDR, counts). */
   onChannelEnded?(ch: Channel): void;
+  /** A REFER on one of our legs: true when it was carried out (see UserAgentOptions.onTransfer). */
+  onTransfer?(ch: Channel, target: ReferTarget): boolean;
 }
 
 /** What we know about a call the proxy handed over. */
@@ -91,6 +94,10 @@ export class Pbx implements ChannelHost {
       log: opts.log.child({ layer: 'pbx-sip' }),
       newMedia: () => this.openMedia(),
       closeTimeoutMs: 1500,
+      onTransfer: (call, target) => {
+        const ch = this.channels.find((c) => c.call === call);
+        return ch !== undefined && (opts.onTransfer?.(ch, target) ?? false);
+      },
     });
     this.ua.on('incoming', (call) => this.incoming(call));
   }

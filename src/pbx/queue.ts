@@ -9,7 +9,7 @@ import type { QueueConfig, QueueStrategy } from '../config/pbx-schema.js';
 import type { AudioSourceSpec } from '../media/players/index.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { detach, type Logger } from '../util/log.js';
-import { MediaBridge } from './bridge.js';
+import { joinUntilHangup } from './bridge.js';
 import type { Channel, Party } from './channel.js';
 
 export interface QueueHost {
@@ -293,24 +293,13 @@ export class CallQueue {
     this.leave(w, 'answered');
     m.callsTaken++;
     w.ch.stopPlaying();
-    const bridge = new MediaBridge(w.ch, leg);
-    const done = (): void => {
-      bridge.close();
+    const call = joinUntilHangup(w.ch, leg).then(() => {
       const end = this.host.clock.now();
       m.lastCallEnd = end;
       m.wrapUpUntil = end + this.config.wrapUp * 1000;
-      if (!w.ch.ended) w.ch.hangup();
-      if (!leg.ended) leg.hangup();
       this.distribute();
-    };
-    let finished = false;
-    const once = (): void => {
-      if (finished) return;
-      finished = true;
-      done();
-    };
-    w.ch.once('ended', once);
-    leg.once('ended', once);
+    });
+    detach(call, this.host.log, 'a queue call');
     this.distribute();
   }
 }

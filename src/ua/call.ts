@@ -16,6 +16,7 @@ import { CallStateError, RequestPendingError, SipStatusError, transportFailureRe
 import { Emitter } from '../util/emitter.js';
 import type { MediaHandler } from './media-handler.js';
 import { ReferIn, ReferOut } from './refer.js';
+import type { ReferTarget } from './replaces.js';
 import { ReinviteMachine } from './reinvite.js';
 
 export type CallState = 'calling' | 'ringing' | 'answered' | 'ended';
@@ -59,6 +60,8 @@ export interface CallHost {
   unbind(call: Call): void;
   /** A 2xx no live call wants: ACK it and BYE at once (§13.2.2.4). */
   strayAnswer(res: SipMessage): void;
+  /** Whether the agent's owner carries out this transfer itself (a B2BUA moves the other party) instead of a new call. */
+  takeTransfer?(call: Call, target: ReferTarget): boolean;
 }
 
 export abstract class Call extends Emitter<CallEvents> {
@@ -450,6 +453,15 @@ export abstract class Call extends Emitter<CallEvents> {
       return this.request(() => dialog.createRequest('NOTIFY', this.referIn.notifyOptions(parsed.event, status, reason, terminated)));
     };
     this.background(notify(100, 'Trying', false), 'NOTIFY');
+    if (this.host.takeTransfer?.(this, parsed.target)) {
+      // The owner moved the other party already: report success and step out, as Asterisk does.
+      const leave = async (): Promise<void> => {
+        await notify(200, 'OK', true);
+        await this.hangupAs({ by: 'local', reason: 'Transferred' });
+      };
+      this.background(leave(), 'leaving a transferred call');
+      return;
+    }
     const headers = [...parsed.target.headers];
     const referredBy = req.get('referred-by');
     if (referredBy && !headers.some(([n]) => n.toLowerCase() === 'referred-by')) headers.push(['Referred-By', referredBy]);

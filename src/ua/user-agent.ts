@@ -27,7 +27,7 @@ import { IncomingCall } from './incoming.js';
 import type { MediaFactory } from './media-handler.js';
 import { OutgoingCall } from './outgoing.js';
 import { Registration } from './registration.js';
-import { parseReplaces } from './replaces.js';
+import { parseReplaces, type ReferTarget } from './replaces.js';
 
 export interface UserAgentOptions {
   /** Where SIP binds: `127.0.0.1:5074` (UDP), or `tcp:127.0.0.1:5074`; port 0 picks a free one. */
@@ -61,6 +61,12 @@ export interface UserAgentOptions {
    * self-signed pair is made.
    */
   tls?: { ca?: string[]; verify?: boolean; cert?: string; key?: string };
+  /**
+   * A REFER in one of our calls: return true to carry the transfer out
+   * yourself (the call reports success and hangs up); false lets the agent
+   * place the new call as a phone does.
+   */
+  onTransfer?: (call: Call, target: ReferTarget) => boolean;
 }
 
 export type UserAgentEvents = {
@@ -169,6 +175,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
         if (k && this.dialogs.get(k) === call) this.dialogs.delete(k);
       },
       strayAnswer: (res) => this.strayAnswer(res),
+      takeTransfer: opts.onTransfer,
     };
   }
 

@@ -4,7 +4,7 @@
  * the two, and end the call when either side hangs up — Asterisk's Dial()
  * with DIALSTATUS, Twilio's <Dial> with several <Number>s.
  */
-import { MediaBridge } from '../pbx/bridge.js';
+import { joinUntilHangup } from '../pbx/bridge.js';
 import type { Channel } from '../pbx/channel.js';
 import type { CallEnd } from '../ua/call.js';
 import type { TimerHandle } from '../util/clock.js';
@@ -118,24 +118,5 @@ export async function bridgeUntilHangup(caller: Channel, callee: Channel, timeLi
     callee.hangup();
     return;
   }
-  if (callee.ended || !callee.media || !caller.media) {
-    if (!callee.ended) callee.hangup();
-    return;
-  }
-  const bridge = new MediaBridge(caller, callee);
-  let limit: TimerHandle | undefined;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      limit?.cancel();
-      offA();
-      offB();
-      resolve();
-    };
-    const offA = caller.once('ended', done);
-    const offB = callee.once('ended', done);
-    if (timeLimitMs > 0) limit = caller.owner.clock.setTimer(timeLimitMs, done);
-  });
-  bridge.close();
-  if (!caller.ended && caller.peer === undefined) caller.hangup();
-  if (!callee.ended && callee.peer === undefined) callee.hangup();
+  await joinUntilHangup(caller, callee, timeLimitMs);
 }

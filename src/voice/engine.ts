@@ -89,9 +89,10 @@ export class CallScript {
   async run(): Promise<void> {
     const ch = this.channel;
     const log = this.services.log;
+    const generation = ch.generation;
     try {
       for (;;) {
-        if (ch.ended) return;
+        if (ch.ended || ch.generation !== generation) return;
         const match = this.lookup();
         if (!match) {
           log.info({ callId: ch.call.callId, context: this.context, exten: this.exten }, 'no such extension; call refused');
@@ -120,6 +121,7 @@ export class CallScript {
     } catch (err) {
       log.error({ err, callId: ch.call.callId }, 'a verb failed; the call is hung up');
     }
+    if (ch.generation !== generation) return;
     // An unanswered call whose last dial failed is refused with what that dial met (Asterisk's hangup cause).
     const refusal: Record<string, number> = { BUSY: 486, CONGESTION: 503, CHANUNAVAIL: 480, NOANSWER: 480 };
     ch.hangup(refusal[ch.dialStatus ?? ''] ?? 480);

@@ -35,6 +35,9 @@ import { AllowList } from '../proxy/security/allow-list.js';
 import { isOpen } from './dialplan/calendar.js';
 import { CallScript } from './engine.js';
 import { bridgeUntilHangup } from './dial.js';
+import { joinUntilHangup } from '../pbx/bridge.js';
+import { parseReplaces, type ReferTarget } from '../ua/replaces.js';
+import { parseUri } from '../sip/uri.js';
 import { PbxVoice } from './services.js';
 
 export interface PbxRuntimeOptions {
@@ -91,6 +94,7 @@ export class PbxRuntime {
       displayName: (u) => config.users.get(u)?.displayName ?? config.pbx.users.get(u)?.name,
       onCall: (ch, info) => this.onCall(ch, info),
       onChannelEnded: (ch) => this.writeCdr(ch),
+      onTransfer: (ch, target) => this.transfer(ch, target),
     });
     this.voice = new PbxVoice({
       config,
@@ -245,6 +249,59 @@ export class PbxRuntime {
     }
     const script = new CallScript(this.voice, ch, { context, exten: info.exten });
     detach(script.run(), this.log, 'running a call', { callId: ch.call.callId });
+  }
+
+  /** The dialplan context a channel's own user dials in (a transferor's class of service). */
+  private contextOf(ch: Channel): string {
+    const u = ch.user === undefined ? undefined : this.opts.config.pbx.users.get(ch.user);
+    return u?.context ?? (ch.context || this.opts.config.pbx.defaultContext);
+  }
+
+  /**
+   * A REFER on leg `x`: blind, the party bridged to `x` runs the target
+   * extension in the transferor's context; attended (Replaces naming the
+   * transferor's other call), the two parties the transferor talked to are
+   * bridged. The transferor's legs then end.
+   */
+  transfer(x: Channel, target: ReferTarget): boolean {
+    const other = x.peer;
+    if (!other || other.ended) return false;
+    const replaces = target.headers.find(([n]) => n.toLowerCase() === 'replaces')?.[1];
+    if (replaces !== undefined) {
+      const id = parseReplaces(replaces);
+      const y = id ? this.pbx.channels.find((c) => c !== x && c.call.callId === id.callId) : undefined;
+      const third = y?.peer;
+      if (!y || !third || third.ended) return false;
+      other.takeover();
+      third.takeover();
+      x.bridge?.close();
+      y.bridge?.close();
+      detach(joinUntilHangup(other, third), this.log, 'an attended transfer');
+      this.log.info({ from: other.name, to: third.name, by: x.name }, 'attended transfer');
+      y.hangup();
+      return true;
+    }
+    let exten: string | undefined;
+    try {
+      exten = parseUri(target.uri).user;
+    } catch {
+      exten = undefined;
+    }
+    if (!exten) return false;
+    const context = this.contextOf(x);
+    other.takeover();
+    x.bridge?.close();
+    if (other.call.direction === 'outgoing') {
+      // The party we called is now the caller: the new target sees their number.
+      other.caller = { number: other.user ?? other.endpoint, name: other.user ? this.voice.displayName(other.user) : undefined };
+    }
+    other.context = context;
+    other.dst = exten;
+    this.log.info({ channel: other.name, exten, context, by: x.name }, 'blind transfer');
+    const script = new CallScript(this.voice, other, { context, exten });
+    if (x.user !== undefined) script.vars.set('PARKER', x.user);
+    detach(script.run(), this.log, 'running a transferred call', { callId: other.call.callId });
+    return true;
   }
 
   private parkTimedOut(ch: Channel, parker: string | undefined): void {

@@ -93,6 +93,10 @@ export class PbxVoice implements VoiceServices {
     return this.config.pbx.users.get(name);
   }
 
+  displayName(user: string): string | undefined {
+    return this.config.users.get(user)?.displayName ?? this.user(user)?.name;
+  }
+
   isUser(name: string): boolean {
     return this.config.users.has(name);
   }

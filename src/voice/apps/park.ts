@@ -1,5 +1,5 @@
 /** `park` (700) and `parked_call` (701-720): Asterisk's Park() and ParkedCall(). */
-import { MediaBridge } from '../../pbx/bridge.js';
+import { joinUntilHangup } from '../../pbx/bridge.js';
 import type { ParkingLot } from '../../pbx/park.js';
 import { HANGUP, NEXT, type Flow } from '../engine.js';
 import type { AppHandler } from '../services.js';
@@ -49,11 +49,7 @@ export function parkedCallApp(lot: ParkingLot): AppHandler {
       return HANGUP;
     }
     script.waited();
-    const bridge = new MediaBridge(ch, parked);
-    await Promise.race([ch.whenEnded(), parked.whenEnded()]);
-    bridge.close();
-    if (!ch.ended) ch.hangup();
-    if (!parked.ended) parked.hangup();
+    await joinUntilHangup(ch, parked);
     return HANGUP;
   };
 }
