@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { toMonoAt } from '../media/players/source.js';
+import { toMonoAt, type AudioSourceSpec } from '../media/players/source.js';
 import { readWav, writeWav, WavError, type PcmAudio } from '../media/wav.js';
 import { silentLogger, type Logger } from '../util/log.js';
 
@@ -118,6 +118,12 @@ export class TtsCache implements TtsProvider {
     const p = this.load(req).finally(() => this.inflight.delete(req.key));
     this.inflight.set(req.key, p);
     return p;
+  }
+
+  /** synthesize() as a source to play (what `say` hands a channel); `path` names the cache file. */
+  async speak(text: string, voice?: string): Promise<AudioSourceSpec> {
+    const audio = await this.synthesize(text, voice);
+    return { kind: 'wav', path: this.pathFor(text, voice), audio };
   }
 
   /**

@@ -165,6 +165,11 @@ test('cache: 16 kHz mono on disk, keyed by text, voice and engine; damaged files
   assert.equal(fake.renders, 2, 'the damaged file was rendered again');
   assert.deepEqual((await readWavFile(tts.pathFor('Hello world'))).samples, a.samples, 'and replaced');
 
+  const spec = await tts.speak('Hello world');
+  assert.ok(spec.kind === 'wav');
+  assert.equal(spec.audio, a, 'speak() plays the cached audio');
+  assert.equal(spec.path, tts.pathFor('Hello world'));
+
   await assert.rejects(tts.synthesize('   '), /text is empty/);
   await assert.rejects(tts.synthesize('x'.repeat(5001)), /at most 5000/);
 });
