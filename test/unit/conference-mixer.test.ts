@@ -11,7 +11,7 @@ import { measureTone } from '../../src/media/dsp/tone-detect.js';
 import { powerToDbfs } from '../../src/media/dsp/level.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { ConferenceMixer, MixerError } from '../../src/media/mixer/index.js';
-import { CONFERENCE_JOIN } from '../../src/media/players/index.js';
+import { CONFERENCE_JOIN, openSource } from '../../src/media/players/index.js';
 import { concatFrames } from '../helpers/media.js';
 
 interface Party {
@@ -307,4 +307,32 @@ test('a resampled listener who starts and stops talking hears the room without a
   const natural = 2 * A * Math.sin((Math.PI * 310) / 48000);
   assert.ok(step <= natural * 1.1, `largest step ${step}, the tone's own ${natural.toFixed(0)}`);
   assert.ok(powerToDbfs(goertzel(all, 48000, 3000)) < -70, 'never itself');
+});
+
+test('sourceFor: a participant\'s mix as a call\'s audio source, at its ptime, ending when they leave', () => {
+  const mixer = new ConferenceMixer();
+  mixer.add('a', 8000);
+  mixer.add('b', 8000);
+  const src = openSource(mixer.sourceFor('b'), 8000, 240); // 30 ms ptime
+  assert.equal(src.read(), undefined, 'nothing mixed yet: nothing to send');
+  const gen = new ToneGenerator({ freqs: [500], levelDbfs: -20 }, 8000);
+  const heard: Int16Array[] = [];
+  for (let t = 0; t < 30; t++) {
+    const f = new Int16Array(160);
+    gen.fill(f);
+    mixer.push('a', f);
+    mixer.tick();
+    // The call reads every 30 ms: twice every three ticks.
+    if (t % 3 !== 0) {
+      const got = src.read();
+      assert.ok(got && got.length === 240, `read after tick ${t}`);
+      heard.push(got.slice());
+    }
+  }
+  assert.equal(heard.length, 20);
+  assert.ok(Math.abs(powerToDbfs(goertzel(concatFrames(heard.slice(1)), 8000, 500)) - -20) < 0.5, 'b hears a');
+  assert.throws(() => openSource(mixer.sourceFor('b'), 16000, 320), /added at 8000 Hz, not 16000 Hz/);
+  mixer.remove('b');
+  assert.equal(src.ended, true);
+  assert.equal(src.read(), undefined);
 });

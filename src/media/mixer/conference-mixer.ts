@@ -117,6 +117,9 @@ interface Member {
   missed: number;
   /** Removed: contributes its fade-out until its resampler is drained, then goes. */
   leaving: boolean;
+  /** What each tick made for them, waiting for their call's RTP clock (sourceFor). */
+  outQueue: Int16Array | undefined;
+  outQueued: number;
 }
 
 interface Announcement {
@@ -208,6 +211,8 @@ export class ConferenceMixer extends Emitter<ConferenceMixerEvents> {
       dropped: 0,
       missed: 0,
       leaving: false,
+      outQueue: undefined,
+      outQueued: 0,
     };
     this.fitToRate(m);
     this.members.set(id, m);
@@ -319,6 +324,7 @@ export class ConferenceMixer extends Emitter<ConferenceMixerEvents> {
       if (!m.listens || m.rate === this.mixRate || m.privateTicks > 0) continue;
       m.out.set(this.shared.get(m.rate)!.out);
     }
+    for (const m of this.members.values()) if (m.outQueue) enqueue(m.outQueue, m, m.out);
 
     const done = this.announcements.filter((a) => a.source.ended);
     if (done.length > 0) {
@@ -335,6 +341,44 @@ export class ConferenceMixer extends Emitter<ConferenceMixerEvents> {
   /** Everyone together at the mixing rate (recording the room). Reused by the next tick. */
   roomMix(): Int16Array {
     return this.room;
+  }
+
+  /**
+   * What `id` hears as an AudioSourceSpec for their call (MediaSession.play):
+   * each tick's frame is queued (60 ms at most) and handed out at the rate
+   * the call's RTP clock reads, in frames of any size (a 30 ms ptime too).
+   * Opening it for another rate than the one `id` was added with throws:
+   * re-add them after a codec change. It ends when they leave.
+   */
+  sourceFor(id: string): AudioSourceSpec {
+    const m = this.member(id);
+    return {
+      kind: 'custom',
+      name: `conference mix for ${id}`,
+      open: (sampleRate, frameSamples) => {
+        if (sampleRate !== m.rate) throw new MixerError(`participant ${id} was added at ${m.rate} Hz, not ${sampleRate} Hz`);
+        m.outQueue = new Int16Array(Math.max(3 * m.frame, 2 * frameSamples));
+        m.outQueued = 0;
+        const frame = new Int16Array(frameSamples);
+        const src = {
+          get ended() {
+            return m.leaving;
+          },
+          read: (): Int16Array | undefined => {
+            if (m.leaving || !m.outQueue || m.outQueued < frameSamples) return undefined;
+            frame.set(m.outQueue.subarray(0, frameSamples));
+            m.outQueue.copyWithin(0, frameSamples, m.outQueued);
+            m.outQueued -= frameSamples;
+            return frame;
+          },
+          close: () => {
+            m.outQueue = undefined;
+            m.outQueued = 0;
+          },
+        };
+        return src;
+      },
+    };
   }
 
   participants(): ParticipantInfo[] {
@@ -472,6 +516,17 @@ export class ConferenceMixer extends Emitter<ConferenceMixerEvents> {
     if (m.contrib.length !== this.mixRate / 50) m.contrib = new Int16Array(this.mixRate / 50);
     m.privateTicks = 0;
   }
+}
+
+/** Appends `frame` to the member's output queue, dropping the oldest audio when it is full. */
+function enqueue(queue: Int16Array, m: Member, frame: Int16Array): void {
+  const over = m.outQueued + frame.length - queue.length;
+  if (over > 0) {
+    queue.copyWithin(0, over, m.outQueued);
+    m.outQueued -= over;
+  }
+  queue.set(frame, m.outQueued);
+  m.outQueued += frame.length;
 }
 
 function addInto(acc: Int32Array, frame: Int16Array): void {

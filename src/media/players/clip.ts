@@ -69,11 +69,6 @@ export class ClipSource extends SampleSource {
     if (clips.every((c) => c.length === 0)) this.ended = true;
   }
 
-  /** The clip now playing (its index in the list given), for "now playing" displays and tests. */
-  get current(): number {
-    return this.order[Math.min(this.idx, this.order.length - 1)];
-  }
-
   fill(out: Int16Array, from: number): number {
     let i = from;
     while (i < out.length && !this.ended) {
