@@ -28,9 +28,11 @@ import { IdleCollector, v8Collector } from '../util/idle-gc.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
-import { PbxRuntime, type PbxStatus } from '../voice/pbx-runtime.js';
+import { PbxRuntime } from '../voice/pbx-runtime.js';
 import type { ApplicationRoute } from '../proxy/proxy.js';
-import { speakWithEspeak } from './tts-stub.js';
+import { TtsCache } from '../voice/tts.js';
+import { EspeakTts } from '../voice/tts-espeak.js';
+import path from 'node:path';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -182,7 +184,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         proxy: { host, port: udp.port },
         userAgent: USER_AGENT,
         registered: (user) => registrar.lookup(user).length > 0,
-        tts: { speak: (text, voice) => speakWithEspeak(config.data, text, voice) },
+        tts: new TtsCache({ provider: new EspeakTts({ clock, log: log.child({ layer: 'tts' }) }), dir: path.join(config.data, 'tts-cache') }),
       });
       await pbx.start();
     } catch (err) {

@@ -217,14 +217,14 @@ export class Channel extends Emitter<ChannelEvents> {
     if (queued !== undefined) return queued;
     if (this.ended) return undefined;
     await new Promise<void>((resolve) => {
-      let timer: TimerHandle | undefined;
+      const held: { timer?: TimerHandle } = {};
       const done = (): void => {
-        timer?.cancel();
+        held.timer?.cancel();
         if (this.keyWaiter === done) this.keyWaiter = undefined;
         resolve();
       };
       this.keyWaiter = done;
-      timer = this.owner.clock.setTimer(timeoutMs, done);
+      held.timer = this.owner.clock.setTimer(timeoutMs, done);
     });
     return this.keys.shift();
   }

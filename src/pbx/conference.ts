@@ -160,11 +160,7 @@ export class ConferenceRoom {
       if (hear === p.inRoom && p.ch.media) continue;
       p.inRoom = hear;
       if (hear) {
-        const id = p.ch.id;
-        p.ch.playForever({
-          kind: 'custom',
-          open: () => ({ ended: false, read: () => (this.members.has(id) ? this.mixer.mixFor(id) : undefined) }),
-        });
+        p.ch.playForever(this.mixer.sourceFor(p.ch.id));
       } else p.ch.playForever(this.host.moh());
     }
   }

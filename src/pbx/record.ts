@@ -1,41 +1,41 @@
 /**
- * Records what a channel's caller says into a WAV file: until a finish key,
- * a stretch of silence, the length limit, or the caller hanging up (the audio
- * so far is kept — a message cut off is still a message).
+ * Records what a channel's caller says: until a finish key, a stretch of
+ * silence, the length limit, or the caller hanging up — the audio so far is
+ * kept then (a message cut off is still a message). The file is written
+ * durably by MessageRecorder (`.part`, fsync, rename).
  */
-import { renameSync, rmSync } from 'node:fs';
-import { WavRecorder } from '../media/players/index.js';
+import { rmSync } from 'node:fs';
+import { MessageRecorder } from '../media/players/message-recorder.js';
 import type { Channel } from './channel.js';
 
 export interface RecordOptions {
-  /** Final path; the recording is written to `path.part` and renamed when finished. */
+  /** Final path of the WAV. */
   path: string;
   maxSeconds: number;
   /** Seconds of silence that end it (0: never). */
   silenceSeconds: number;
-  /** Keys that end it (not recorded). */
+  /** Keys that end it (their tone is cut from the end). */
   finishKeys: string;
 }
 
 export interface Recording {
   path: string;
   seconds: number;
-  /** Why it stopped. */
+  /** Whether anything louder than silence was heard. */
+  heardSound: boolean;
   reason: 'key' | 'silence' | 'max' | 'hangup';
   key?: string;
 }
 
-/** Frames quieter than this (mean absolute sample) count as silence: about -50 dBFS. */
-const SILENCE_LEVEL = 100;
+/** A key's tone lasts about this long before its event is recognised. */
+const KEY_TAIL_MS = 200;
 
-export function recordChannel(ch: Channel, opts: RecordOptions): Promise<Recording | undefined> {
+export async function recordChannel(ch: Channel, opts: RecordOptions): Promise<Recording | undefined> {
   const media = ch.media;
-  if (!media?.info || ch.ended) return Promise.resolve(undefined);
-  const part = `${opts.path}.part`;
-  const rec = new WavRecorder(part, media.info.sampleRate);
-  let silentMs = 0;
-  let heardMs = 0;
-  return new Promise((resolve) => {
+  if (!media?.info || ch.ended) return undefined;
+  const rec = await MessageRecorder.create(opts.path, { sampleRate: media.info.sampleRate, maxSeconds: opts.maxSeconds, silenceSeconds: opts.silenceSeconds });
+  ch.clearKeys();
+  const how = await new Promise<{ reason: Recording['reason']; key?: string }>((resolve) => {
     let done = false;
     const finish = (reason: Recording['reason'], key?: string): void => {
       if (done) return;
@@ -43,34 +43,20 @@ export function recordChannel(ch: Channel, opts: RecordOptions): Promise<Recordi
       offFrame();
       offKey();
       offEnd();
-      timer.cancel();
-      rec.close();
-      const seconds = rec.seconds;
-      try {
-        renameSync(part, opts.path);
-      } catch {
-        rmSync(part, { force: true });
-        resolve(undefined);
-        return;
-      }
-      resolve({ path: opts.path, seconds, reason, key });
+      resolve({ reason, key });
     };
     const offFrame = media.on('frame', (pcm) => {
-      rec.write(pcm);
-      const frameMs = (pcm.length * 1000) / (media.info?.sampleRate ?? 8000);
-      heardMs += frameMs;
-      let sum = 0;
-      for (let i = 0; i < pcm.length; i++) sum += Math.abs(pcm[i]);
-      silentMs = sum / pcm.length < SILENCE_LEVEL ? silentMs + frameMs : 0;
-      if (opts.silenceSeconds > 0 && silentMs >= opts.silenceSeconds * 1000 && heardMs > silentMs) finish('silence');
+      const stop = rec.write(pcm);
+      if (stop) finish(stop === 'silence' ? 'silence' : 'max');
     });
     const offKey = ch.on('digit', (d) => {
       if (opts.finishKeys.includes(d)) finish('key', d);
     });
     const offEnd = ch.once('ended', () => finish('hangup'));
-    const timer = ch.owner.clock.setTimer(opts.maxSeconds * 1000, () => finish('max'));
-    ch.clearKeys();
+    if (ch.ended) finish('hangup');
   });
+  const r = await rec.finish({ trimSilence: how.reason === 'silence', dropTailMs: how.reason === 'key' ? KEY_TAIL_MS : 0 });
+  return { path: r.path, seconds: r.seconds, heardSound: r.heardSound, reason: how.reason, key: how.key };
 }
 
 /** Removes a recording nobody wants (too short, cancelled). */

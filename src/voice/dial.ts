@@ -63,18 +63,17 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
 
   return new Promise<DialOutcome>((resolve) => {
     let settled = false;
-    let timer: TimerHandle | undefined;
     let pending = runnable.length;
     const finish = (o: DialOutcome): void => {
       if (settled) return;
       settled = true;
-      timer?.cancel();
+      timer.cancel();
       offCaller();
       for (const leg of live) if (leg !== o.answered) leg.hangup();
       resolve(o);
     };
     const offCaller = caller.once('ended', () => finish({ status: 'CANCEL' }));
-    timer = script.channel.owner.clock.setTimer(timeoutMs, () => finish({ status: best.status === 'BUSY' ? 'BUSY' : 'NOANSWER' }));
+    const timer: TimerHandle = script.channel.owner.clock.setTimer(timeoutMs, () => finish({ status: best.status === 'BUSY' ? 'BUSY' : 'NOANSWER' }));
     const partyDone = (): void => {
       if (--pending === 0) finish(best);
     };

@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { UserPbxConfig } from '../config/pbx-schema.js';
 import type { AudioSourceSpec } from '../media/players/index.js';
 import { readWavFile } from '../media/wav.js';
-import type { Channel, Party } from '../pbx/channel.js';
+import type { Party } from '../pbx/channel.js';
 import type { Pbx } from '../pbx/pbx.js';
 import type { Logger } from '../util/log.js';
 import { bridgeUntilHangup, ringParties, type DialAttempt, type DialParty } from './dial.js';
