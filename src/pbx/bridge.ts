@@ -4,7 +4,7 @@
  * path, as rtpengine does); otherwise each side's decoded audio is resampled
  * and re-encoded for the other (G.722 phone ↔ G.711 trunk).
  */
-import type { AudioSource } from '../media/players/index.js';
+import type { AudioSource, AudioSourceSpec } from '../media/players/index.js';
 import { Resampler } from '../media/resample.js';
 import type { MediaSession } from '../ua/media-session.js';
 import type { Channel } from './channel.js';
@@ -14,11 +14,15 @@ export type BridgeMode = 'relay' | 'transcode';
 export class MediaBridge {
   readonly mode: BridgeMode;
   private readonly undo: (() => void)[] = [];
+  /** Per direction: how to stop it, while it runs. */
+  private readonly flows = new Map<Channel, () => void>();
   private closed = false;
 
   constructor(
     readonly a: Channel,
     readonly b: Channel,
+    /** What a party hears while the other holds the call (music on hold). */
+    private readonly onHold?: AudioSourceSpec,
   ) {
     const ma = a.media;
     const mb = b.media;
@@ -31,18 +35,13 @@ export class MediaBridge {
     b.lastPeer = a.name;
     a.bridge = this;
     b.bridge = this;
-    if (ma.canRelayTo(mb)) {
-      this.mode = 'relay';
-      ma.relayTo(mb);
-      mb.relayTo(ma);
-      this.undo.push(() => {
-        ma.relayTo(undefined);
-        mb.relayTo(undefined);
-      });
-    } else {
-      this.mode = 'transcode';
-      this.pipe(ma, mb);
-      this.pipe(mb, ma);
+    this.mode = ma.canRelayTo(mb) ? 'relay' : 'transcode';
+    this.connect(a, b);
+    this.connect(b, a);
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      if (x.call.heldByRemote) this.hold(x, y);
+      this.undo.push(x.call.on('held', () => this.hold(x, y)));
+      this.undo.push(x.call.on('resumed', () => this.resume(x, y)));
     }
   }
 
@@ -51,20 +50,47 @@ export class MediaBridge {
     if (this.closed) return;
     this.closed = true;
     for (const u of this.undo.splice(0)) u();
+    for (const stop of [...this.flows.values()]) stop();
+    this.flows.clear();
     if (this.a.peer === this.b) this.a.peer = undefined;
     if (this.b.peer === this.a) this.b.peer = undefined;
     if (this.a.bridge === this) this.a.bridge = undefined;
     if (this.b.bridge === this) this.b.bridge = undefined;
   }
 
-  /** What `from` hears is played to `to`, at `to`'s rate. */
-  private pipe(from: MediaSession, to: MediaSession): void {
-    const fifo = new PcmFifo();
-    const off = from.on('frame', (pcm, rate) => fifo.push(pcm, rate));
-    to.play({ kind: 'custom', open: (rate, frame) => fifo.reader(rate, frame) });
-    this.undo.push(() => {
-      off();
-      to.play({ kind: 'silence' });
+  /** `holder` put the call on hold: `other` hears music instead of them. */
+  private hold(holder: Channel, other: Channel): void {
+    if (this.closed || !this.onHold) return;
+    this.flows.get(holder)?.();
+    other.playForever(this.onHold);
+  }
+
+  private resume(holder: Channel, other: Channel): void {
+    if (this.closed || this.flows.has(holder)) return;
+    other.stopPlaying();
+    this.connect(holder, other);
+  }
+
+  /** What `from`'s party says reaches `to`'s party. */
+  private connect(from: Channel, to: Channel): void {
+    const mf = from.media as MediaSession;
+    const mt = to.media as MediaSession;
+    let stop: () => void;
+    if (this.mode === 'relay') {
+      mf.relayTo(mt);
+      stop = () => mf.relayTo(undefined);
+    } else {
+      const fifo = new PcmFifo();
+      const off = mf.on('frame', (pcm, rate) => fifo.push(pcm, rate));
+      mt.play({ kind: 'custom', open: (rate, frame) => fifo.reader(rate, frame) });
+      stop = () => {
+        off();
+        mt.play({ kind: 'silence' });
+      };
+    }
+    this.flows.set(from, () => {
+      this.flows.delete(from);
+      stop();
     });
   }
 }
@@ -82,7 +108,7 @@ export async function joinUntilHangup(a: Channel, b: Channel, timeLimitMs = 0): 
     if (!b.ended && b.generation === genB) b.hangup();
     return;
   }
-  const bridge = new MediaBridge(a, b);
+  const bridge = new MediaBridge(a, b, a.owner.moh?.());
   await new Promise<void>((resolve) => {
     let limit: { cancel(): void } | undefined;
     const done = (): void => {

@@ -31,6 +31,8 @@ export type ChannelEvents = {
 export interface ChannelHost {
   readonly clock: Clock;
   readonly log: Logger;
+  /** Music on hold (a held party's peer hears it). */
+  moh?(): AudioSourceSpec;
   /** A media session for a new leg (the PBX's codecs, ports and addresses). */
   openMedia(codecs?: readonly string[]): Promise<MediaSession>;
   ended(ch: Channel): void;

@@ -19,6 +19,7 @@ import type { Clock } from '../util/clock.js';
 import { uriHost } from '../sip/uri.js';
 import type { Logger } from '../util/log.js';
 import type { PortRange } from '../media/endpoint/types.js';
+import type { AudioSourceSpec } from '../media/players/index.js';
 import { Channel, type ChannelHost, type Party } from './channel.js';
 
 /** Headers the proxy adds for us (and strips from everyone else): see proxy.ts. */
@@ -45,6 +46,8 @@ export interface PbxOptions {
   onCall(ch: Channel, info: NewCall): void;
   /** A channel ended (CDR, counts). */
   onChannelEnded?(ch: Channel): void;
+  /** Music on hold for held calls. */
+  moh?(): AudioSourceSpec;
   /** A REFER on one of our legs: true when it was carried out (see UserAgentOptions.onTransfer). */
   onTransfer?(ch: Channel, target: ReferTarget): boolean;
 }
@@ -118,6 +121,10 @@ export class Pbx implements ChannelHost {
 
   get domain(): string {
     return this.opts.domain;
+  }
+
+  moh(): AudioSourceSpec {
+    return this.opts.moh?.() ?? { kind: 'silence' };
   }
 
   /** A media session for a new leg. */

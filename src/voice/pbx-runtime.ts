@@ -95,6 +95,7 @@ export class PbxRuntime {
       onCall: (ch, info) => this.onCall(ch, info),
       onChannelEnded: (ch) => this.writeCdr(ch),
       onTransfer: (ch, target) => this.transfer(ch, target),
+      moh: () => this.mohFor(undefined),
     });
     this.voice = new PbxVoice({
       config,
@@ -150,6 +151,21 @@ export class PbxRuntime {
     const box = (m: string) => config.pbx.users.get(m)?.voicemail;
     this.voice.register('voicemail', voicemailApp({ store: this.voicemail, box, saved: (m, id) => this.messageSaved(m, id), clockNow: () => clock.wallNow() }));
     this.voice.register('voicemail_main', voicemailMainApp({ store: this.voicemail, box }));
+    this.voice.features = {
+      clock,
+      log: opts.log.child({ layer: 'features' }),
+      codes: config.pbx.features,
+      speak: (text) => opts.tts.speak(text),
+      moh: () => this.mohFor(undefined),
+      blindTransfer: (by, ch, exten) => this.blindTransfer(by, ch, exten),
+      consult: (by, exten) => {
+        if (!config.users.has(exten)) return undefined;
+        const leg = this.pbx.dial(`sip:${exten}@${config.domain}`, { from: this.partyOf(by), endpoint: exten, user: exten });
+        leg.linkedId = by.linkedId;
+        leg.context = by.context;
+        return leg;
+      },
+    };
     this.ipTrunks = [...config.pbx.trunks.values()].filter((t) => !t.register).map((t) => ({ name: t.name, allow: new AllowList(t.allow) }));
   }
 
@@ -288,20 +304,29 @@ export class PbxRuntime {
       exten = undefined;
     }
     if (!exten) return false;
-    const context = this.contextOf(x);
+    this.blindTransfer(x, other, exten);
+    return true;
+  }
+
+  /** Who a channel's party is to others: the caller of an incoming leg, the called user of an outgoing one. */
+  private partyOf(ch: Channel): { number: string; name?: string } {
+    if (ch.call.direction === 'incoming') return ch.caller;
+    return { number: ch.user ?? ch.endpoint, name: ch.user ? this.voice.displayName(ch.user) : undefined };
+  }
+
+  /** `other` (the party `by` talked to) runs `exten` in `by`'s context. */
+  blindTransfer(by: Channel, other: Channel, exten: string): void {
+    const context = this.contextOf(by);
     other.takeover();
-    x.bridge?.close();
-    if (other.call.direction === 'outgoing') {
-      // The party we called is now the caller: the new target sees their number.
-      other.caller = { number: other.user ?? other.endpoint, name: other.user ? this.voice.displayName(other.user) : undefined };
-    }
+    by.bridge?.close();
+    // The party we called is now the caller: the new target sees their number.
+    other.caller = this.partyOf(other);
     other.context = context;
     other.dst = exten;
-    this.log.info({ channel: other.name, exten, context, by: x.name }, 'blind transfer');
+    this.log.info({ channel: other.name, exten, context, by: by.name }, 'blind transfer');
     const script = new CallScript(this.voice, other, { context, exten });
-    if (x.user !== undefined) script.vars.set('PARKER', x.user);
+    if (by.user !== undefined) script.vars.set('PARKER', by.user);
     detach(script.run(), this.log, 'running a transferred call', { callId: other.call.callId });
-    return true;
   }
 
   private parkTimedOut(ch: Channel, parker: string | undefined): void {

@@ -14,6 +14,7 @@ import type { Logger } from '../util/log.js';
 import { bridgeUntilHangup, ringParties, type DialAttempt, type DialParty } from './dial.js';
 import { HANGUP, NEXT, type CallScript, type DialplanView, type Flow, type VoiceServices } from './engine.js';
 import type { DialVerb, Verb } from './verbs.js';
+import { watchFeatures, type FeatureHost } from './features.js';
 
 /** A verb implemented outside this file (voicemail, queues, conferences ...). */
 export type AppHandler = (script: CallScript, verb: Verb) => Promise<Flow>;
@@ -48,6 +49,8 @@ export class PbxVoice implements VoiceServices {
   private readonly files = new Map<string, Promise<AudioSourceSpec>>();
   router: OutboundRouter | undefined;
   guard: CallGuard | undefined;
+  /** In-call feature codes (## and *2 transfers) for bridges made by `dial`. */
+  features: FeatureHost | undefined;
 
   constructor(private readonly opts: PbxVoiceOptions) {
     this.dialplan = opts.dialplan;
@@ -149,7 +152,9 @@ export class PbxVoice implements VoiceServices {
     script.vars.set('DIALSTATUS', outcome.status);
     ch.dialStatus = outcome.status;
     if (outcome.status !== 'ANSWER' || !outcome.answered) return ch.ended ? HANGUP : NEXT;
+    const stop = this.features ? watchFeatures(this.features, ch, outcome.answered) : undefined;
     await bridgeUntilHangup(ch, outcome.answered, v.time_limit * 1000);
+    stop?.();
     return HANGUP;
   }
 }
