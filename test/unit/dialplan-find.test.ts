@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { compileDialplan, type Dialplan } from '../../src/voice/dialplan/index.js';
+import { repoRoot } from '../helpers/repo.js';
 
 function dialplan(contexts: string, extra = ''): Dialplan {
   return compileDialplan(parseConfig(`domain: 127.0.0.1\n${extra}dialplan:\n${contexts}`, 'sb.yaml'));
@@ -180,4 +183,16 @@ routes:
   assert.deepEqual([d.route('0301234')?.route.name, d.route('0301234')?.number], ['national', '+49301234']);
   assert.deepEqual([d.route('111')?.route.name, d.route('111')?.number], ['anything', '111']);
   assert.equal(d.route('*98'), undefined);
+});
+
+test('the README\'s dialplan example compiles and does what its comments say', () => {
+  const readme = readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
+  const m = /## Dialplan[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has a Dialplan example');
+  const d = compileDialplan(parseConfig(`domain: 127.0.0.1\n${m[1]}`, 'README.md'));
+  assert.equal(runs(d, 'internal', '1001'), 'internal/_1XXX');
+  assert.equal(runs(d, 'internal', '0301234'), 'outside/_0Z.');
+  assert.equal(runs(d, 'internal', '701'), 'parkedcalls/701');
+  assert.deepEqual(d.find('main-menu', 's')?.steps.map((s) => s.verb), ['answer', 'goto_if_time', 'gather']);
+  assert.equal(d.reaches('internal', '0044207'), false);
 });
