@@ -11,6 +11,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile } from './load.js';
+import { passwordWeakness } from './passwords.js';
 import type { Config } from './schema.js';
 
 export { localAddresses } from '../util/net.js';
@@ -243,7 +244,7 @@ export function demoConfig(dataDir = './data'): DemoSetup {
     const old = legacyPasswords(data);
     const pins: Record<string, string> = {};
     for (const u of DEMO_USERS) {
-      if (typeof old[u] === 'string' && old[u].length >= 8) passwords[u] = old[u];
+      if (typeof old[u] === 'string' && !passwordWeakness(u, old[u])) passwords[u] = old[u];
       else {
         passwords[u] = makePassword();
         generated.set(u, passwords[u]);

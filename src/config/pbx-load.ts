@@ -107,37 +107,23 @@ function checkName(r: Reader, keyPath: KeyPath, entry: Entry, what: string): voi
   if (!NAME.test(entry.key)) r.fail([...keyPath, entry.key], `${what} names may hold ${NAME_HINT}`, entry.keyNode);
 }
 
+/** Fails unless `name` is a context of the dialplan (or the generated parkedcalls). */
+type NeedContext = (r: Reader, keyPath: KeyPath, name: string, hint: string, at?: Node) => void;
+
 export function readPbx(r: Reader, userNames: Set<string>): PbxConfig {
   const dialplan = readDialplan(r);
   const contexts = new Set([...dialplan.keys(), PARK_CONTEXT]);
-  const needContext = (keyPath: KeyPath, name: string, hint: string): void => {
+  const needContext: NeedContext = (at, keyPath, name, hint, node) => {
     if (!contexts.has(name)) {
       const known = [...dialplan.keys()];
-      r.fail(keyPath, `no context "${name}" in the dialplan (${known.length ? `it has ${known.join(', ')}` : 'it has none'}); ${hint}`);
+      at.fail(keyPath, `no context "${name}" in the dialplan (${known.length ? `it has ${known.join(', ')}` : 'it has none'}); ${hint}`, node);
     }
   };
   const fraud = readFraud(r);
-  const trunks = readTrunks(r);
-  for (const t of trunks.values()) {
-    if (r.has(['trunks', t.name, 'context'])) needContext(['trunks', t.name, 'context'], t.context, 'inbound calls from this trunk start there');
-    else {
-      needContext(
-        ['trunks', t.name],
-        t.context,
-        `inbound calls from a trunk start in "${DEFAULT_TRUNK_CONTEXT}" unless trunks.${t.name}.context names another: add one, ` +
-          `e.g. dialplan: { ${DEFAULT_TRUNK_CONTEXT}: { "_X.": [ { goto: main-menu } ] } }`,
-      );
-    }
-    for (const [did, ctx] of t.dids) needContext(['trunks', t.name, 'dids', did], ctx, 'calls to this DID start there');
-  }
-  const users = readUsers(r, fraud);
-  for (const [name] of users) {
-    if (r.has(['users', name, 'context'])) needContext(['users', name, 'context'], users.get(name)?.context ?? '', "the user's calls start there");
-  }
-  const queues = readQueues(r, userNames);
+  const trunks = readTrunks(r, needContext);
   return {
-    users,
-    queues,
+    users: readUsers(r, fraud, needContext),
+    queues: readQueues(r, userNames),
     conferences: readConferences(r),
     trunks,
     routes: readRoutes(r, trunks),
@@ -161,13 +147,14 @@ function readFraud(r: Reader): FraudConfig {
   };
 }
 
-function readUsers(r: Reader, fraud: FraudConfig): Map<string, UserPbxConfig> {
+function readUsers(r: Reader, fraud: FraudConfig, needContext: NeedContext): Map<string, UserPbxConfig> {
   const out = new Map<string, UserPbxConfig>();
   for (const entry of r.entries(['users'])) {
     if (!entry.value || !isMap(entry.value)) continue; // load.ts has refused it
     const u: Reader = r.at(['users', entry.key], entry.value);
     const context = u.string(['context'], DEFAULT_CONTEXT) as string;
     if (!NAME.test(context)) u.fail(['context'], `context names may hold ${NAME_HINT}`);
+    if (u.has(['context'])) needContext(u, ['context'], context, "the user's calls start there");
     u.keys(['forward'], set(['always', 'busy', 'no_answer']));
     const forward: ForwardConfig = {};
     const always = dialString(u, ['forward', 'always']);
@@ -275,7 +262,7 @@ function readConferences(r: Reader): Map<string, ConferenceConfig> {
   return out;
 }
 
-function readTrunks(r: Reader): Map<string, TrunkConfig> {
+function readTrunks(r: Reader, needContext: NeedContext): Map<string, TrunkConfig> {
   const out = new Map<string, TrunkConfig>();
   const keys = set(['host', 'port', 'transport', 'register', 'allow', 'context', 'dids', 'codecs', 'caller_id', 'max_calls', 'listen']);
   for (const entry of r.entries(['trunks'])) {
@@ -318,8 +305,9 @@ function readTrunks(r: Reader): Map<string, TrunkConfig> {
     }
     for (const did of t.entries(['dids'])) {
       if (!/^\+?[0-9*#]+$/.test(did.key)) t.fail(['dids', did.key], 'expected a number the carrier sends, e.g. "+4930123456" (quoted, to keep the +)', did.keyNode);
-      const ctx = t.string(['dids', did.key]);
-      if (!ctx || !NAME.test(ctx)) t.fail(['dids', did.key], 'expected the name of a dialplan context, e.g. main-menu');
+      const ctx = isScalar(did.value) && typeof did.value.value === 'string' ? did.value.value : undefined;
+      if (!ctx || !NAME.test(ctx)) t.fail(['dids', did.key], 'expected the name of a dialplan context, e.g. main-menu', did.value ?? did.keyNode);
+      needContext(t, ['dids', did.key], ctx, 'calls to this DID start there', did.value);
       trunk.dids.set(did.key, ctx);
     }
     const codecs = t.has(['codecs']) ? t.strings(['codecs']) : ['PCMU', 'PCMA'];
@@ -344,6 +332,18 @@ function readTrunks(r: Reader): Map<string, TrunkConfig> {
       }
       if (at.proto !== transport) t.fail(['listen'], `listens on ${at.proto} but the trunk's transport is ${transport}`);
       trunk.listen = at;
+    }
+    // Last: a trunk's own mistakes are more useful to hear about than the context it lacks.
+    if (t.has(['context'])) needContext(t, ['context'], trunk.context, 'inbound calls from this trunk start there');
+    else {
+      needContext(
+        r,
+        ['trunks', entry.key],
+        trunk.context,
+        `inbound calls from a trunk start in "${DEFAULT_TRUNK_CONTEXT}" unless trunks.${entry.key}.context names another: add one, ` +
+          `e.g. dialplan: { ${DEFAULT_TRUNK_CONTEXT}: { "_X.": [ { goto: main-menu } ] } }`,
+        entry.keyNode,
+      );
     }
     out.set(entry.key, trunk);
   }
@@ -419,7 +419,7 @@ function readSmtp(r: Reader): SmtpConfig | undefined {
   const smtp: SmtpConfig = { host, port, from, secure: r.bool(['smtp', 'secure'], port === 465) };
   const user = r.string(['smtp', 'user']);
   const password = r.string(['smtp', 'password']);
-  if ((user === undefined) !== (password === undefined)) r.fail(['smtp', user === undefined ? 'password' : 'user'], 'give both user and password, or neither');
+  if ((user === undefined) !== (password === undefined)) r.fail(['smtp', user === undefined ? 'user' : 'password'], 'give both user and password, or neither');
   if (user !== undefined) smtp.user = user;
   if (password !== undefined) smtp.password = password;
   return smtp;
@@ -460,22 +460,23 @@ function readDialplan(r: Reader): Map<string, RawContext> {
     if (entry.value !== undefined && !(isScalar(entry.value) && entry.value.value === null) && !isMap(entry.value)) {
       r.fail(keyPath, 'expected a mapping of extensions, e.g. "500": [ answer, { say: "Hello" } ]', entry.value);
     }
-    for (const ext of r.entries(keyPath)) {
+    const c: Reader = isMap(entry.value) ? r.at(keyPath, entry.value) : r.at(keyPath, new YAMLMap());
+    for (const ext of c.entries([])) {
       if (ext.key === 'include') {
-        const names = r.strings([...keyPath, 'include']);
-        const listNode = r.node([...keyPath, 'include']);
+        const names = c.strings(['include']);
+        const listNode = c.node(['include']);
         names.forEach((name, i) => {
           const at = isSeq(listNode) ? (listNode.items[i] as Node) : ext.keyNode;
-          if (!NAME.test(name)) r.fail([...keyPath, 'include', i], `expected a context name (${NAME_HINT}), got ${JSON.stringify(name)}`, at);
+          if (!NAME.test(name)) c.fail(['include', i], `expected a context name (${NAME_HINT}), got ${JSON.stringify(name)}`, at);
           ctx.include.push({ name, line: r.lineOf(at) });
         });
         continue;
       }
-      if (!/^\S+$/.test(ext.key)) r.fail([...keyPath, ext.key], 'an extension is one word without spaces, e.g. "500", s, "_1XXX"', ext.keyNode);
+      if (!/^\S+$/.test(ext.key)) c.fail([ext.key], 'an extension is one word without spaces, e.g. "500", s, "_1XXX"', ext.keyNode);
       if (ext.value === undefined || (isScalar(ext.value) && ext.value.value === null)) {
-        r.fail([...keyPath, ext.key], 'needs steps, e.g. - answer', ext.keyNode);
+        c.fail([ext.key], 'needs steps, e.g. - answer', ext.keyNode);
       }
-      const raw: RawExtension = { pattern: ext.key, steps: readSteps(r, [...keyPath, ext.key], ext.value), line: r.lineOf(ext.keyNode) };
+      const raw: RawExtension = { pattern: ext.key, steps: readSteps(c, [ext.key], ext.value), line: r.lineOf(ext.keyNode) };
       ctx.extensions.push(raw);
     }
     out.set(entry.key, ctx);
@@ -491,13 +492,17 @@ function readSteps(r: Reader, keyPath: KeyPath, node: Node): RawStep[] {
     const line = r.lineOf(item ?? node);
     if (isScalar(item) && typeof item.value === 'string') return { name: item.value.trim(), args: undefined, line };
     if (isMap(item)) {
-      if (item.items.length !== 1) {
-        const names = r.entries(at).map((e) => e.key);
-        r.fail(at, `a step is one verb, but this one has ${names.length ? names.join(' and ') : 'none'}: give each its own list item (- ${names[0] ?? 'answer'}: ...)`, item);
+      const s: Reader = r.at(at, item);
+      const entries = s.entries([]);
+      if (entries.length !== 1) {
+        const names = entries.map((e) => e.key);
+        s.fail([], `a step is one verb, but this one has ${names.length ? names.join(' and ') : 'none'}: give each its own list item (- ${names[0] ?? 'answer'}: ...)`, item);
       }
-      const [e] = r.entries(at);
+      const [e] = entries;
       const step: RawStep = { name: e.key, args: r.data(e.value), line: r.lineOf(e.keyNode) };
-      if (isMap(e.value) && e.value.items.length) step.argLines = Object.fromEntries(r.at([...at, e.key], e.value).entries([]).map((a) => [a.key, r.lineOf(a.keyNode)]));
+      if (isMap(e.value) && e.value.items.length) {
+        step.argLines = Object.fromEntries(s.at([e.key], e.value).entries([]).map((a) => [a.key, r.lineOf(a.keyNode)]));
+      }
       return step;
     }
     return r.fail(at, `expected a step such as answer or { say: "Hello" }, got ${describe(r.data(item) ?? null)}`, item ?? node);

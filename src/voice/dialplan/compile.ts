@@ -51,22 +51,23 @@ const OTHER_NAMES: Record<string, string> = {
   congestion: 'hangup', mixmonitor: 'record', monitor: 'record', setvar: 'set', vm: 'voicemail', callpark: 'park',
 };
 
+/** Edits (insert, delete, replace, swap two neighbours) from `a` to `b`. */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return row[b.length];
+  return d[a.length][b.length];
 }
 
 /** The closest known name, when one is close enough to be what was meant. */
 export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  // 7000 for 6000 is a different room, not a typo.
+  if (/^[\d*#+]+$/.test(word)) return undefined;
   const w = word.toLowerCase().replace(/[\s()]/g, '');
   if (OTHER_NAMES[w] && known.includes(OTHER_NAMES[w])) return OTHER_NAMES[w];
   let best: string | undefined;

@@ -73,6 +73,7 @@ export function parsePattern(text: string): Pattern {
     }
     return { text, exact: true, tokens: [] };
   }
+  if (text.includes('/')) throw new PatternError(`"${text}": matching on the caller's number (/...) is not supported; use a context per caller instead`);
   const tokens: Token[] = [];
   for (let i = 1; i < text.length; i++) {
     const c = text[i];
@@ -87,7 +88,6 @@ export function parsePattern(text: string): Pattern {
       i = set.end;
     } else if (WILDCARDS[c.toUpperCase()]) tokens.push({ kind: 'set', chars: WILDCARDS[c.toUpperCase()] });
     else if (LITERAL.test(c)) tokens.push({ kind: 'set', chars: c });
-    else if (c === '/') throw new PatternError(`"${text}": matching on the caller's number (/...) is not supported; use a context per caller instead`);
     else throw new PatternError(`"${text}": "${c}" cannot be in a pattern; ${HELP}`);
   }
   if (tokens.length === 0) throw new PatternError(`"${text}": nothing after the _; ${HELP}`);
