@@ -53,6 +53,8 @@ function watch(host: FeatureHost, me: Channel, other: Channel): () => void {
     if (!blind && !attended) return false;
     typed = '';
     me.keyFilter = undefined;
+    // Keys pressed while talking (the code's first keys among them) are not the number.
+    me.clearKeys();
     detach(blind ? blindByKeys(host, me, other) : attendedByKeys(host, me, other), host.log, 'a transfer by feature code');
     return true;
   };

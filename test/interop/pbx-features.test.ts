@@ -36,6 +36,7 @@ queues:
   help: { strategy: ringall, members: ["2004"], timeout: 10, max_wait: 30, wrap_up: 4 }
 dialplan:
   internal:
+    include: [parkedcalls]
     "_2XXX":
       - dial: { to: "\${EXTEN}", timeout: 15 }
     "300":
