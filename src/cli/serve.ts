@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { CERT_FILE_NAME } from '../sip/transport/index.js';
-import { demoConfig } from '../config/demo.js';
+import { DEMO_NUMBERS, demoConfig } from '../config/demo.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import { installCrashHandlers } from './crash.js';
 import { createLogger } from './log.js';
@@ -86,8 +86,20 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       // Phones verify the server over TLS: the self-signed certificate is what they must trust.
       out.push(`    over TLS, trust ${path.join(config.data, CERT_FILE_NAME)} (switchboard phone: --ca FILE)`);
     }
-    out.push('  Register a second phone as 1002, then dial 1002 from 1001.');
-    out.push('  Watch it with:  switchboard status   and   switchboard trace');
+    const n = DEMO_NUMBERS;
+    const srv = `${config.domain}${port === 5060 ? '' : `:${port}`}`;
+    out.push('');
+    out.push('  Try the office with two softphones (or two `switchboard phone` in two terminals):');
+    out.push(`    switchboard phone register --server ${srv} --user 1003 --password ... --auto-answer`);
+    out.push(`    switchboard phone call ${n.mainNumber} --server ${srv} --user 1001 --password ... --dtmf ${n.menu.support}`);
+    out.push(`    ${n.mainNumber}    the Acme IVR: ${n.menu.sales} sales (rings ${n.salesGroup.join(' + ')}), ${n.menu.support} support queue (${n.supportMembers.join(', ')}; voicemail after a minute), ${n.menu.directory} directory`);
+    out.push('    1002   another extension; unanswered or unregistered, it goes to voicemail');
+    out.push(`    ${n.voicemailMain}    listen to your voicemail (PIN in ${passwordFile})`);
+    out.push(`    ${n.conference}   conference room: call it from several phones`);
+    out.push(`    ${n.park}    park a call (transfer it there); dial the slot it says (${n.parkSlots}) to pick it up`);
+    out.push(`    ${n.queueLogin} / ${n.queueLogout}  log in / out of the support queue;  ${n.forwardAlways} / ${n.forwardOff} forward on / off;  ${n.dndOn} / ${n.dndOff} do not disturb`);
+    out.push(`  The office is ${passwordFile}: edit it (a SIP trunk entry waits there, commented) and restart.`);
+    out.push('  Watch it with:  switchboard status,  switchboard pbx channels,  switchboard cdr');
   } else {
     out.push(`  users       ${[...config.users.keys()].join(', ') || '(none)'}`);
   }

@@ -5,11 +5,11 @@
  * server, and `switchboard cdr --json` read afterwards.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CliSession, explain, started } from '../helpers/cli.js';
-import { contractYaml, heard, PASSWORDS, startSmtpSink, wavAttachment, type SentMail } from '../helpers/pbx.js';
+import { CliSession, explain, ROOT, started } from '../helpers/cli.js';
+import { CONTRACT_YAML, contractYaml, heard, PASSWORDS, startSmtpSink, wavAttachment, type SentMail } from '../helpers/pbx.js';
 import { phoneTracker } from '../helpers/phone.js';
 import { freePort } from '../helpers/ports.js';
 import { requirePeers } from '../helpers/peers.js';
@@ -139,6 +139,14 @@ describe('the PBX contract config, driven by switchboard phone', { timeout: 300_
 });
 
 describe('a dialplan mistake is refused at start with the line', { timeout: 60_000 }, () => {
+  test('the README\'s PBX section shows the contract config verbatim', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf('## The PBX');
+    assert.ok(at >= 0, 'README has a "The PBX" section');
+    const m = /```yaml\n([\s\S]*?)```/.exec(readme.slice(at));
+    assert.equal(m?.[1], CONTRACT_YAML);
+  });
+
   let cli: CliSession;
   before(() => {
     cli = new CliSession();
