@@ -31,8 +31,9 @@ export interface CallOptions {
 }
 
 /** Methods we answer; sent in Allow. */
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, SUBSCRIBE';
-export const SUPPORTED = 'replaces';
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, SUBSCRIBE, PRACK, UPDATE';
+/** Extensions we implement (option-tags.ts): in INVITEs, their 2xx and OPTIONS answers. */
+export const SUPPORTED = '100rel, replaces, timer';
 
 /** Whatever answers the requests of one dialog (a subscription's; calls have their own table). */
 export interface DialogUser {
@@ -81,4 +82,8 @@ export interface UaContext {
   send: SendFn;
   /** Sends without a transaction (ACK for a 2xx), adding our Via. */
   sendAck(ack: SipMessage, dest: Peer): void;
+  /** Session-Expires (s) our INVITEs ask for (RFC 4028); 0: none asked. */
+  readonly sessionExpires: number;
+  /** The shortest session interval we accept (Min-SE). */
+  readonly minSessionExpires: number;
 }

@@ -16,3 +16,4 @@ export {
 } from './subscription.js';
 export { IncomingSubscription, SUBSCRIBE_DECIDE_MS, type IncomingSubscriptionEvents, type IncomingSubscriptionState } from './notifier.js';
 export { formatEvent, parseEvent, parseSubscriptionState, type EventHeader, type SubscriptionStateHeader } from './event-header.js';
+export { DEFAULT_SESSION_EXPIRES, MIN_SESSION_EXPIRES } from './session-timer.js';

@@ -29,9 +29,11 @@ import { formatEvent, parseEvent, parseExpires } from './event-header.js';
 import { IncomingCall } from './incoming.js';
 import type { MediaFactory } from './media-handler.js';
 import { IncomingSubscription } from './notifier.js';
+import { unsupportedRequired } from './option-tags.js';
 import { OutgoingCall } from './outgoing.js';
 import { Registration } from './registration.js';
 import { parseReplaces, type ReferTarget } from './replaces.js';
+import { DEFAULT_SESSION_EXPIRES, MIN_SESSION_EXPIRES, tooBriefSessionExpires } from './session-timer.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 export interface UserAgentOptions {
@@ -78,6 +80,10 @@ export interface UserAgentOptions {
    * unsolicited message-waiting indication many PBXs send.
    */
   notifyEvents?: string[];
+  /** Session-Expires (s) our calls ask for (RFC 4028); 0 asks for none. Default 1800. */
+  sessionExpires?: number;
+  /** The shortest session interval we accept from a peer (our Min-SE, s); default and floor 90. */
+  minSessionExpires?: number;
 }
 
 export type UserAgentEvents = {
@@ -164,6 +170,11 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     const credentials: Credentials | undefined = opts.user !== undefined && opts.password !== undefined ? { user: opts.user, password: opts.password } : undefined;
     const proto: Proto = this.listenAddress.proto;
     const dn = opts.displayName;
+    const sessionExpires = opts.sessionExpires ?? DEFAULT_SESSION_EXPIRES;
+    const minSessionExpires = Math.max(MIN_SESSION_EXPIRES, opts.minSessionExpires ?? MIN_SESSION_EXPIRES);
+    if (!Number.isInteger(sessionExpires) || sessionExpires < 0) throw new RangeError('sessionExpires must be a whole number of seconds (0 for none)');
+    if (!Number.isInteger(minSessionExpires)) throw new RangeError('minSessionExpires must be a whole number of seconds');
+    if (sessionExpires > 0 && sessionExpires < minSessionExpires) throw new RangeError(`sessionExpires must be 0 or at least ${minSessionExpires} s`);
     this.notifyEvents = new Set((opts.notifyEvents ?? ['message-summary']).map((e) => e.toLowerCase()));
     this.notifyAuth = new Authenticator(credentials);
     this.ctx = {
@@ -190,6 +201,8 @@ export class UserAgent extends Emitter<UserAgentEvents> {
         ack.prepend('Via', this.via(dest));
         this.stack.sendStateless(ack, dest);
       },
+      sessionExpires,
+      minSessionExpires,
     };
     this.subHost = {
       bind: (key, user) => {
@@ -489,6 +502,10 @@ export class UserAgent extends Emitter<UserAgentEvents> {
 
   private onInvite(req: SipMessage, tx: ServerTransaction): void {
     if (this.closed) return this.reply(tx, req, 503, 'Service Unavailable');
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length) return this.reply(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
+    const brief = tooBriefSessionExpires(req, this.ctx.minSessionExpires);
+    if (brief) return this.reply(tx, req, brief.status, brief.reason, brief.headers);
     if (req.body.length > 0) {
       if (!isSdp(req)) return this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/sdp']]);
       try {
