@@ -2,9 +2,9 @@
  * The softphone shows message waiting: `switchboard phone register|listen
  * --server` subscribes to message-summary for its own address and prints
  * `voicemail: N new, M old` for each NOTIFY, subscribed (a raw SIP
- * registrar/notifier here) or unsolicited. Against Switchboard's own proxy,
- * which serves no voicemail yet, the SUBSCRIBE comes back to the phone
- * itself: it answers 489, and nothing loops or shows.
+ * registrar/notifier here) or unsolicited. Against Switchboard's proxy with
+ * no dialplan (so no PBX to serve voicemail), the SUBSCRIBE comes back to
+ * the phone itself: it answers 489, and nothing loops or shows.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
