@@ -436,6 +436,11 @@ export abstract class Call extends Emitter<CallEvents> {
     // §10: a refresh that times out or finds no dialog ends the session.
     if (status === 481) this.end({ status, reason: res.reason, by: 'error' });
     else if (status === 408) await this.bye({ status, reason: res.reason, by: 'error' });
+    // Allow said UPDATE but the peer will not take it (baresip 1.0 answers 501): re-INVITE now and from now on.
+    if (status === 405 || status === 501) {
+      this.peerAllow?.delete('UPDATE');
+      return this.reinvites.reinvite(this.localHold);
+    }
     const terms = this.sessionTimer.terms;
     const min = minSeOf(res);
     if (status === 422 && terms && min !== undefined && min > terms.seconds && tooBriefRetries > 0) {

@@ -208,6 +208,36 @@ test('as UAC: a 422 is retried with its Min-SE; a peer without UPDATE is refresh
   }
 });
 
+test('a peer that lists UPDATE but refuses it (501) is refreshed by re-INVITE instead', { timeout: 10_000 }, async () => {
+  const clock = new VirtualClock();
+  const a = await startUa(clock, 'alice');
+  const raw = await RawSipClient.open();
+  const to = `127.0.0.1:${a.ua.local.port}`;
+  try {
+    const call = a.ua.call(`sip:raw@${raw.hostPort}`);
+    const inv = (await raw.waitFor(isReq('INVITE'))).msg;
+    const answered = next(call, 'answered');
+    const contact: [string, string] = ['Contact', `<sip:raw@${raw.hostPort}>`];
+    raw.send(replyTo(inv, 200, 'OK', 'n', [contact, ['Allow', 'INVITE, ACK, BYE, UPDATE'], ['Session-Expires', '100;refresher=uac'], ['Content-Type', 'application/sdp']], OFFER), to);
+    await answered;
+    clock.advance(50_000);
+    const upd = (await raw.waitFor(isReq('UPDATE'))).msg;
+    raw.send(replyTo(upd, 501, 'Not Implemented', 'n'), to);
+    const re = (await raw.waitFor((r) => isReq('INVITE')(r) && r.msg.toTag === 'n')).msg;
+    assert.equal(re.get('session-expires'), '100;refresher=uac');
+    raw.send(replyTo(re, 200, 'OK', 'n', [contact, ['Session-Expires', '100;refresher=uac'], ['Content-Type', 'application/sdp']], sdp(40000, '2')), to);
+    await raw.waitFor((r) => isReq('ACK')(r) && r.msg.cseq.seq === re.cseq.seq);
+    // The next refresh goes straight to re-INVITE.
+    clock.advance(50_000);
+    await raw.waitFor((r) => isReq('INVITE')(r) && r.msg.cseq.seq > re.cseq.seq);
+    assert.equal(count(a.trace, 'out UPDATE'), 1);
+    assert.equal(call.state, 'answered');
+  } finally {
+    raw.close();
+    await a.ua.close();
+  }
+});
+
 test('our refresh UPDATE answered 481 ends the call', { timeout: 10_000 }, async () => {
   const clock = new VirtualClock();
   const a = await startUa(clock, 'alice');
