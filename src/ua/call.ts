@@ -1,7 +1,8 @@
 /**
  * One call as a phone sees it: a dialog, its offer/answer with the media,
  * and what can happen inside it (BYE, hold and resume by re-INVITE, INFO
- * DTMF, REFER transfers). OutgoingCall and IncomingCall add how it starts.
+ * DTMF, REFER transfers, UPDATE, session timers). OutgoingCall and
+ * IncomingCall add how it starts.
  */
 import { parseDtmfInfo } from '../media/dtmf/info-body.js';
 import type { DtmfDigitEvent } from '../media/dtmf/index.js';
@@ -10,14 +11,17 @@ import type { Dialog } from '../sip/dialog/index.js';
 import { SipMessage } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
 import { detach } from '../util/log.js';
-import { Authenticator, sendWithAuth } from './auth-retry.js';
+import { Authenticator } from './auth-retry.js';
 import { ALLOW, SUPPORTED, type UaContext } from './context.js';
-import { CallStateError, RequestPendingError, SipStatusError, transportFailureReason } from './errors.js';
+import { CallEndedError, CallStateError, RequestPendingError, SipStatusError } from './errors.js';
 import { Emitter } from '../util/emitter.js';
+import { inDialogRequest } from './in-dialog.js';
+import { allowedMethods } from './option-tags.js';
 import type { MediaHandler } from './media-handler.js';
 import { ReferIn, ReferOut } from './refer.js';
 import type { ReferTarget } from './replaces.js';
 import { ReinviteMachine } from './reinvite.js';
+import { answeredTerms, answerTerms, minSeOf, SessionTimer, supportsTimer, tooBriefSessionExpires } from './session-timer.js';
 
 export type CallState = 'calling' | 'ringing' | 'answered' | 'ended';
 
@@ -79,6 +83,12 @@ export abstract class Call extends Emitter<CallEvents> {
   private readonly reinvites: ReinviteMachine;
   private referOut: ReferOut | undefined;
   private readonly referIn = new ReferIn();
+  /** RFC 4028: refresh (or BYE) on time. */
+  protected readonly sessionTimer: SessionTimer;
+  /** The methods the peer allows (its Allow); undefined when it said nothing. */
+  protected peerAllow: Set<string> | undefined;
+  /** The peer implements session timers. */
+  protected peerTimer = false;
 
   constructor(
     protected readonly ctx: UaContext,
@@ -99,12 +109,18 @@ export abstract class Call extends Emitter<CallEvents> {
       media: () => this.mediaValue,
       request: (build) => this.request(build),
       sendAck: (cseq) => this.sendAck(cseq),
-      reinvited: (hold) => {
+      extraHeaders: () => this.sessionTimer.requestHeaders(this.ctx.minSessionExpires),
+      reinvited: (hold, res) => {
         this.localHold = hold;
         this.noteRemoteHold();
+        this.timerFromAnswer(res);
       },
       bye: (info) => this.background(this.bye(info), 'BYE'),
       end: (info) => this.end(info),
+    });
+    this.sessionTimer = new SessionTimer(ctx.clock, {
+      refresh: () => this.refreshSession(),
+      expired: () => this.background(this.bye({ status: 408, reason: 'Session timer expired', by: 'error' }), 'BYE'),
     });
   }
 
@@ -123,6 +139,11 @@ export abstract class Call extends Emitter<CallEvents> {
   /** How the call ended, once it has. */
   get endInfo(): CallEnd | undefined {
     return this.endValue;
+  }
+
+  /** The session timer running (RFC 4028): its interval in seconds and whether we refresh; undefined when none. */
+  get sessionExpires(): { seconds: number; weRefresh: boolean } | undefined {
+    return this.sessionTimer.terms;
   }
 
   /** We put the call on hold. */
@@ -199,7 +220,9 @@ export abstract class Call extends Emitter<CallEvents> {
       case 'OPTIONS':
         return void this.reply(tx, req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Supported', SUPPORTED]]);
       case 'UPDATE':
+        return this.onUpdate(req, tx);
       case 'PRACK':
+        return this.onPrack(req, tx);
       case 'SUBSCRIBE':
       case 'MESSAGE':
         return void this.reply(tx, req, 501, 'Not Implemented', [['Allow', ALLOW]]);
@@ -264,18 +287,7 @@ export abstract class Call extends Emitter<CallEvents> {
 
   /** An in-dialog request with authenticated retries; resolves with its final response (408/503 made up on timeout or transport failure). */
   protected request(build: () => SipMessage): Promise<SipMessage> {
-    return new Promise((resolve) => {
-      sendWithAuth(this.ctx.send, this.auth, build, (req) => this.ctx.inDialogDest(req), {
-        onResponse: (res) => {
-          if (res.status < 200) return;
-          this.dialogValue?.receiveResponse(res);
-          if (res.status === 401 || res.status === 407) this.ctx.counters.authFailures++;
-          resolve(res);
-        },
-        onTimeout: () => resolve(SipMessage.response(408, 'Request Timeout')),
-        onTransportError: (cause) => resolve(SipMessage.response(503, transportFailureReason(cause))),
-      });
-    });
+    return inDialogRequest(this.ctx, this.auth, this.dialogValue, build);
   }
 
   /** Sends BYE (when the dialog allows) and ends the call at once (§15.1.1); resolves when the BYE is answered. */
@@ -348,6 +360,7 @@ export abstract class Call extends Emitter<CallEvents> {
     this.stateValue = 'ended';
     this.endValue = info;
     this.reinvites.stop();
+    this.sessionTimer.stop();
     this.referOut?.fail(487, 'Call ended');
     this.cleanup();
     if (this.mediaValue) this.background(this.mediaValue.close(), 'closing the media');
@@ -360,6 +373,83 @@ export abstract class Call extends Emitter<CallEvents> {
   /** Subclass timers to stop when the call ends. */
   protected cleanup(): void {}
 
+  /** Learns what the peer allows and supports from its INVITE or its 2xx to ours. */
+  protected notePeer(msg: SipMessage): void {
+    const allow = allowedMethods(msg);
+    if (allow) this.peerAllow = allow;
+    this.peerTimer = supportsTimer(msg);
+  }
+
+  /**
+   * RFC 4028 §9, as the UAS of `req` (INVITE, re-INVITE, UPDATE): the
+   * headers our 2xx carries, and the timer to start once it is sent.
+   */
+  protected answerTimer(req: SipMessage): { headers: [string, string][]; start: () => void } {
+    const answer = answerTerms(req, this.ctx.minSessionExpires, this.sessionTimer.terms);
+    if (!answer) return { headers: [], start: () => this.sessionTimer.stop() };
+    return { headers: answer.headers, start: () => this.sessionTimer.start(answer.terms) };
+  }
+
+  /** RFC 4028 §7.2, as the UAC: the timer a 2xx to our INVITE, re-INVITE or UPDATE sets up. */
+  protected timerFromAnswer(res: SipMessage): void {
+    const terms = answeredTerms(res);
+    const current = this.sessionTimer.terms;
+    if (terms) this.sessionTimer.start(terms);
+    // A peer that knows nothing of timers answers without one: keep refreshing the timer we run for both.
+    else if (current?.weRefresh && !this.peerTimer) this.sessionTimer.start(current);
+    else this.sessionTimer.stop();
+  }
+
+  /** Offer/answer may start now: a peer's UPDATE with an offer is answered (RFC 3311 §5.2), else 491. */
+  protected canTakeOffer(): boolean {
+    return this.stateValue === 'answered' && !this.reinvites.sending && !(this.reinvites.pendingAck?.expectAnswer ?? false);
+  }
+
+  /** A PRACK: only a call that sent reliable provisionals (IncomingCall) has anything to match it with. */
+  protected onPrack(req: SipMessage, tx: ServerTransaction): void {
+    this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+  }
+
+  // ---- session refresh (RFC 4028) ----
+
+  /** We are the refresher: UPDATE without a body when the peer allows it (cheapest), else a re-INVITE with our current offer. */
+  private refreshSession(): void {
+    if (this.stateValue !== 'answered') return;
+    const work = this.peerAllow?.has('UPDATE') ? this.updateRefresh(1) : this.reinvites.reinvite(this.localHold);
+    work.catch((err: unknown) => {
+      if (this.stateValue !== 'answered' || err instanceof CallEndedError) return;
+      this.log.info({ err }, 'session refresh failed; trying again later');
+      this.sessionTimer.retryLater();
+    });
+  }
+
+  private async updateRefresh(tooBriefRetries: number): Promise<void> {
+    const dialog = this.requireAnswered();
+    const res = await this.request(() =>
+      dialog.createRequest('UPDATE', {
+        extraHeaders: [['Supported', SUPPORTED], ...this.sessionTimer.requestHeaders(this.ctx.minSessionExpires), ['User-Agent', this.ctx.userAgent]],
+      }),
+    );
+    if (this.stateValue !== 'answered') throw new CallEndedError();
+    const status = res.status;
+    if (status < 300) return this.timerFromAnswer(res);
+    // §10: a refresh that times out or finds no dialog ends the session.
+    if (status === 481) this.end({ status, reason: res.reason, by: 'error' });
+    else if (status === 408) await this.bye({ status, reason: res.reason, by: 'error' });
+    // Allow said UPDATE but the peer will not take it (baresip 1.0 answers 501): re-INVITE now and from now on.
+    if (status === 405 || status === 501) {
+      this.peerAllow?.delete('UPDATE');
+      return this.reinvites.reinvite(this.localHold);
+    }
+    const terms = this.sessionTimer.terms;
+    const min = minSeOf(res);
+    if (status === 422 && terms && min !== undefined && min > terms.seconds && tooBriefRetries > 0) {
+      this.sessionTimer.start({ seconds: min, weRefresh: true });
+      return this.updateRefresh(tooBriefRetries - 1);
+    }
+    throw new SipStatusError(status, res.reason);
+  }
+
   // ---- re-INVITE from the peer ----
 
   private onReinvite(req: SipMessage, tx: ServerTransaction): void {
@@ -367,6 +457,8 @@ export abstract class Call extends Emitter<CallEvents> {
     if (this.reinvites.pendingAck || this.stateValue !== 'answered') {
       return void this.reply(tx, req, 500, 'Server Internal Error', [['Retry-After', String(1 + Math.floor(Math.random() * 10))]]);
     }
+    const brief = tooBriefSessionExpires(req, this.ctx.minSessionExpires);
+    if (brief) return void this.reply(tx, req, brief.status, brief.reason, brief.headers);
     const media = this.mediaValue;
     if (!media) return void this.reply(tx, req, 500, 'Server Internal Error');
     const hasBody = req.body.length > 0;
@@ -379,16 +471,51 @@ export abstract class Call extends Emitter<CallEvents> {
       return void this.reply(tx, req, 500, 'Server Internal Error');
     }
     const dialog = this.dialogValue;
+    const timer = this.answerTimer(req);
     const res = this.reply(
       tx,
       req,
       200,
       'OK',
-      [['Contact', dialog?.localContact ?? ''], ['Allow', ALLOW], ['Supported', SUPPORTED]],
+      [['Contact', dialog?.localContact ?? ''], ['Allow', ALLOW], ['Supported', SUPPORTED], ...timer.headers],
       { type: 'application/sdp', text: body },
     );
+    timer.start();
     this.awaitAck(res, tx, !hasBody, () => undefined);
     if (hasBody) this.noteRemoteHold();
+  }
+
+  // ---- UPDATE from the peer (RFC 3311) ----
+
+  /** A session refresh (no body) is answered 200; an offer gets our answer, as a re-INVITE's would. */
+  private onUpdate(req: SipMessage, tx: ServerTransaction): void {
+    const brief = tooBriefSessionExpires(req, this.ctx.minSessionExpires);
+    if (brief) return void this.reply(tx, req, brief.status, brief.reason, brief.headers);
+    const hasBody = req.body.length > 0;
+    if (hasBody && !isSdp(req)) return void this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/sdp']]);
+    let answer: string | undefined;
+    if (hasBody) {
+      const media = this.mediaValue;
+      // §5.2: an offer while ours is unanswered (or before the first exchange is done) collides.
+      if (!media || !this.canTakeOffer()) return void this.reply(tx, req, 491, 'Request Pending');
+      try {
+        answer = media.createAnswer(req.body.toString('utf8'), { hold: this.localHold });
+      } catch (err) {
+        if (err instanceof SdpError) return this.rejectSdp(tx, req, err);
+        return void this.reply(tx, req, 500, 'Server Internal Error');
+      }
+    }
+    const timer = this.stateValue === 'answered' ? this.answerTimer(req) : undefined;
+    this.reply(
+      tx,
+      req,
+      200,
+      'OK',
+      [['Contact', this.dialogValue?.localContact ?? ''], ['Allow', ALLOW], ['Supported', SUPPORTED], ...(timer?.headers ?? [])],
+      answer === undefined ? undefined : { type: 'application/sdp', text: answer },
+    );
+    timer?.start();
+    if (answer !== undefined) this.noteRemoteHold();
   }
 
   // ---- INFO ----

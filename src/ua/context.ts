@@ -5,7 +5,7 @@
  */
 import type { SipStack } from '../sip/stack.js';
 import type { SipMessage } from '../sip/message.js';
-import type { TimerValues } from '../sip/transaction/index.js';
+import type { ServerTransaction, TimerValues } from '../sip/transaction/index.js';
 import type { Peer, Proto } from '../sip/transport/types.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
@@ -31,8 +31,30 @@ export interface CallOptions {
 }
 
 /** Methods we answer; sent in Allow. */
-export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY';
-export const SUPPORTED = 'replaces';
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, SUBSCRIBE, PRACK, UPDATE';
+/** Extensions we implement (option-tags.ts): in INVITEs, their 2xx and OPTIONS answers. */
+export const SUPPORTED = '100rel, replaces, timer';
+
+/** Whatever answers the requests of one dialog (a subscription's; calls have their own table). */
+export interface DialogUser {
+  handleRequest(req: SipMessage, tx: ServerTransaction): void;
+  /** The agent is closing: stop every timer, whatever state it is in. */
+  dispose(): void;
+}
+
+/** What a subscription (either side) needs from its agent: its dialog's requests routed to it. */
+export interface SubscriptionHost {
+  bind(key: string, user: DialogUser): void;
+  unbind(key: string, user: DialogUser): void;
+  /** The subscription is over: the agent forgets it. */
+  ended(sub: DialogUser): void;
+  /**
+   * Subscriber side: NOTIFYs that arrive before the 2xx (RFC 6665 §4.1.2.4)
+   * carry our tag but no dialog yet; route those of `callId` to `user`
+   * (undefined: stop).
+   */
+  expectNotify(callId: string, localTag: string, user: DialogUser | undefined): void;
+}
 
 export interface UaContext {
   readonly stack: SipStack;
@@ -60,4 +82,8 @@ export interface UaContext {
   send: SendFn;
   /** Sends without a transaction (ACK for a 2xx), adding our Via. */
   sendAck(ack: SipMessage, dest: Peer): void;
+  /** Session-Expires (s) our INVITEs ask for (RFC 4028); 0: none asked. */
+  readonly sessionExpires: number;
+  /** The shortest session interval we accept (Min-SE). */
+  readonly minSessionExpires: number;
 }

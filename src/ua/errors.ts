@@ -45,3 +45,14 @@ export class RequestPendingError extends Error {
     this.name = 'RequestPendingError';
   }
 }
+
+/** The subscription is not in the state an operation needs (a NOTIFY on one not accepted, or over). */
+export class SubscriptionStateError extends Error {
+  constructor(
+    /** offered, active or terminated. */
+    readonly state: string,
+  ) {
+    super(`the subscription is ${state}, not active`);
+    this.name = 'SubscriptionStateError';
+  }
+}

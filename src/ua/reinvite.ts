@@ -29,8 +29,10 @@ export interface ReinviteHost {
   /** An in-dialog request with authenticated retries; resolves with its final response. */
   request(build: () => SipMessage): Promise<SipMessage>;
   sendAck(cseq: number): void;
-  /** Our re-INVITE was answered and its answer applied: we now hold (or not). */
-  reinvited(hold: boolean): void;
+  /** Headers our re-INVITEs carry beyond Allow and Supported (the session timer's). */
+  extraHeaders(): [string, string][];
+  /** Our re-INVITE was answered (`res`) and its answer applied: we now hold (or not). */
+  reinvited(hold: boolean, res: SipMessage): void;
   /** The exchange failed so that the call cannot go on: BYE in the background. */
   bye(info: CallEnd): void;
   /** The dialog is gone (481): end the call without a BYE. */
@@ -99,7 +101,7 @@ export class ReinviteMachine {
           dialog.createRequest('INVITE', {
             body: offer,
             contentType: 'application/sdp',
-            extraHeaders: [['Allow', ALLOW], ['Supported', SUPPORTED], ['User-Agent', this.host.userAgent]],
+            extraHeaders: [['Allow', ALLOW], ['Supported', SUPPORTED], ...this.host.extraHeaders(), ['User-Agent', this.host.userAgent]],
           });
         this.host.request(build).then((res) => {
           this.busy = false;
@@ -115,7 +117,7 @@ export class ReinviteMachine {
               this.host.bye({ status: 488, reason: (err as Error).message, by: 'error' });
               return reject(err);
             }
-            this.host.reinvited(hold);
+            this.host.reinvited(hold, res);
             return resolve();
           }
           if (status === 491) {

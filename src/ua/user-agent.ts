@@ -3,6 +3,7 @@
  * client, and the calls it places and receives. The softphone CLI is a thin
  * shell over it; PBX legs will be too.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,15 +20,21 @@ import { bareHost, uriHost } from '../sip/uri.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { parseListen, type ListenAddress } from '../util/listen.js';
-import type { Credentials } from './auth-retry.js';
+import { Authenticator, sendWithAuth, type Credentials } from './auth-retry.js';
 import { isSdp, warningValue, type Call, type CallHost } from './call.js';
-import { ALLOW, SUPPORTED, type CallOptions, type UaContext, type UaCounters } from './context.js';
+import { ALLOW, SUPPORTED, type CallOptions, type DialogUser, type SubscriptionHost, type UaContext, type UaCounters } from './context.js';
 import { Emitter } from '../util/emitter.js';
+import { transportFailureReason } from './errors.js';
+import { formatEvent, parseEvent, parseExpires } from './event-header.js';
 import { IncomingCall } from './incoming.js';
 import type { MediaFactory } from './media-handler.js';
+import { IncomingSubscription } from './notifier.js';
+import { unsupportedRequired } from './option-tags.js';
 import { OutgoingCall } from './outgoing.js';
 import { Registration } from './registration.js';
 import { parseReplaces, type ReferTarget } from './replaces.js';
+import { DEFAULT_SESSION_EXPIRES, MIN_SESSION_EXPIRES, tooBriefSessionExpires } from './session-timer.js';
+import { Subscription, type SubscribeOptions } from './subscription.js';
 
 export interface UserAgentOptions {
   /** Where SIP binds: `127.0.0.1:5074` (UDP), or `tcp:127.0.0.1:5074`; port 0 picks a free one. */
@@ -67,6 +74,16 @@ export interface UserAgentOptions {
    * place the new call as a phone does.
    */
   onTransfer?: (call: Call, target: ReferTarget) => boolean;
+  /**
+   * Event packages taken in a NOTIFY outside any subscription (emitted as
+   * `notify`; others get 489 Bad Event). Default: message-summary, the
+   * unsolicited message-waiting indication many PBXs send.
+   */
+  notifyEvents?: string[];
+  /** Session-Expires (s) our calls ask for (RFC 4028); 0 asks for none. Default 1800. */
+  sessionExpires?: number;
+  /** The shortest session interval we accept from a peer (our Min-SE, s); default and floor 90. */
+  minSessionExpires?: number;
 }
 
 export type UserAgentEvents = {
@@ -77,6 +94,15 @@ export type UserAgentEvents = {
   incoming: [call: IncomingCall];
   /** An INVITE whose offer could not be parsed got 488 before any call existed (counted in sdpRejected). */
   offerRejected: [from: string, warning: string];
+  /**
+   * A NOTIFY outside any subscription (unsolicited, as Asterisk sends
+   * message-summary), already answered 200: its package, body, Content-Type
+   * and the sender's URI. Only packages in `notifyEvents`, and only while
+   * someone listens; otherwise the NOTIFY gets 489 Bad Event.
+   */
+  notify: [event: string, body: string, contentType: string, from: string];
+  /** A SUBSCRIBE for us: call accept() or reject() on it. With no listener, SUBSCRIBEs get 489 Bad Event. */
+  subscribe: [sub: IncomingSubscription];
 };
 
 export const DEFAULT_USER_AGENT = 'Switchboard-phone/0.1';
@@ -94,6 +120,15 @@ export class UserAgent extends Emitter<UserAgentEvents> {
   private readonly calls = new Set<Call>();
   private readonly dialogs = new Map<string, Call>();
   private readonly invites = new Map<ServerTransaction, IncomingCall>();
+  /** Subscriptions of both sides not yet over, and the dialogs they answer for. */
+  private readonly subscriptions = new Set<DialogUser>();
+  private readonly subDialogs = new Map<string, DialogUser>();
+  /** Our SUBSCRIBEs still without a dialog, by Call-ID and our tag: their first NOTIFY makes it. */
+  private readonly earlyNotify = new Map<string, DialogUser>();
+  private readonly subHost: SubscriptionHost;
+  private readonly notifyEvents: Set<string>;
+  /** Credentials of our NOTIFYs outside a dialog, kept so later ones reuse the nonce. */
+  private readonly notifyAuth: Authenticator;
   /** Destinations being resolved for requests about to be sent. */
   private readonly resolving = new Set<Promise<Peer>>();
   private registration: Registration | undefined;
@@ -135,6 +170,13 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     const credentials: Credentials | undefined = opts.user !== undefined && opts.password !== undefined ? { user: opts.user, password: opts.password } : undefined;
     const proto: Proto = this.listenAddress.proto;
     const dn = opts.displayName;
+    const sessionExpires = opts.sessionExpires ?? DEFAULT_SESSION_EXPIRES;
+    const minSessionExpires = Math.max(MIN_SESSION_EXPIRES, opts.minSessionExpires ?? MIN_SESSION_EXPIRES);
+    if (!Number.isInteger(sessionExpires) || sessionExpires < 0) throw new RangeError('sessionExpires must be a whole number of seconds (0 for none)');
+    if (!Number.isInteger(minSessionExpires)) throw new RangeError('minSessionExpires must be a whole number of seconds');
+    if (sessionExpires > 0 && sessionExpires < minSessionExpires) throw new RangeError(`sessionExpires must be 0 or at least ${minSessionExpires} s`);
+    this.notifyEvents = new Set((opts.notifyEvents ?? ['message-summary']).map((e) => e.toLowerCase()));
+    this.notifyAuth = new Authenticator(credentials);
     this.ctx = {
       stack: this.stack,
       clock: this.clock,
@@ -158,6 +200,24 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       sendAck: (ack, dest) => {
         ack.prepend('Via', this.via(dest));
         this.stack.sendStateless(ack, dest);
+      },
+      sessionExpires,
+      minSessionExpires,
+    };
+    this.subHost = {
+      bind: (key, user) => {
+        this.subDialogs.set(key, user);
+      },
+      unbind: (key, user) => {
+        if (this.subDialogs.get(key) === user) this.subDialogs.delete(key);
+      },
+      ended: (user) => {
+        this.subscriptions.delete(user);
+      },
+      expectNotify: (callId, localTag, user) => {
+        const k = `${callId}\n${localTag}`;
+        if (user) this.earlyNotify.set(k, user);
+        else this.earlyNotify.delete(k);
       },
     };
     this.host = {
@@ -238,6 +298,73 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     return call;
   }
 
+  /** Subscriptions of either side not yet over. */
+  get activeSubscriptions(): (Subscription | IncomingSubscription)[] {
+    return [...this.subscriptions].filter((s): s is Subscription | IncomingSubscription => s instanceof Subscription || s instanceof IncomingSubscription);
+  }
+
+  /**
+   * Subscribes to `event` of `uri` (`sip:1001@host`, or `1001` in our
+   * domain), through the server when one is configured. Returns at once;
+   * watch the subscription's `notify` and `terminated`.
+   */
+  subscribe(uri: string, event: string, opts: SubscribeOptions = {}): Subscription {
+    if (!this.started || this.closed) throw new Error('the user agent is not running');
+    const sub = new Subscription(this.ctx, this.subHost, this.normalize(uri), event, opts);
+    this.subscriptions.add(sub);
+    sub.start();
+    return sub;
+  }
+
+  /**
+   * A NOTIFY outside any dialog (unsolicited, e.g. message-summary to a
+   * phone that never subscribed), through the server when one is
+   * configured; resolves with the final status (408 on timeout, 503 when
+   * it could not be sent).
+   */
+  async sendNotify(uri: string, event: string, body: string, contentType: string): Promise<number> {
+    if (!this.started || this.closed) throw new Error('the user agent is not running');
+    const ev = parseEvent(event);
+    if (!ev) throw new RangeError(`"${event}" is not an event package name`);
+    const target = this.normalize(uri);
+    const dest = await this.ctx.outOfDialogDest(target);
+    const callId = randomBytes(12).toString('hex');
+    const fromTag = newTag();
+    let cseq = 1;
+    const build = (): SipMessage =>
+      SipMessage.request(
+        'NOTIFY',
+        target,
+        [
+          ['Max-Forwards', '70'],
+          ['From', `${this.ctx.localAddress};tag=${fromTag}`],
+          ['To', `<${target}>`],
+          ['Call-ID', callId],
+          ['CSeq', `${cseq++} NOTIFY`],
+          ['Contact', this.contactFor(dest)],
+          ['Event', formatEvent(ev)],
+          ['Subscription-State', 'active'],
+          ['User-Agent', this.ctx.userAgent],
+          ['Content-Type', contentType],
+        ],
+        body,
+      );
+    return new Promise((resolve) => {
+      sendWithAuth(this.ctx.send, this.notifyAuth, build, dest, {
+        onResponse: (res) => {
+          if (res.status < 200) return;
+          if (res.status === 401 || res.status === 407) this.counters.authFailures++;
+          resolve(res.status);
+        },
+        onTimeout: () => resolve(408),
+        onTransportError: (cause) => {
+          this.log.info({ uri: target, reason: transportFailureReason(cause) }, 'NOTIFY could not be sent');
+          resolve(503);
+        },
+      });
+    });
+  }
+
   /** Ends every call (BYE/CANCEL), unregisters, closes the socket. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -247,6 +374,10 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       // ended) is sent once it is known, before the socket closes.
       const jobs: Promise<unknown>[] = [Promise.allSettled([...this.resolving])];
       jobs.push(...[...this.calls].map((c) => c.hangup().catch(() => undefined)));
+      for (const s of this.subscriptions) {
+        if (s instanceof Subscription) jobs.push(s.unsubscribe().catch(() => undefined));
+        else if (s instanceof IncomingSubscription) jobs.push(s.terminate('deactivated').catch(() => undefined));
+      }
       if (this.registration?.registered) jobs.push(this.registration.unregister().catch(() => undefined));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
@@ -257,6 +388,7 @@ export class UserAgent extends Emitter<UserAgentEvents> {
       clearTimeout(timer);
     }
     this.registration?.close();
+    for (const u of new Set([...this.subscriptions, ...this.subDialogs.values(), ...this.earlyNotify.values()])) u.dispose();
     await this.stack.close();
     if (this.tlsDir) rmSync(this.tlsDir, { recursive: true, force: true });
   }
@@ -299,8 +431,11 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     const method = req.method;
     if (method === 'CANCEL') return this.onCancel(req, tx);
     if (req.toTag !== undefined) {
-      const call = this.dialogs.get(dialogKey(req.callId, req.toTag, req.fromTag ?? ''));
+      const key = dialogKey(req.callId, req.toTag, req.fromTag ?? '');
+      const call = this.dialogs.get(key);
       if (call) return call.handleRequest(req, tx);
+      const sub = this.subDialogs.get(key) ?? (method === 'NOTIFY' ? this.earlyNotify.get(`${req.callId}\n${req.toTag}`) : undefined);
+      if (sub) return sub.handleRequest(req, tx);
       return this.reply(tx, req, 481, 'Call/Transaction Does Not Exist');
     }
     switch (method) {
@@ -308,9 +443,12 @@ export class UserAgent extends Emitter<UserAgentEvents> {
         return this.onInvite(req, tx);
       case 'OPTIONS':
         return this.reply(tx, req, 200, 'OK', [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Supported', SUPPORTED]]);
+      case 'SUBSCRIBE':
+        return this.onSubscribe(req, tx);
+      case 'NOTIFY':
+        return this.onUnsolicitedNotify(req, tx);
       case 'BYE':
       case 'INFO':
-      case 'NOTIFY':
       case 'REFER':
       case 'UPDATE':
       case 'PRACK':
@@ -328,8 +466,46 @@ export class UserAgent extends Emitter<UserAgentEvents> {
     call.handleCancel();
   }
 
+  private onSubscribe(req: SipMessage, tx: ServerTransaction): void {
+    if (this.closed) return this.reply(tx, req, 503, 'Service Unavailable');
+    const ev = parseEvent(req.get('event'));
+    if (!ev) return this.reply(tx, req, 400, 'Bad Request - missing or malformed Event header');
+    const expires = parseExpires(req.get('expires'));
+    if (expires !== undefined && Number.isNaN(expires)) return this.reply(tx, req, 400, 'Bad Request - malformed Expires');
+    // Nobody here serves events (a phone whose own SUBSCRIBE the proxy forked back to it, too): nothing can loop.
+    if (this.listenerCount('subscribe') === 0) return this.reply(tx, req, 489, 'Bad Event');
+    let sub: IncomingSubscription;
+    try {
+      sub = new IncomingSubscription(this.ctx, this.subHost, req, tx, ev, expires);
+    } catch {
+      return this.reply(tx, req, 400, 'Bad Request - malformed From or To');
+    }
+    this.subscriptions.add(sub);
+    this.emit('subscribe', sub);
+  }
+
+  private onUnsolicitedNotify(req: SipMessage, tx: ServerTransaction): void {
+    const ev = parseEvent(req.get('event'));
+    if (!ev) return this.reply(tx, req, 400, 'Bad Request - missing or malformed Event header');
+    if (!this.notifyEvents.has(ev.type) || this.listenerCount('notify') === 0) {
+      return this.reply(tx, req, 489, 'Bad Event', this.notifyEvents.size ? [['Allow-Events', [...this.notifyEvents].join(', ')]] : []);
+    }
+    let from: string;
+    try {
+      from = req.from.uri;
+    } catch {
+      return this.reply(tx, req, 400, 'Bad Request - malformed From');
+    }
+    this.reply(tx, req, 200, 'OK');
+    this.emit('notify', ev.type, req.body.toString('utf8'), req.get('content-type') ?? '', from);
+  }
+
   private onInvite(req: SipMessage, tx: ServerTransaction): void {
     if (this.closed) return this.reply(tx, req, 503, 'Service Unavailable');
+    const unsupported = unsupportedRequired(req);
+    if (unsupported.length) return this.reply(tx, req, 420, 'Bad Extension', [['Unsupported', unsupported.join(', ')]]);
+    const brief = tooBriefSessionExpires(req, this.ctx.minSessionExpires);
+    if (brief) return this.reply(tx, req, brief.status, brief.reason, brief.headers);
     if (req.body.length > 0) {
       if (!isSdp(req)) return this.reply(tx, req, 415, 'Unsupported Media Type', [['Accept', 'application/sdp']]);
       try {

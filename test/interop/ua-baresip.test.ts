@@ -3,12 +3,14 @@
  * peer on loopback: calls both ways, hold/resume both ways, and a blind
  * transfer that baresip sends. Media here is the SDP-only fake of the unit
  * tests: this checks signalling, the audio path is the CLI's interop test.
+ * And our notifier against baresip's message-waiting subscriber (mwi.so).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { realClock } from '../../src/util/clock.js';
 import { startBaresip, type Baresip } from '../helpers/baresip.js';
 import { requirePeers } from '../helpers/peers.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { next, startUa, within, type TestUa } from '../helpers/ua.js';
 
 const skip = requirePeers('baresip');
@@ -69,5 +71,53 @@ describe('user agent and baresip', { skip, timeout: 60_000 }, () => {
     if (inc.state !== 'ended') await next(inc, 'ended', 10_000);
     assert.equal(toCarol.state, 'answered');
     await toCarol.hangup();
+  });
+});
+
+describe('baresip subscribes to message-summary (mwi=yes) and shows our NOTIFYs', { skip, timeout: 90_000 }, () => {
+  const PASS = 'B0b-mwi-long-pass-64';
+  const MWI = 'application/simple-message-summary';
+  const summary = (n: number, o: number): string => `Messages-Waiting: ${n > 0 ? 'yes' : 'no'}\r\nVoice-Message: ${n}/${o} (0/0)\r\n`;
+  let server: TestServer;
+  let vm: TestUa;
+  let bare: Baresip | undefined;
+
+  before(async () => {
+    server = await startTestServer({ users: { bob: PASS } });
+    const port = Number(server.sip.split(':')[1]);
+    // The "voicemail" agent registers as bob too: the proxy forks bob's own SUBSCRIBE to it (and to baresip, which never answers).
+    vm = await startUa(realClock, 'bob', { server: { host: '127.0.0.1', port }, password: PASS });
+    await vm.ua.register(300);
+  });
+  after(async () => {
+    await vm?.ua.close();
+    await bare?.stop();
+    await server?.stop();
+  });
+
+  test('baresip subscribes after registering; our first NOTIFY and a change reach it; it unsubscribes when it quits', async () => {
+    vm.ua.on('subscribe', (s) => s.accept(3600, summary(1, 0), MWI));
+    const offered = next(vm.ua, 'subscribe', 20_000);
+    bare = await startBaresip({
+      name: 'mwi-bob',
+      account: `<sip:bob@${server.sip};transport=udp>;auth_pass=${PASS};regint=300;mwi=yes;answermode=manual;audio_codecs=PCMU/8000/1`,
+      extraConfig: ['module_app      mwi.so'],
+    });
+    const [inc] = await offered.catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; baresip log tail: ${bare?.log().slice(-3000)}`);
+    });
+    assert.equal(inc.event, 'message-summary');
+    assert.match(inc.from, /^sip:bob@127\.0\.0\.1/);
+    assert.deepEqual(inc.accepts, [MWI]);
+    // baresip 1.0 reports message waiting in its log (menu.so: "----- MWI for <aor> -----" and the body), not on ctrl_tcp.
+    await bare.waitFor(/----- MWI for sip:bob@127\.0\.0\.1:\d+ -----/, 10_000);
+    await bare.waitFor(/Voice-Message: 1\/0 \(0\/0\)/, 10_000);
+    const from = bare.log().length;
+    assert.equal(await within(inc.notify(summary(2, 1), MWI), 5000), 200);
+    await bare.waitFor(/Voice-Message: 2\/1 \(0\/0\)/, 10_000, from);
+    const ended = next(inc, 'terminated', 10_000);
+    await bare.stop();
+    bare = undefined;
+    assert.deepEqual(await ended, ['unsubscribed']);
   });
 });

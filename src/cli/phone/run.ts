@@ -14,6 +14,7 @@ import { Commands } from './commands.js';
 import { EXIT, exitCodeFor, statusWords } from './outcome.js';
 import { parsePhoneOptions, type PhoneOptions, type RawPhoneOptions } from './options.js';
 import { mapPort } from './stun-ports.js';
+import { VoicemailWatch } from './voicemail.js';
 import { hostPort } from '../../util/listen.js';
 import { ListenError } from '../../sip/transport/errors.js';
 
@@ -29,7 +30,8 @@ export async function runPhone(mode: PhoneMode, target: string | undefined, raw:
   const print = (line: string): void => {
     process.stdout.write(line + '\n');
   };
-  const phone = await Phone.start(opts, source, print);
+  // register and listen show message waiting; a call placed from the command line has no use for it.
+  const phone = await Phone.start(opts, source, print, mode !== 'call');
   try {
     if (mode === 'call') return await phone.placeCall(target ?? '');
     return await phone.serve(mode);
@@ -43,6 +45,7 @@ class Phone {
   private commands: Commands | undefined;
   private stopping: (() => void) | undefined;
   private recordCount = 0;
+  private voicemail: VoicemailWatch | undefined;
 
   private constructor(
     readonly ua: UserAgent,
@@ -50,7 +53,7 @@ class Phone {
     private readonly print: (line: string) => void,
   ) {}
 
-  static async start(opts: PhoneOptions, source: AudioSourceSpec, print: (line: string) => void): Promise<Phone> {
+  static async start(opts: PhoneOptions, source: AudioSourceSpec, print: (line: string) => void, watchVoicemail: boolean): Promise<Phone> {
     let listenPort = opts.listen.port;
     let contact: { host: string; port: number } | undefined;
     if (opts.stun) {
@@ -59,6 +62,8 @@ class Phone {
       contact = { host: m.mapped.address, port: m.mapped.port };
       print(`STUN: our SIP port ${listenPort} is ${contact.host}:${contact.port} outside`);
     }
+    // The phone's own lines go to stdout; what goes wrong underneath goes to stderr.
+    const log = createLogger({ level: 'warn', fd: 2 });
     const ua = new UserAgent({
       listen: `${opts.transport}:${hostPort({ address: opts.listen.host, port: listenPort })}`,
       server: opts.server,
@@ -85,8 +90,7 @@ class Phone {
           srtp: opts.srtp,
         });
       },
-      // The phone's own lines go to stdout; what goes wrong underneath goes to stderr.
-      log: createLogger({ level: 'warn', fd: 2 }),
+      log,
       tls: { ca: opts.ca === undefined ? [] : [opts.ca], verify: !opts.insecure },
       traceSip: opts.traceSip ? (dir, text, peer) => print(`${dir === 'in' ? '<<<' : '>>>'} ${dir === 'in' ? 'from' : 'to'} ${peer}\n${text.trimEnd()}\n`) : undefined,
     });
@@ -102,12 +106,16 @@ class Phone {
     const l = ua.local;
     print(`phone ${ua.aor} on ${l.proto}:${l.address}:${l.port}`);
     if (opts.server) {
+      // Listening for unsolicited NOTIFYs before the registrar knows us: one may come as soon as we are registered.
+      if (watchVoicemail) phone.voicemail = new VoicemailWatch(ua, print, log);
       try {
         const granted = await ua.register(opts.expires);
         print(`registered at ${opts.server.host}:${opts.server.port} as ${ua.aor} for ${granted} s`);
+        phone.voicemail?.start();
         // Only refreshes from here on: the first attempt's failure is reported below, once.
         ua.on('registrationFailed', (status, reason) => print(`registration refresh failed: ${statusWords(status, reason)}`));
       } catch (err) {
+        phone.voicemail?.close();
         await ua.close();
         if (err instanceof SipStatusError && err.cause instanceof TlsVerifyError) {
           print(`registration failed: ${err.cause.message}. ${trustHint(err.cause)}`);
@@ -206,6 +214,7 @@ class Phone {
 
   async close(): Promise<void> {
     this.commands?.close();
+    this.voicemail?.close();
     await this.awaitAcks();
     await this.ua.close();
   }
