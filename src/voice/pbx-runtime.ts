@@ -14,6 +14,7 @@ import type { Peer } from '../sip/transport/types.js';
 import { CdrStore } from '../store/cdr.js';
 import { VoicemailStore } from '../store/voicemail.js';
 import { VoicemailMailer } from '../pbx/voicemail/mailer.js';
+import { MwiService } from '../pbx/voicemail/mwi-service.js';
 import { voicemailApp } from './apps/voicemail.js';
 import { voicemailMainApp } from './apps/voicemail-main.js';
 import type { Db } from '../store/db.js';
@@ -72,6 +73,7 @@ export class PbxRuntime {
   readonly cdrs: CdrStore;
   readonly voicemail: VoicemailStore;
   readonly mailer: VoicemailMailer | undefined;
+  readonly mwi: MwiService;
   private readonly moh = new Map<string, AudioSourceSpec>();
   private readonly log: Logger;
   private readonly ipTrunks: { name: string; allow: AllowList }[];
@@ -149,6 +151,7 @@ export class PbxRuntime {
       ? new VoicemailMailer(config.pbx.smtp, { clock, log: opts.log.child({ layer: 'mail' }), store: this.voicemail, accessNumber: '*98' })
       : undefined;
     const box = (m: string) => config.pbx.users.get(m)?.voicemail;
+    this.mwi = new MwiService(this.pbx.ua, this.voicemail, config.domain, (m) => box(m) !== undefined, opts.log.child({ layer: 'mwi' }));
     this.voice.register('voicemail', voicemailApp({ store: this.voicemail, box, saved: (m, id) => this.messageSaved(m, id), clockNow: () => clock.wallNow() }));
     this.voice.register('voicemail_main', voicemailMainApp({ store: this.voicemail, box }));
     this.voice.features = {
@@ -213,6 +216,7 @@ export class PbxRuntime {
 
   async close(): Promise<void> {
     for (const r of this.rooms.values()) r.close();
+    this.mwi.close();
     await this.pbx.close();
     this.mailer?.close();
     this.cdrs.flush();
