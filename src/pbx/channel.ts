@@ -151,6 +151,21 @@ export class Channel extends Emitter<ChannelEvents> {
     }
   }
 
+  /**
+   * 183 Session Progress with our SDP toward an incoming leg not answered
+   * yet, so audio (the far end's ringback or announcement) reaches the caller
+   * before the answer; resolves false when that cannot be done.
+   */
+  async earlyMedia(): Promise<boolean> {
+    if (this.call.direction !== 'incoming' || this.call.state !== 'ringing') return this.up;
+    try {
+      await (this.call as IncomingCall).progress();
+      return this.mediaValue !== undefined && !this.ended;
+    } catch {
+      return false;
+    }
+  }
+
   /** 180 Ringing toward an incoming leg that is not answered yet. */
   ringing(): void {
     if (this.call.direction === 'incoming' && this.call.state === 'ringing') (this.call as IncomingCall).ringing();

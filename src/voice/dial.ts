@@ -4,7 +4,8 @@
  * the two, and end the call when either side hangs up — Asterisk's Dial()
  * with DIALSTATUS, Twilio's <Dial> with several <Number>s.
  */
-import { joinUntilHangup } from '../pbx/bridge.js';
+import { joinUntilHangup, MediaBridge } from '../pbx/bridge.js';
+import { detach } from '../util/log.js';
 import type { Channel } from '../pbx/channel.js';
 import type { CallEnd } from '../ua/call.js';
 import type { TimerHandle } from '../util/clock.js';
@@ -61,7 +62,13 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
   const runnable = parties.filter((p): p is { attempts: DialAttempt[] } => 'attempts' in p && p.attempts.length > 0);
   if (runnable.length === 0 || caller.ended) return caller.ended ? { status: 'CANCEL' } : best;
 
-  return new Promise<DialOutcome>((resolve) => {
+  /** The leg whose early media (183) the caller hears now, bridged before the answer. */
+  let early: { leg: Channel; bridge: MediaBridge } | undefined;
+  const endEarly = (): void => {
+    early?.bridge.close();
+    early = undefined;
+  };
+  const outcome = await new Promise<DialOutcome>((resolve) => {
     let settled = false;
     let pending = runnable.length;
     const finish = (o: DialOutcome): void => {
@@ -94,6 +101,20 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
       live.add(leg);
       onLeg?.(leg);
       leg.call.on('ringing', () => caller.ringing());
+      leg.call.on('earlyMedia', () => {
+        if (early || settled || caller.up) return;
+        detach(
+          caller.earlyMedia().then((ok) => {
+            if (!ok || early || settled || leg.ended || caller.ended || !leg.media || !caller.media) return;
+            early = { leg, bridge: new MediaBridge(caller, leg) };
+          }),
+          script.services.log,
+          'passing early media to the caller',
+        );
+      });
+      leg.once('ended', () => {
+        if (early?.leg === leg) endEarly();
+      });
       leg.once('answered', () => finish({ status: 'ANSWER', answered: leg }));
       leg.once('ended', (info) => {
         live.delete(leg);
@@ -106,6 +127,9 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
     };
     for (const p of runnable) tryAttempt(p, 0);
   });
+  // The answered leg is bridged again by whoever takes the outcome; any early bridge ends here.
+  endEarly();
+  return outcome;
 }
 
 /**
