@@ -76,12 +76,21 @@ export interface LegOptions {
   via?: UserAgent;
 }
 
+/** Asterisk's rtptimeout: an answered leg that sends no RTP this long (and is not on hold) has vanished. */
+export const RTP_TIMEOUT_MS = 60_000;
+const RTP_CHECK_MS = 10_000;
+
 export class Pbx implements ChannelHost {
   readonly ua: UserAgent;
   readonly clock: Clock;
   readonly log: Logger;
   private readonly channelSet = new Set<Channel>();
   private closed = false;
+  /** Per answered leg: packets received at the last check, and when that count last moved. */
+  private readonly rtpSeen = new WeakMap<Channel, { packets: number; since: number }>();
+  private rtpTimer: { cancel(): void } | undefined;
+  /** Legs hung up because their far end stopped sending RTP. */
+  rtpTimeouts = 0;
 
   constructor(private readonly opts: PbxOptions) {
     this.clock = opts.clock;
@@ -107,6 +116,35 @@ export class Pbx implements ChannelHost {
 
   async start(): Promise<void> {
     await this.ua.start();
+  }
+
+  /** The check runs only while there are legs, so an idle PBX holds no timer. */
+  private ensureRtpCheck(): void {
+    if (!this.rtpTimer && !this.closed) this.scheduleRtpCheck();
+  }
+
+  /** Hangs up answered legs whose far end vanished (no RTP, no BYE), once every RTP_CHECK_MS. */
+  private scheduleRtpCheck(): void {
+    this.rtpTimer = this.clock.setTimer(RTP_CHECK_MS, () => {
+      const now = this.clock.now();
+      for (const ch of this.channelSet) {
+        const media = ch.media;
+        if (!ch.up || !media || ch.call.onHold || ch.call.heldByRemote) {
+          this.rtpSeen.delete(ch);
+          continue;
+        }
+        const packets = media.stats().received.packets;
+        const seen = this.rtpSeen.get(ch);
+        if (!seen || seen.packets !== packets) this.rtpSeen.set(ch, { packets, since: now });
+        else if (now - seen.since >= RTP_TIMEOUT_MS) {
+          this.rtpTimeouts++;
+          this.log.warn({ channel: ch.name, callId: ch.call.callId, seconds: Math.round((now - seen.since) / 1000) }, 'no RTP from the far end: hanging up');
+          ch.hangup();
+        }
+      }
+      this.rtpTimer = undefined;
+      if (!this.closed && this.channelSet.size > 0) this.scheduleRtpCheck();
+    });
   }
 
   /** The agent's address: the proxy trusts what comes from here and hands calls to it. */
@@ -142,6 +180,10 @@ export class Pbx implements ChannelHost {
   /** @internal A channel ended. */
   ended(ch: Channel): void {
     if (!this.channelSet.delete(ch)) return;
+    if (this.channelSet.size === 0) {
+      this.rtpTimer?.cancel();
+      this.rtpTimer = undefined;
+    }
     this.opts.onChannelEnded?.(ch);
   }
 
@@ -162,19 +204,13 @@ export class Pbx implements ChannelHost {
     });
     const ch = new Channel(this, call, leg.from, leg.endpoint, leg.user, leg.codecs);
     holder.ch = ch;
-    if (!ch.ended) this.channelSet.add(ch);
+    if (!ch.ended) this.track(ch);
     return ch;
   }
 
-  /** Adopts a call our agent placed by itself (a REFER's new call) as a channel. */
-  adopt(call: Parameters<typeof this.channelFor>[0], caller: Party, endpoint: string): Channel {
-    return this.channelFor(call, caller, endpoint);
-  }
-
-  private channelFor(call: IncomingCall | ReturnType<UserAgent['call']>, caller: Party, endpoint: string): Channel {
-    const ch = new Channel(this, call, caller, endpoint, undefined);
-    if (!ch.ended) this.channelSet.add(ch);
-    return ch;
+  private track(ch: Channel): void {
+    this.channelSet.add(ch);
+    this.ensureRtpCheck();
   }
 
   private incoming(call: IncomingCall): void {
@@ -209,7 +245,7 @@ export class Pbx implements ChannelHost {
     if (ch.ended) return;
     ch.trunk = trunk;
     call.mediaFactory = ch.mediaFactory;
-    this.channelSet.add(ch);
+    this.track(ch);
     this.opts.onCall(ch, { exten, user, trunk });
   }
 
@@ -217,6 +253,7 @@ export class Pbx implements ChannelHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.rtpTimer?.cancel();
     for (const ch of this.channelSet) ch.hangup(503, 'Service Unavailable');
     await this.ua.close();
   }
