@@ -139,11 +139,12 @@ export function readPbx(r: Reader, userNames: Set<string>): PbxConfig {
 }
 
 function readFraud(r: Reader): FraudConfig {
-  r.keys(['fraud'], set(['max_calls', 'user_max_calls', 'user_calls_per_minute']));
+  r.keys(['fraud'], set(['max_calls', 'user_max_calls', 'user_calls_per_minute', 'block_seconds']));
   return {
     maxCalls: r.int(['fraud', 'max_calls'], DEFAULT_FRAUD.maxCalls, 0, 1_000_000),
     userMaxCalls: r.int(['fraud', 'user_max_calls'], DEFAULT_FRAUD.userMaxCalls, 0, 100_000),
     userCallsPerMinute: r.int(['fraud', 'user_calls_per_minute'], DEFAULT_FRAUD.userCallsPerMinute, 0, 100_000),
+    blockSeconds: r.int(['fraud', 'block_seconds'], DEFAULT_FRAUD.blockSeconds, 1, 7 * 86_400),
   };
 }
 
@@ -264,7 +265,7 @@ function readConferences(r: Reader): Map<string, ConferenceConfig> {
 
 function readTrunks(r: Reader, needContext: NeedContext): Map<string, TrunkConfig> {
   const out = new Map<string, TrunkConfig>();
-  const keys = set(['host', 'port', 'transport', 'register', 'allow', 'context', 'dids', 'codecs', 'caller_id', 'max_calls', 'listen']);
+  const keys = set(['host', 'port', 'transport', 'register', 'allow', 'context', 'dids', 'codecs', 'caller_id', 'max_calls', 'listen', 'outbound']);
   for (const entry of r.entries(['trunks'])) {
     checkName(r, ['trunks'], entry, 'trunk');
     const t: Reader = mappingReader(r, ['trunks'], entry, '{ host: sip.carrier.example, register: { user: ..., password: ... } }');
@@ -284,6 +285,7 @@ function readTrunks(r: Reader, needContext: NeedContext): Map<string, TrunkConfi
       dids: new Map(),
       codecs: [],
       maxCalls: t.int(['max_calls'], 0, 0, 100_000),
+      outbound: t.bool(['outbound'], false),
       line: r.lineOf(entry.keyNode),
     };
     if (!NAME.test(trunk.context)) t.fail(['context'], `context names may hold ${NAME_HINT}`);

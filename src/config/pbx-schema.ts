@@ -126,6 +126,12 @@ export interface TrunkConfig {
   /** Caller ID sent (E.164) when the caller's own is internal. */
   callerId?: string;
   maxCalls: number;
+  /**
+   * Whether calls that came in on this trunk may leave again through an
+   * outbound route (trunks.NAME.outbound; off by default: a carrier's caller
+   * who reaches a context that dials out is refused, the classic toll-fraud hole).
+   */
+  outbound: boolean;
   /** Where this trunk's UA listens (own port, so the carrier can reach the registration's Contact); the PBX picks when undefined. */
   listen?: ListenAddress;
   line: number;
@@ -177,6 +183,8 @@ export interface FraudConfig {
   userMaxCalls: number;
   /** Default per-user outbound calls per minute (0 = no limit). */
   userCallsPerMinute: number;
+  /** Seconds a user over the velocity limit stays blocked from outbound calls. */
+  blockSeconds: number;
 }
 
 export interface ParkConfig {
@@ -214,7 +222,7 @@ export const DEFAULT_TRUNK_CONTEXT = 'from-trunk';
 /** The context made from `park` (Asterisk's name): include it where users may park and retrieve. */
 export const PARK_CONTEXT = 'parkedcalls';
 
-export const DEFAULT_FRAUD: FraudConfig = { maxCalls: 0, userMaxCalls: 8, userCallsPerMinute: 10 };
+export const DEFAULT_FRAUD: FraudConfig = { maxCalls: 0, userMaxCalls: 8, userCallsPerMinute: 10, blockSeconds: 900 };
 export const DEFAULT_PARK: ParkConfig = { exten: '700', first: 701, last: 720, timeout: 45 };
 export const DEFAULT_FEATURES: PbxConfig['features'] = { blindTransfer: '##', attendedTransfer: '*2' };
 export const DEFAULT_VOICEMAIL_MAX_SECONDS = 180;
