@@ -39,6 +39,12 @@ export interface ProxyOptions {
   maxDialogs?: number;
   /** The application server (the PBX) calls are handed to, as Kamailio hands them to Asterisk. */
   application?: ApplicationRoute;
+  /**
+   * Whether an authenticated user may register or send requests from
+   * `source` (users.N.allow); false is answered 403. The owner of the list
+   * logs and counts the refusal.
+   */
+  allowedSource?: (user: string, source: Peer, method: string) => boolean;
 }
 
 /**
@@ -130,9 +136,9 @@ export class Proxy {
     return uri.port === undefined ? this.stack.isLocalHost(uri.host) : this.stack.isLocalAddress(uri.host, uri.port);
   }
 
-  private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = []): void {
+  private reply(tx: ServerTransaction, req: SipMessage, status: number, reason: string, extra: [string, string][] = [], logged = false): void {
     if (status >= 300) this.counters.rejected[status] = (this.counters.rejected[status] ?? 0) + 1;
-    if (status === 403) {
+    if (status === 403 && !logged) {
       // A refusal an operator may need to explain; retransmissions never get here (the transaction
       // answers them), and a scanner's relay attempts cost one line per source per minute.
       const src = tx.source;
@@ -311,6 +317,10 @@ export class Proxy {
       this.reply(tx, req, 403, 'Forbidden - From does not match the authenticated user');
       return false;
     }
+    if (!this.sourceAllowed(result.user, tx.source, req.method)) {
+      this.reply(tx, req, 403, 'Forbidden - not allowed from this address', [], true);
+      return false;
+    }
     // Credentials are for us only; never pass them downstream.
     req.remove('proxy-authorization');
     return true;
@@ -332,6 +342,12 @@ export class Proxy {
       `authentication failed for user "${result.user}" from ${source.address}`,
     );
     this.opts.onAuthFailure?.(source, result.user, req.method);
+  }
+
+  /** users.N.allow: the list's owner logs and counts a refusal, so the 403 is not logged again here. */
+  private sourceAllowed(user: string, source: Peer | undefined, method: string): boolean {
+    const check = this.opts.allowedSource;
+    return !check || !source || check(user, source, method);
   }
 
   /** Digest check; malformed credentials get a 400 naming the problem (and undefined here). */
@@ -362,6 +378,7 @@ export class Proxy {
       return this.reply(tx, req, 400, 'Bad Request - malformed To URI');
     }
     if (aorUser !== result.user) return this.reply(tx, req, 403, 'Forbidden - you may only register your own address');
+    if (!this.sourceAllowed(result.user, source, req.method)) return this.reply(tx, req, 403, 'Forbidden - not allowed from this address', [], true);
     const outcome = await this.registrar.register(req, result.user, source, local);
     this.reply(tx, req, outcome.status, outcome.reason, outcome.headers);
   }
