@@ -33,6 +33,7 @@ import type { ApplicationRoute } from '../proxy/proxy.js';
 import { TtsCache } from '../voice/tts.js';
 import { EspeakTts } from '../voice/tts-espeak.js';
 import path from 'node:path';
+import { TollFraud } from '../pbx/fraud.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -47,6 +48,8 @@ export interface RunningServer {
   security: Security;
   /** The PBX, when the config has a dialplan. */
   pbx: PbxRuntime | undefined;
+  /** Toll-fraud refusals (users' source allow-lists at the proxy, caps and limits in the PBX). */
+  fraud: TollFraud;
   traces: TraceRecorder;
   /** Errors that escaped every handler (counted by serve's last-resort handlers, shown in metrics). */
   crashes: CrashCounter;
@@ -110,6 +113,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     if (!u) return undefined;
     return { password: u.password, ha1: u.ha1 };
   };
+  // One guard for the proxy (users' allow-lists, with or without a dialplan) and the PBX (caps, limits).
+  const fraud = new TollFraud({ fraud: config.pbx.fraud, users: config.pbx.users, trunks: config.pbx.trunks, clock, log: log.child({ layer: 'fraud' }) });
   // The PBX starts after the proxy's sockets (its agent talks to them); the proxy asks it through this.
   let pbx: PbxRuntime | undefined;
   const hasDialplan = config.pbx.dialplan.size > 0;
@@ -151,6 +156,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       onAuthFailure: (source, user, method) => security.failedLogin(source, user, method),
       maxDialogs: config.limits.maxDialogs,
       application,
+      allowedSource: (user, source, method) => fraud.allowedSource(user, source, method),
     },
   );
   const stack: SipStack = proxy.stack;
@@ -185,6 +191,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         userAgent: USER_AGENT,
         registered: (user) => registrar.lookup(user).length > 0,
         tts: new TtsCache({ provider: new EspeakTts({ clock, log: log.child({ layer: 'tts' }) }), dir: path.join(config.data, 'tts-cache') }),
+        fraud,
       });
       await pbx.start();
     } catch (err) {
@@ -299,6 +306,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     registrar,
     security,
     pbx,
+    fraud,
     traces,
     crashes,
     status,

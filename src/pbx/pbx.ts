@@ -74,6 +74,10 @@ export interface LegOptions {
   headers?: [string, string][];
   /** Place it through this agent (a trunk's) instead of the PBX agent. */
   via?: UserAgent;
+  /** Host of the From URI instead of our domain (a carrier that wants its own domain there). */
+  fromHost?: string;
+  /** The trunk this leg goes out on (CDR, caps). */
+  trunk?: string;
 }
 
 /** Asterisk's rtptimeout: an answered leg that sends no RTP this long (and is not on hold) has vanished. */
@@ -195,7 +199,7 @@ export class Pbx implements ChannelHost {
     if (this.closed) throw new Error('the PBX is shutting down');
     const agent = leg.via ?? this.ua;
     const holder: { ch?: Channel } = {};
-    const from = `${leg.from.name ? `"${leg.from.name.replace(/["\\]/g, '')}" ` : ''}<sip:${leg.from.number}@${uriHost(this.opts.domain)}>`;
+    const from = `${leg.from.name ? `"${leg.from.name.replace(/["\\]/g, '')}" ` : ''}<sip:${leg.from.number}@${uriHost(leg.fromHost ?? this.opts.domain)}>`;
     const call = agent.call(uri, {
       from,
       headers: leg.headers,
@@ -203,6 +207,7 @@ export class Pbx implements ChannelHost {
       media: () => Promise.resolve().then(() => (holder.ch as Channel).mediaFactory()),
     });
     const ch = new Channel(this, call, leg.from, leg.endpoint, leg.user, leg.codecs);
+    ch.trunk = leg.trunk;
     holder.ch = ch;
     if (!ch.ended) this.track(ch);
     return ch;
@@ -211,6 +216,25 @@ export class Pbx implements ChannelHost {
   private track(ch: Channel): void {
     this.channelSet.add(ch);
     this.ensureRtpCheck();
+  }
+
+  /**
+   * A carrier's call that arrived on a registering trunk's own agent (not
+   * through the proxy): a channel on `trunk`, run like any new call.
+   */
+  takeTrunkCall(call: IncomingCall, info: { trunk: string; exten: string; codecs?: readonly CodecName[] }): void {
+    let number = '';
+    try {
+      number = parseUri(call.from).user ?? '';
+    } catch {
+      number = '';
+    }
+    const ch = new Channel(this, call, { number, name: call.fromDisplayName }, info.trunk, undefined, info.codecs);
+    if (ch.ended) return;
+    ch.trunk = info.trunk;
+    call.mediaFactory = ch.mediaFactory;
+    this.channelSet.add(ch);
+    this.opts.onCall(ch, { exten: info.exten, user: undefined, trunk: info.trunk });
   }
 
   private incoming(call: IncomingCall): void {

@@ -40,6 +40,11 @@ import { joinUntilHangup } from '../pbx/bridge.js';
 import { parseReplaces, type ReferTarget } from '../ua/replaces.js';
 import { parseUri } from '../sip/uri.js';
 import { PbxVoice } from './services.js';
+import { REFUSAL_STATUS, TollFraud } from '../pbx/fraud.js';
+import { Trunks, trunkCodecs, type TrunkStatus } from '../pbx/trunks/trunks.js';
+import type { TrunkConfig } from '../config/pbx-schema.js';
+import type { IncomingCall } from '../ua/incoming.js';
+import { FraudGuard, TrunkRouter } from './outbound.js';
 
 export interface PbxRuntimeOptions {
   config: Config;
@@ -53,6 +58,8 @@ export interface PbxRuntimeOptions {
   registered(user: string): boolean;
   /** Text to speech, cached. */
   tts: { speak(text: string, voice?: string): Promise<AudioSourceSpec> };
+  /** The toll-fraud guard, shared with the proxy (its source allow-lists); one of our own when not given. */
+  fraud?: TollFraud;
 }
 
 /** Everything the console shows. */
@@ -61,6 +68,7 @@ export interface PbxStatus {
   queues: ReturnType<CallQueue['figures']>[];
   conferences: { room: string; participants: ReturnType<ConferenceRoom['list']> }[];
   parked: ReturnType<ParkingLot['list']>;
+  trunks: TrunkStatus[];
 }
 
 export class PbxRuntime {
@@ -74,6 +82,8 @@ export class PbxRuntime {
   readonly voicemail: VoicemailStore;
   readonly mailer: VoicemailMailer | undefined;
   readonly mwi: MwiService;
+  readonly trunks: Trunks;
+  readonly fraud: TollFraud;
   private readonly moh = new Map<string, AudioSourceSpec>();
   private readonly log: Logger;
   private readonly ipTrunks: { name: string; allow: AllowList }[];
@@ -170,10 +180,34 @@ export class PbxRuntime {
       },
     };
     this.ipTrunks = [...config.pbx.trunks.values()].filter((t) => !t.register).map((t) => ({ name: t.name, allow: new AllowList(t.allow) }));
+    this.fraud =
+      opts.fraud ?? new TollFraud({ fraud: config.pbx.fraud, users: config.pbx.users, trunks: config.pbx.trunks, clock, log: opts.log.child({ layer: 'fraud' }) });
+    this.fraud.countLegs(() => this.pbx.channels);
+    this.trunks = new Trunks({
+      trunks: config.pbx.trunks,
+      defaultHost: listenHost,
+      clock,
+      log: opts.log.child({ layer: 'trunk' }),
+      userAgent: opts.userAgent,
+      media: (codecs) => () => this.pbx.openMedia(codecs),
+      incoming: (call, t, did) => this.trunkCall(call, t, did),
+      calls: (name) => this.pbx.channels.filter((c) => c.trunk === name && !c.ended).length,
+    });
+    const guard = new FraudGuard(this.fraud);
+    this.voice.guard = guard;
+    this.voice.router = new TrunkRouter({
+      pbx: this.pbx,
+      trunks: this.trunks,
+      fraud: this.fraud,
+      guard,
+      route: (n) => this.dialplan.route(n),
+      isUser: (u) => config.users.has(u),
+    });
   }
 
   async start(): Promise<void> {
     await this.pbx.start();
+    await this.trunks.start();
     const folders = new Set<string | undefined>([undefined, this.opts.config.pbx.moh, ...[...this.opts.config.pbx.queues.values()].map((q) => q.moh)]);
     for (const f of folders) this.moh.set(f ?? '', await mohSource(f ?? this.opts.config.pbx.moh ?? defaultMohFolder()));
   }
@@ -211,6 +245,7 @@ export class PbxRuntime {
       queues: [...this.queues.values()].map((q) => q.figures()),
       conferences: [...this.rooms.values()].map((r) => ({ room: r.name, participants: r.list() })),
       parked: this.lot.list(),
+      trunks: this.trunks.status(),
     };
   }
 
@@ -218,6 +253,7 @@ export class PbxRuntime {
     for (const r of this.rooms.values()) r.close();
     this.mwi.close();
     await this.pbx.close();
+    await this.trunks.close();
     this.mailer?.close();
     this.cdrs.flush();
   }
@@ -251,9 +287,9 @@ export class PbxRuntime {
   private onCall(ch: Channel, info: NewCall): void {
     const config = this.opts.config;
     let context: string;
-    if (info.trunk !== undefined) {
-      const t = config.pbx.trunks.get(info.trunk);
-      context = t?.dids.get(info.exten) ?? t?.context ?? 'from-trunk';
+    const t = info.trunk !== undefined ? config.pbx.trunks.get(info.trunk) : undefined;
+    if (t !== undefined) {
+      context = this.trunks.contextFor(t, info.exten);
     } else if (info.user !== undefined) {
       context = config.pbx.users.get(info.user)?.context ?? config.pbx.defaultContext;
     } else {
@@ -267,7 +303,22 @@ export class PbxRuntime {
       ch.hangup(404, 'Not Found');
       return;
     }
-    const script = new CallScript(this.voice, ch, { context, exten: info.exten });
+    const who = { user: info.user, trunk: info.user === undefined ? info.trunk : undefined, number: info.exten };
+    let refusal = this.fraud.admitCall(ch, who);
+    // Class of service: an outside number the caller's own context does not reach (international,
+    // premium) is refused here, logged and counted, rather than falling to the context's `i`.
+    if (!refusal && info.user !== undefined && !this.dialplan.reaches(context, info.exten) && this.dialplan.route(info.exten)) {
+      refusal = this.fraud.refuse({ reason: 'class_of_service', why: `${info.user} dialled ${info.exten}, which context ${context} does not reach` }, who);
+    }
+    if (refusal) {
+      const s = REFUSAL_STATUS[refusal.reason];
+      ch.hangup(s.status, s.reason);
+      return;
+    }
+    let exten = info.exten;
+    // A DID's context written as an entry point (only `s`) starts there, as Asterisk users write them.
+    if (t !== undefined && !this.dialplan.find(context, exten) && this.dialplan.find(context, 's')) exten = 's';
+    const script = new CallScript(this.voice, ch, { context, exten });
     detach(script.run(), this.log, 'running a call', { callId: ch.call.callId });
   }
 
@@ -331,6 +382,15 @@ export class PbxRuntime {
     const script = new CallScript(this.voice, other, { context, exten });
     if (by.user !== undefined) script.vars.set('PARKER', by.user);
     detach(script.run(), this.log, 'running a transferred call', { callId: other.call.callId });
+  }
+
+  /** A carrier's call on a registering trunk's own agent: from an allowed source, it is a PBX call on that trunk. */
+  private trunkCall(call: IncomingCall, t: TrunkConfig, did: string): void {
+    if (!this.fraud.trunkSourceAllowed(t.name, call.inviteTransaction.source.address)) {
+      call.reject(403, 'Forbidden');
+      return;
+    }
+    this.pbx.takeTrunkCall(call, { trunk: t.name, exten: did, codecs: trunkCodecs(t) });
   }
 
   private parkTimedOut(ch: Channel, parker: string | undefined): void {

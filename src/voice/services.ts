@@ -21,7 +21,8 @@ export type AppHandler = (script: CallScript, verb: Verb) => Promise<Flow>;
 
 /** Numbers that leave through a trunk: the attempts in failover order, or why not. */
 export interface OutboundRouter {
-  attempts(number: string, script: CallScript, from: Party): DialParty;
+  /** `trunk`: the dial verb named one (the number goes there as dialled, not by the routes). */
+  attempts(number: string, script: CallScript, from: Party, trunk?: string): DialParty;
 }
 
 /** Counts and caps a new outgoing leg may hit (toll fraud): undefined when allowed, else the refusal. */
@@ -112,8 +113,9 @@ export class PbxVoice implements VoiceServices {
   }
 
   /** How to ring `to`: a user (DND, forward always), a SIP URI, or a number through the routes. */
-  party(script: CallScript, to: string, from: Party, depth = 0): DialParty {
+  party(script: CallScript, to: string, from: Party, depth = 0, trunk?: string): DialParty {
     const domain = this.pbx.domain;
+    if (trunk !== undefined && this.router && !/^sips?:/i.test(to)) return this.router.attempts(to, script, from, trunk);
     if (/^sips?:/i.test(to)) {
       return { attempts: [{ label: to, place: () => this.pbx.dial(to, { from, endpoint: to }) }] };
     }
@@ -139,11 +141,11 @@ export class PbxVoice implements VoiceServices {
     if (v.strategy === 'sequential') {
       outcome = { status: 'CHANUNAVAIL' as const } as Awaited<ReturnType<typeof ringParties>>;
       for (const t of targets) {
-        outcome = await ringParties(script, [this.party(script, t, from)], timeoutMs);
+        outcome = await ringParties(script, [this.party(script, t, from, 0, v.trunk)], timeoutMs);
         if (outcome.status === 'ANSWER' || outcome.status === 'CANCEL') break;
       }
     } else {
-      outcome = await ringParties(script, targets.map((t) => this.party(script, t, from)), timeoutMs);
+      outcome = await ringParties(script, targets.map((t) => this.party(script, t, from, 0, v.trunk)), timeoutMs);
       // Forward on busy / no answer, as the single called user asked.
       const single = targets.length === 1 && this.isUser(targets[0]) ? this.user(targets[0]) : undefined;
       const fwd = outcome.status === 'BUSY' ? single?.forward.busy : outcome.status === 'NOANSWER' ? single?.forward.noAnswer : undefined;
