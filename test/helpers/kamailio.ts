@@ -33,6 +33,8 @@ export interface KamailioRegistrarOptions {
   debug?: number;
   /** Killed after this long no matter what (default 10 min). */
   lifetimeMs?: number;
+  /** Another kamailio.cfg than the registrar's (a carrier, say), built from the same facts. */
+  config?: (p: KamailioConfigParams) => string;
   /** How long start waits for the UDP listener (default 15 s). */
   startTimeoutMs?: number;
   clock?: Clock;
@@ -116,7 +118,20 @@ export function subscriberTables(users: Record<string, string>, domain: string):
   };
 }
 
-export function registrarConfig(o: { port: number; domain: string; dbDir: string; ctlSocket: string; mpath: string; authInvite: boolean; debug: number }): string {
+/** What a kamailio.cfg for this helper is made from. */
+export interface KamailioConfigParams {
+  port: number;
+  domain: string;
+  /** db_text folder with the version and subscriber tables. */
+  dbDir: string;
+  ctlSocket: string;
+  /** Module folder. */
+  mpath: string;
+  authInvite: boolean;
+  debug: number;
+}
+
+export function registrarConfig(o: KamailioConfigParams): string {
   return `#!KAMAILIO
 debug=${o.debug}
 log_stderror=yes
@@ -288,10 +303,8 @@ export async function startKamailioRegistrar(o: KamailioRegistrarOptions): Promi
   const port = o.port ?? (await freePort('udp'));
   const ctlSocket = path.join(dir, 'ctl.sock');
   const cfg = path.join(dir, 'kamailio.cfg');
-  await writeFile(
-    cfg,
-    registrarConfig({ port, domain, dbDir, ctlSocket, mpath: kamailioModulePath(), authInvite: o.authInvite ?? false, debug: o.debug ?? 2 }),
-  );
+  const params: KamailioConfigParams = { port, domain, dbDir, ctlSocket, mpath: kamailioModulePath(), authInvite: o.authInvite ?? false, debug: o.debug ?? 2 };
+  await writeFile(cfg, (o.config ?? registrarConfig)(params));
 
   let logText = '';
   const logWaiters = new Set<() => void>();

@@ -8,25 +8,25 @@ import net from 'node:net';
 
 export type PortProto = 'udp' | 'tcp' | 'both';
 
-function bindUdp(port: number): Promise<number | null> {
+function bindUdp(port: number, address = '127.0.0.1'): Promise<number | null> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket('udp4');
     sock.once('error', () => {
       sock.close();
       resolve(null);
     });
-    sock.bind(port, '127.0.0.1', () => {
+    sock.bind(port, address, () => {
       const got = sock.address().port;
       sock.close(() => resolve(got));
     });
   });
 }
 
-function bindTcp(port: number): Promise<number | null> {
+function bindTcp(port: number, address = '127.0.0.1'): Promise<number | null> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(null));
-    srv.listen(port, '127.0.0.1', () => {
+    srv.listen(port, address, () => {
       const addr = srv.address();
       const got = typeof addr === 'object' && addr ? addr.port : null;
       srv.close(() => resolve(got));
@@ -34,10 +34,10 @@ function bindTcp(port: number): Promise<number | null> {
   });
 }
 
-/** True when nothing listens on 127.0.0.1:port for `proto` (both = UDP and TCP). */
-export async function isPortFree(port: number, proto: PortProto): Promise<boolean> {
-  if (proto !== 'tcp' && (await bindUdp(port)) === null) return false;
-  if (proto !== 'udp' && (await bindTcp(port)) === null) return false;
+/** True when nothing listens on address:port (127.0.0.1 by default) for `proto` (both = UDP and TCP). */
+export async function isPortFree(port: number, proto: PortProto, address = '127.0.0.1'): Promise<boolean> {
+  if (proto !== 'tcp' && (await bindUdp(port, address)) === null) return false;
+  if (proto !== 'udp' && (await bindTcp(port, address)) === null) return false;
   return true;
 }
 

@@ -19,6 +19,8 @@ export interface TestServer extends RunningServer {
 
 export interface TestServerOptions extends StartOptions {
   users?: Record<string, string>;
+  /** More keys of a user's mapping (YAML flow, after the password), e.g. { "1001": 'context: manager, max_calls: 1' }. */
+  userKeys?: Record<string, string>;
   /** Extra YAML under `sip:` (indented two spaces), e.g. '  timer_c: 10'. */
   sipExtra?: string;
   /** Extra top-level YAML, e.g. 'limits: { max_dialogs: 10 }'. */
@@ -50,7 +52,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     `  listen: 127.0.0.1:${adminPort}`,
     `data: ${dataDir}`,
     'users:',
-    ...Object.entries(users).map(([u, p]) => `  "${u}": { password: "${p}" }`),
+    ...Object.entries(users).map(([u, p]) => `  "${u}": { password: "${p}"${opts.userKeys?.[u] ? `, ${opts.userKeys[u]}` : ''} }`),
     opts.extraYaml ?? '',
   ].join('\n');
   const config = parseConfig(yaml, 'test.yaml');

@@ -28,6 +28,8 @@ export interface SippCommonOptions {
   scenario: string;
   transport?: SippTransport;
   localPort?: number;
+  /** The loopback address SIPp binds (signalling and media): 127.0.0.1 unless a test needs another host, e.g. a carrier at 127.0.0.5. */
+  address?: string;
   /** -s: the user part of the Request-URI (the callee for our UAC scenarios). */
   service?: string;
   /** -au / -ap: credentials for a bare [authentication] keyword. */
@@ -101,15 +103,16 @@ export function sippSupportsTls(): Promise<boolean> {
 }
 
 /** SIPp with every socket it opens (signalling, media, control) on 127.0.0.1, and no stdin. */
-export function loopbackArgs(port: number, transport: SippTransport = 'u1'): string[] {
+export function loopbackArgs(port: number, transport: SippTransport = 'u1', address = '127.0.0.1'): string[] {
+  if (!/^127\.\d+\.\d+\.\d+$/.test(address)) throw new Error(`SIPp stays on loopback: ${address} is not in 127.0.0.0/8`);
   return [
     '-t', transport,
-    '-i', '127.0.0.1',
+    '-i', address,
     '-p', String(port),
     '-bind_local',
-    '-mi', '127.0.0.1',
+    '-mi', address,
     // The control socket defaults to 0.0.0.0:8888.
-    '-ci', '127.0.0.1',
+    '-ci', address,
     '-nostdin',
   ];
 }
@@ -117,7 +120,7 @@ export function loopbackArgs(port: number, transport: SippTransport = 'u1'): str
 function commonArgs(o: SippCommonOptions, port: number, dir: string): string[] {
   const a = [
     ...scenarioArgs(o.scenario),
-    ...loopbackArgs(port, o.transport),
+    ...loopbackArgs(port, o.transport, o.address),
     '-trace_stat', '-stf', path.join(dir, 'stat.csv'),
     '-trace_screen', '-screen_file', path.join(dir, 'screen.log'),
     '-trace_err', '-error_file', path.join(dir, 'errors.log'),
@@ -268,11 +271,11 @@ export async function startSippUas(opts: Partial<SippUasOptions> = {}): Promise<
     exitedEarly = true;
   });
   const deadline = clock.now() + (o.startTimeoutMs ?? 5000);
-  while (await isPortFree(port, proto)) {
+  while (await isPortFree(port, proto, o.address)) {
     if (exitedEarly || clock.now() > deadline) {
       spawned.child.kill('SIGKILL');
       const r = await done;
-      throw new Error(`SIPp UAS did not bind 127.0.0.1:${port} (exit ${r.exitCode}): ${r.stderr.slice(-2000)}`);
+      throw new Error(`SIPp UAS did not bind ${o.address ?? '127.0.0.1'}:${port} (exit ${r.exitCode}): ${r.stderr.slice(-2000)}`);
     }
     await sleep(50, clock);
   }
