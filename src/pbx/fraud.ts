@@ -238,7 +238,8 @@ export class TollFraud {
   /** Counts a refusal decided elsewhere (the dialplan's class of service) and logs it. */
   refuse(r: Refusal, who: Subject): Refusal {
     this.counters.refused[r.reason]++;
-    const key = `${r.reason}|${who.user ?? ''}|${who.trunk ?? ''}|${who.source ?? ''}`;
+    // The same refusal again (a phone retrying, a scanner) within a minute is counted, not logged again.
+    const key = `${r.reason}|${who.user ?? ''}|${who.trunk ?? ''}|${who.source ?? ''}|${who.number ?? ''}`;
     const seen = this.logs.admit(key);
     if (seen.log) {
       this.log.warn(

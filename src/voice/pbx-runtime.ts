@@ -147,7 +147,14 @@ export class PbxRuntime {
     this.voice.register('enqueue', enqueueApp(this.queues, (q) => this.dialplan.queueAfter(q)));
     this.voice.register('park', parkApp(this.lot));
     this.voice.register('parked_call', parkedCallApp(this.lot));
-    this.voice.register('feature', featureApp({ queues: this.queues, user: (u) => config.pbx.users.get(u) }));
+    this.voice.register(
+      'feature',
+      featureApp({
+        queues: this.queues,
+        user: (u) => config.pbx.users.get(u),
+        mayForwardTo: (u, number) => this.mayForwardTo(u, number),
+      }),
+    );
     this.voice.register('directory', directoryApp(() => [...config.pbx.users.entries()].filter(([, u]) => u.name).map(([exten, u]) => ({ exten, name: u.name as string }))));
     this.voice.register(
       'conference',
@@ -382,6 +389,14 @@ export class PbxRuntime {
     const script = new CallScript(this.voice, other, { context, exten });
     if (by.user !== undefined) script.vars.set('PARKER', by.user);
     detach(script.run(), this.log, 'running a transferred call', { callId: other.call.callId });
+  }
+
+  /** A forward set by feature code stays within the user's class of service (refusals counted as toll fraud). */
+  private mayForwardTo(user: string, number: string): boolean {
+    const context = this.opts.config.pbx.users.get(user)?.context ?? this.opts.config.pbx.defaultContext;
+    if (this.opts.config.users.has(number) || this.dialplan.reaches(context, number)) return true;
+    this.fraud.refuse({ reason: 'class_of_service', why: `${user} tried to forward calls to ${number}, which context ${context} does not reach` }, { user, number });
+    return false;
   }
 
   /** A carrier's call on a registering trunk's own agent: from an allowed source, it is a PBX call on that trunk. */

@@ -77,6 +77,10 @@ dialplan:
       - dial: { to: "\${EXTEN}", timeout: 15 }
     "_0[2-9].":
       - dial: { to: "\${EXTEN}", timeout: 20 }
+    "_*72.":
+      - feature: { name: forward_always, arg: "\${EXTEN:3}" }
+    "*73":
+      - feature: forward_off
   manager:
     include: [internal, world]
   world:
@@ -325,6 +329,21 @@ describe('toll fraud refused', { skip }, () => {
     assert.match(fourth.output(), /call failed: 403 Forbidden/);
     assert.ok(fraudLines('blocked').some((r) => r.user === '1002'));
     assert.deepEqual(server.fraud.blocked().map((b) => b.user), ['1002']);
+  });
+
+  test('a user cannot forward calls to a number their context does not reach (*72 011...)', async () => {
+    const refused = call('1003', '*72011339876543', 8);
+    await refused.exited;
+    assert.equal(server.config.pbx.users.get('1003')?.forward.always, undefined, 'forwarding unchanged');
+    const line = fraudLines('class_of_service').find((r) => /tried to forward calls to 011339876543/.test(String(r.msg)));
+    assert.ok(line, 'a log line');
+    assert.equal(line.user, '1003');
+    const allowed = call('1003', '*721002', 8);
+    await allowed.exited;
+    assert.equal(server.config.pbx.users.get('1003')?.forward.always, '1002', 'an internal forward is fine');
+    const off = call('1003', '*73', 8);
+    await off.exited;
+    assert.equal(server.config.pbx.users.get('1003')?.forward.always, undefined);
   });
 
   test('a user outside its allow-list cannot register: 403', async () => {

@@ -11,6 +11,12 @@ import type { AppHandler } from '../services.js';
 export interface FeatureDeps {
   queues: ReadonlyMap<string, CallQueue>;
   user(name: string): UserPbxConfig | undefined;
+  /**
+   * Whether `user` may forward calls to `number`: a forward dials out on the
+   * user's behalf, so it must stay within the user's class of service (no
+   * international forward for a user who cannot dial international).
+   */
+  mayForwardTo?(user: string, number: string): boolean;
 }
 
 export function featureApp(deps: FeatureDeps): AppHandler {
@@ -47,6 +53,10 @@ export function featureApp(deps: FeatureDeps): AppHandler {
           const number = arg || (await script.collect({ prompts: [{ say: 'Enter the number to forward to, then press pound.' }], timeout: 6, finish_on_key: '#', dialplan: false }));
           if (!number) {
             said = 'No number entered. Forwarding unchanged.';
+            break;
+          }
+          if (deps.mayForwardTo && !deps.mayForwardTo(who, number)) {
+            said = 'You may not forward calls to that number. Forwarding unchanged.';
             break;
           }
           const key = verb.name === 'forward_always' ? 'always' : verb.name === 'forward_busy' ? 'busy' : 'noAnswer';
