@@ -1,7 +1,11 @@
 /** The trunk and toll-fraud keys this branch adds: trunks.NAME.outbound and fraud.block_seconds. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { compileDialplan } from '../../src/voice/dialplan/dialplan.js';
+import { repoRoot } from '../helpers/repo.js';
 
 const BASE = `domain: 127.0.0.1
 users:
@@ -39,4 +43,23 @@ test('bad values are refused with the line and key', () => {
   const block = errorOf(`${BASE}fraud:\n  block_seconds: 0\n`);
   assert.equal(block.key, 'fraud.block_seconds');
   assert.equal(block.line, 9);
+});
+
+test("the README's trunk example parses and compiles (with its users)", () => {
+  const readme = readFileSync(path.join(repoRoot(), 'README.md'), 'utf8');
+  const m = /## SIP trunks and toll fraud[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README has the trunk example');
+  const users = `domain: 127.0.0.1
+users:
+  "1001": { password: "Al1ce-long-pass-77" }
+  "1002": { password: "B0b-long-pass-88" }
+  "1003": { password: "C4rol-long-pass-99" }
+`;
+  const c = parseConfig(users + m[1], 'switchboard.yaml');
+  const dp = compileDialplan(c);
+  assert.equal(c.pbx.trunks.get('carrier')?.register?.user, '4930123456');
+  assert.deepEqual(dp.route('0301234567')?.number, '+49301234567');
+  assert.deepEqual(dp.route('00441234567')?.number, '+441234567');
+  assert.ok(dp.reaches('managers', '00441234567'));
+  assert.equal(dp.reaches('internal', '00441234567'), false, 'internal cannot dial abroad');
 });
