@@ -192,7 +192,9 @@ export class PbxRuntime {
     this.fraud.countLegs(() => this.pbx.channels);
     this.trunks = new Trunks({
       trunks: config.pbx.trunks,
-      defaultHost: listenHost,
+      // Carriers reach a trunk's agent where phones reach the proxy (the SIP listen address), not on the PBX's internal one.
+      defaultHost: (config.sip.listen.find((l) => l.proto === 'udp') ?? config.sip.listen[0])?.address ?? listenHost,
+      advertise: config.sip.advertise,
       clock,
       log: opts.log.child({ layer: 'trunk' }),
       userAgent: opts.userAgent,

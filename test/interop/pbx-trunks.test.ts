@@ -77,6 +77,8 @@ dialplan:
       - dial: { to: "\${EXTEN}", timeout: 15 }
     "_0[2-9].":
       - dial: { to: "\${EXTEN}", timeout: 20 }
+    "_9.":
+      - dial: { to: "+\${EXTEN:1}", trunk: carrier, timeout: 20 }
     "_*72.":
       - feature: { name: forward_always, arg: "\${EXTEN:3}" }
     "*73":
@@ -206,6 +208,16 @@ describe('SIP trunks to a Kamailio carrier', { skip }, () => {
     assert.equal(legs[0].trunk, 'carrier');
     assert.equal(legs[0].disposition, 'ANSWERED');
     assert.ok(legs[0].billsec >= 2 && legs[0].billsec <= 6, `billsec ${legs[0].billsec}`);
+  });
+
+  test('a dial verb that names a trunk sends the number through it as written', async () => {
+    const pstn = await startSippUas({ scenario: 'pstn-uas-echo.xml', address: PSTN, localPort: pstnPort, calls: 1, traceMessages: true, extraArgs: ['-rtp_echo'], timeoutS: 60 });
+    const p = call('1001', '9441234567', 2);
+    assert.equal((await p.exited).exitCode, 0, p.output());
+    const r = await Promise.race([pstn.done, sleep(10_000).then(() => pstn.stop())]);
+    const inv = firstInvite(r);
+    assert.match(inv.uri, /^sip:\+441234567@127\.0\.0\.1/);
+    assert.equal(inv.fromUser, '+4930999000');
   });
 
   test('failover: the first trunk answers 503, the call goes on through the second', async () => {

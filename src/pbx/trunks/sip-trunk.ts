@@ -27,6 +27,8 @@ export interface SipTrunkOptions {
   trunk: TrunkConfig & { register: NonNullable<TrunkConfig['register']> };
   /** The address the agent binds when trunks.NAME.listen is not given (the SIP listen address). */
   defaultHost: string;
+  /** Our public address for Contact and Via (sip.advertise), when the agent binds a wildcard or sits behind NAT. */
+  advertise?: string;
   clock: Clock;
   log: Logger;
   userAgent: string;
@@ -60,6 +62,7 @@ export class SipTrunk {
       user: t.register.user,
       password: t.register.password,
       domain: t.host,
+      contactHost: opts.advertise,
       clock: opts.clock,
       userAgent: opts.userAgent,
       log: opts.log.child({ layer: 'trunk-sip' }),

@@ -37,6 +37,8 @@ export interface TrunksOptions {
   trunks: ReadonlyMap<string, TrunkConfig>;
   /** Where registering trunks' agents bind unless trunks.NAME.listen says otherwise. */
   defaultHost: string;
+  /** The address written in a trunk agent's Contact and Via when it binds a wildcard (sip.advertise). */
+  advertise?: string;
   clock: Clock;
   log: Logger;
   userAgent: string;
@@ -66,6 +68,7 @@ export class Trunks {
         new SipTrunk({
           trunk: { ...t, register },
           defaultHost: opts.defaultHost,
+          advertise: opts.advertise,
           clock: opts.clock,
           log: opts.log.child({ trunk: t.name }),
           userAgent: opts.userAgent,
