@@ -126,7 +126,7 @@ test('defaults: a config without PBX keys has an empty PBX and no dialplan numbe
   assert.equal(p.dialplan.size, 0);
   assert.deepEqual(p.park, { exten: '700', first: 701, last: 720, timeout: 45 });
   assert.deepEqual(p.features, { blindTransfer: '##', attendedTransfer: '*2' });
-  assert.deepEqual(p.fraud, { maxCalls: 0, userMaxCalls: 8, userCallsPerMinute: 10 });
+  assert.deepEqual(p.fraud, { maxCalls: 0, userMaxCalls: 8, userCallsPerMinute: 10, blockSeconds: 900 });
   assert.equal(p.smtp, undefined);
   assert.equal(p.defaultContext, 'internal');
   const d = compileDialplan(c);
@@ -198,7 +198,7 @@ dialplan:
   assert.equal(c.users.get('0100')?.displayName, 'Reception', 'display_name wins over name');
   assert.equal(p.users.get('1002')?.maxCalls, 3, 'fraud.user_max_calls is the default');
   assert.equal(p.users.get('1002')?.callsPerMinute, 0);
-  assert.deepEqual(p.fraud, { maxCalls: 40, userMaxCalls: 3, userCallsPerMinute: 5 });
+  assert.deepEqual(p.fraud, { maxCalls: 40, userMaxCalls: 3, userCallsPerMinute: 5, blockSeconds: 900 });
   const q = p.queues.get('sales');
   assert.deepEqual({ ...q, after: q?.after.map((s) => s.name) }, {
     name: 'sales', strategy: 'leastrecent', members: ['0100', 'sip:agent@192.0.2.9'], timeout: 20, maxWait: 300, wrapUp: 10,
@@ -212,7 +212,7 @@ dialplan:
     name: 'carrier', host: 'sip.carrier.example', port: 5061, transport: 'tls',
     register: { user: '4930123', password: 'carrier-secret', expires: 600 },
     allow: [], context: 'staff', dids: new Map([['+4930123456', 'staff'], ['4930999', 'staff']]), codecs: ['PCMA', 'G722'],
-    callerId: '+4930123456', maxCalls: 30, listen: { proto: 'tls', address: '127.0.0.1', port: 5081 }, line: 21,
+    callerId: '+4930123456', maxCalls: 30, outbound: false, listen: { proto: 'tls', address: '127.0.0.1', port: 5081 }, line: 21,
   });
   const peer = p.trunks.get('peer');
   assert.deepEqual([peer?.port, peer?.transport, peer?.allow, peer?.codecs, peer?.register], [5060, 'udp', ['192.0.2.50'], ['PCMU', 'PCMA'], undefined]);
