@@ -233,7 +233,7 @@ export class Pbx implements ChannelHost {
     if (ch.ended) return;
     ch.trunk = info.trunk;
     call.mediaFactory = ch.mediaFactory;
-    this.channelSet.add(ch);
+    this.track(ch);
     this.opts.onCall(ch, { exten: info.exten, user: undefined, trunk: info.trunk });
   }
 
