@@ -28,6 +28,7 @@ import { IdleCollector, v8Collector } from '../util/idle-gc.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
+import { hostAddress } from '../util/net.js';
 import { PbxRuntime } from '../voice/pbx-runtime.js';
 import type { ApplicationRoute } from '../proxy/proxy.js';
 import { TtsCache } from '../voice/tts.js';
@@ -188,6 +189,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         log: log.child({ layer: 'pbx' }),
         db,
         proxy: { host, port: udp.port },
+        // Phones elsewhere must reach the PBX's RTP: it binds where SIP does and, on a wildcard, says which address.
+        media: wildcard ? { bind: udp.address, advertise: config.sip.advertise ?? hostAddress(udp.address === '::' ? 6 : 4) } : { bind: udp.address },
         userAgent: USER_AGENT,
         registered: (user) => registrar.lookup(user).length > 0,
         tts: new TtsCache({ provider: new EspeakTts({ clock, log: log.child({ layer: 'tts' }) }), dir: path.join(config.data, 'tts-cache') }),

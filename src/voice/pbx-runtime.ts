@@ -53,6 +53,8 @@ export interface PbxRuntimeOptions {
   db: Db;
   /** Where the PBX agent reaches our proxy (a UDP listener of ours). */
   proxy: { host: string; port: number };
+  /** Where RTP binds (the SIP listen address, perhaps a wildcard) and, for a wildcard, the address written in SDP. */
+  media: { bind: string; advertise?: string };
   userAgent: string;
   /** Registered contacts of a user (queue members and ring targets that are reachable). */
   registered(user: string): boolean;
@@ -100,7 +102,8 @@ export class PbxRuntime {
       log: opts.log.child({ layer: 'pbx' }),
       listen: `udp:${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:0`,
       proxy: opts.proxy,
-      mediaAddress: listenHost,
+      mediaAddress: opts.media.bind,
+      advertiseAddress: opts.media.advertise,
       codecs: ['pcmu', 'pcma', 'g722', 'opus'] satisfies CodecName[],
       userAgent: opts.userAgent,
       displayName: (u) => config.users.get(u)?.displayName ?? config.pbx.users.get(u)?.name,
