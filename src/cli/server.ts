@@ -29,7 +29,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
-import { PbxRuntime } from '../voice/pbx-runtime.js';
+import { PbxRuntime, type PbxCounts } from '../voice/pbx-runtime.js';
 import type { ApplicationRoute } from '../proxy/proxy.js';
 import { TtsCache } from '../voice/tts.js';
 import { EspeakTts } from '../voice/tts-espeak.js';
@@ -68,6 +68,8 @@ export interface StatusReport {
   transactions: { client: number; server: number };
   calls: { started: number; answered: number };
   counters: Record<string, number>;
+  /** The PBX's live counts; null when the config has no dialplan. */
+  pbx: PbxCounts | null;
 }
 
 export interface StartOptions {
@@ -235,6 +237,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         registrations: registrar.registrations,
         overloadRefused: Object.values(stack.counters.overload).reduce((a, b) => a + b, 0),
       },
+      pbx: pbx?.counts() ?? null,
     };
   };
 

@@ -32,5 +32,12 @@ export function formatStatus(s: StatusReport): string {
   lines.push(
     `Messages: ${s.counters.received} received, ${s.counters.sent} sent, ${s.counters.malformed} malformed, ${s.counters.authFailures} failed logins`,
   );
+  if (s.pbx) {
+    const p = s.pbx;
+    lines.push(
+      `PBX: ${p.channels} channels (${p.bridges} bridged pairs), ${p.mediaPorts} media ports, ${p.queueCallers} in queues, ` +
+        `${p.conferenceParticipants} in conferences, ${p.parked} parked, ${p.timers} timers pending, ${p.sipTransactions} SIP transactions`,
+    );
+  }
   return lines.join('\n');
 }

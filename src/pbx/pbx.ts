@@ -29,6 +29,8 @@ const TRUNK = 'p-switchboard-trunk';
 export interface PbxOptions {
   domain: string;
   clock: Clock;
+  /** The SIP agent's clock when it differs from `clock` (so counts of the PBX's own timers leave out SIP transactions). */
+  sipClock?: Clock;
   log: Logger;
   /** Internal SIP address of the PBX agent, e.g. `udp:127.0.0.1:0`. */
   listen: string;
@@ -95,6 +97,7 @@ export class Pbx implements ChannelHost {
   private rtpTimer: { cancel(): void } | undefined;
   /** Legs hung up because their far end stopped sending RTP. */
   rtpTimeouts = 0;
+  private mediaOpen = 0;
 
   constructor(private readonly opts: PbxOptions) {
     this.clock = opts.clock;
@@ -105,7 +108,7 @@ export class Pbx implements ChannelHost {
       domain: opts.domain,
       user: 'pbx',
       displayName: 'Switchboard PBX',
-      clock: opts.clock,
+      clock: opts.sipClock ?? opts.clock,
       userAgent: opts.userAgent,
       log: opts.log.child({ layer: 'pbx-sip' }),
       newMedia: () => this.openMedia(),
@@ -169,9 +172,14 @@ export class Pbx implements ChannelHost {
     return this.opts.moh?.() ?? { kind: 'silence' };
   }
 
+  /** Media sessions (RTP ports) opened for legs and not closed yet: 0 when no call is up. */
+  get mediaPorts(): number {
+    return this.mediaOpen;
+  }
+
   /** A media session for a new leg. */
-  openMedia(codecs?: readonly string[]): Promise<MediaSession> {
-    return MediaSession.open({
+  async openMedia(codecs?: readonly string[]): Promise<MediaSession> {
+    const session = await MediaSession.open({
       codecs: (codecs as readonly CodecName[] | undefined) ?? this.opts.codecs,
       bindAddress: this.opts.mediaAddress,
       advertiseAddress: this.opts.advertiseAddress,
@@ -179,6 +187,18 @@ export class Pbx implements ChannelHost {
       clock: this.clock,
       log: this.log,
     });
+    // A session tells nobody when it closes: its close() is wrapped so the count follows it.
+    this.mediaOpen++;
+    const close = session.close.bind(session);
+    let open = true;
+    session.close = (): Promise<void> => {
+      if (open) {
+        open = false;
+        this.mediaOpen--;
+      }
+      return close();
+    };
+    return session;
   }
 
   /** @internal A channel ended. */

@@ -19,6 +19,7 @@ import { voicemailApp } from './apps/voicemail.js';
 import { voicemailMainApp } from './apps/voicemail-main.js';
 import type { Db } from '../store/db.js';
 import type { Clock } from '../util/clock.js';
+import { CountingClock } from '../util/counting-clock.js';
 import { detach, type Logger } from '../util/log.js';
 import { cdrRow } from '../pbx/cdr.js';
 import type { Channel } from '../pbx/channel.js';
@@ -73,6 +74,24 @@ export interface PbxStatus {
   trunks: TrunkStatus[];
 }
 
+/** Live counts (`switchboard status`): each is 0 when no call is up, or something leaked. */
+export interface PbxCounts {
+  /** Legs (Asterisk's channels). */
+  channels: number;
+  /** Pairs of legs bridged to each other. */
+  bridges: number;
+  /** Media sessions (RTP sockets) open. */
+  mediaPorts: number;
+  /** Callers waiting in queues. */
+  queueCallers: number;
+  conferenceParticipants: number;
+  parked: number;
+  /** Timers the PBX has pending (calls, media, queues, rooms, park), SIP transactions not included. */
+  timers: number;
+  /** SIP transactions of the PBX's agent (each finished one lingers up to 32 s, as RFC 3261 says). */
+  sipTransactions: number;
+}
+
 export class PbxRuntime {
   readonly pbx: Pbx;
   readonly dialplan: Dialplan;
@@ -89,16 +108,20 @@ export class PbxRuntime {
   private readonly moh = new Map<string, AudioSourceSpec>();
   private readonly log: Logger;
   private readonly ipTrunks: { name: string; allow: AllowList }[];
+  /** The clock of everything a call schedules, counted (see counts()). */
+  private readonly callClock: CountingClock;
 
   constructor(private readonly opts: PbxRuntimeOptions) {
     const { config, clock } = opts;
+    this.callClock = new CountingClock(clock);
     this.log = opts.log;
     this.dialplan = compileDialplan(config);
     this.cdrs = new CdrStore(opts.db, { clock, log: opts.log.child({ layer: 'cdr' }) });
     const listenHost = opts.proxy.host;
     this.pbx = new Pbx({
       domain: config.domain,
-      clock,
+      clock: this.callClock,
+      sipClock: clock,
       log: opts.log.child({ layer: 'pbx' }),
       listen: `udp:${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:0`,
       proxy: opts.proxy,
@@ -124,7 +147,7 @@ export class PbxRuntime {
       },
     });
     const host = {
-      clock,
+      clock: this.callClock,
       log: opts.log.child({ layer: 'pbx' }),
     };
     for (const q of config.pbx.queues.values()) {
@@ -143,7 +166,7 @@ export class PbxRuntime {
     }
     const park = config.pbx.park;
     this.lot = new ParkingLot(park.first, park.last, park.timeout, {
-      clock,
+      clock: this.callClock,
       moh: () => this.mohFor(undefined),
       timedOut: (ch, parker) => this.parkTimedOut(ch, parker),
     });
@@ -175,7 +198,7 @@ export class PbxRuntime {
     this.voice.register('voicemail', voicemailApp({ store: this.voicemail, box, saved: (m, id) => this.messageSaved(m, id), clockNow: () => clock.wallNow() }));
     this.voice.register('voicemail_main', voicemailMainApp({ store: this.voicemail, box }));
     this.voice.features = {
-      clock,
+      clock: this.callClock,
       log: opts.log.child({ layer: 'features' }),
       codes: config.pbx.features,
       speak: (text) => opts.tts.speak(text),
@@ -261,6 +284,27 @@ export class PbxRuntime {
     };
   }
 
+  counts(): PbxCounts {
+    const channels = this.pbx.channels;
+    let bridged = 0;
+    for (const c of channels) if (c.peer?.peer === c) bridged++;
+    let queueCallers = 0;
+    for (const q of this.queues.values()) queueCallers += q.waiting;
+    let conferenceParticipants = 0;
+    for (const r of this.rooms.values()) conferenceParticipants += r.size;
+    const tx = this.pbx.ua.stack.stats().transactions;
+    return {
+      channels: channels.length,
+      bridges: bridged / 2,
+      mediaPorts: this.pbx.mediaPorts,
+      queueCallers,
+      conferenceParticipants,
+      parked: this.lot.size,
+      timers: this.callClock.live,
+      sipTransactions: tx.client + tx.server,
+    };
+  }
+
   async close(): Promise<void> {
     for (const r of this.rooms.values()) r.close();
     this.mwi.close();
@@ -281,7 +325,7 @@ export class PbxRuntime {
     if (!cfg) return undefined;
     const dir = path.join(this.opts.config.data, 'conferences');
     r = new ConferenceRoom(cfg, {
-      clock: this.opts.clock,
+      clock: this.callClock,
       log: this.log.child({ layer: 'conference' }),
       moh: () => this.mohFor(undefined),
       recordingPath: (room) => {
