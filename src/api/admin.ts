@@ -95,7 +95,7 @@ export class AdminServer {
     if (!fn) {
       const other = (['GET', 'POST', 'DELETE'] as const).filter((m) => this.routes.has(`${m} ${name}`));
       if (other.length) return send(405, { error: `${method} is not served at /${name}; use ${other.join(' or ')}` });
-      return send(404, { error: `unknown path ${url.pathname}; try /status, /traces, /bans or /metrics` });
+      return send(404, { error: `unknown path ${url.pathname}; try /status, /traces, /bans, /pbx/channels or /metrics` });
     }
     // Bodies are not read: every route takes its input from the path and the query.
     req.resume();

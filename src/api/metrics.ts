@@ -31,6 +31,21 @@ export interface MetricsSnapshot {
   /** RTP/RTCP datagrams dropped by media endpoints, by reason. */
   mediaDrops: Record<string, number>;
   uncaughtErrors: number;
+  /** The PBX, when one runs; keyed by configured names only, so label sets stay bounded. */
+  pbx?: PbxMetrics;
+}
+
+export interface PbxMetrics {
+  channels: number;
+  bridges: number;
+  mediaPorts: number;
+  parked: number;
+  /** Per queue: callers waiting now, and callers who left it since start by how. */
+  queues: Record<string, { waiting: number; answered: number; abandoned: number; timeout: number }>;
+  /** Participants per configured room. */
+  conferences: Record<string, number>;
+  /** Messages per configured mailbox: new (unheard) and old (heard or saved). */
+  voicemail: Record<string, { new: number; old: number }>;
 }
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -79,6 +94,22 @@ export class Metrics {
     counter('switchboard_bans_total', 'Bans imposed by reason', ['reason'], (s) => by('reason', s.bans.imposed));
     counter('switchboard_overload_rejected_total', 'New requests refused with 503 at a limit, by limit', ['limit'], (s) => by('limit', s.overload));
     counter('switchboard_media_dropped_total', 'RTP/RTCP datagrams dropped, by reason', ['reason'], (s) => by('reason', s.mediaDrops));
+    gauge('switchboard_pbx_channels', 'PBX legs (channels) up or ringing', [], (s) => one(s.pbx?.channels ?? 0));
+    gauge('switchboard_pbx_bridges', 'Pairs of PBX legs bridged to each other', [], (s) => one(s.pbx?.bridges ?? 0));
+    gauge('switchboard_pbx_media_ports', 'RTP sessions the PBX has open', [], (s) => one(s.pbx?.mediaPorts ?? 0));
+    gauge('switchboard_pbx_parked_calls', 'Calls waiting in a park slot', [], (s) => one(s.pbx?.parked ?? 0));
+    gauge('switchboard_pbx_queue_waiting', 'Callers waiting in a queue', ['queue'], (s) =>
+      Object.entries(s.pbx?.queues ?? {}).map(([queue, q]): Sample => [{ queue }, q.waiting]),
+    );
+    counter('switchboard_pbx_queue_calls_total', 'Callers who left a queue, by how: answered by a member, abandoned (hung up), timeout (max_wait)', ['queue', 'result'], (s) =>
+      Object.entries(s.pbx?.queues ?? {}).flatMap(([queue, q]) => by('result', { answered: q.answered, abandoned: q.abandoned, timeout: q.timeout }, { queue })),
+    );
+    gauge('switchboard_pbx_conference_participants', 'Participants in a conference room', ['room'], (s) =>
+      Object.entries(s.pbx?.conferences ?? {}).map(([room, n]): Sample => [{ room }, n]),
+    );
+    gauge('switchboard_pbx_voicemail_messages', 'Voicemail messages in a mailbox: new (unheard) and old (heard or saved)', ['mailbox', 'folder'], (s) =>
+      Object.entries(s.pbx?.voicemail ?? {}).flatMap(([mailbox, c]) => by('folder', { new: c.new, old: c.old }, { mailbox })),
+    );
     counter('switchboard_uncaught_errors_total', 'Errors that escaped every handler (bugs); the server kept running', [], (s) => one(s.uncaughtErrors));
   }
 

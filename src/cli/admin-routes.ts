@@ -1,6 +1,7 @@
 /**
  * What the admin endpoint serves: status and traces for `switchboard status`
- * and `trace`, bans for `switchboard bans`, and `/metrics` for Prometheus.
+ * and `trace`, bans for `switchboard bans`, the PBX console for `switchboard
+ * pbx` (pbx-admin.ts), and `/metrics` for Prometheus.
  */
 import { isIP } from 'node:net';
 import { AdminError, AdminText, type AdminServer } from '../api/admin.js';
@@ -9,6 +10,7 @@ import { banSeconds, type Security } from '../proxy/security/index.js';
 import type { StoredBan } from '../store/bans.js';
 import type { TraceRecorder } from '../sip/trace/recorder.js';
 import type { StatusReport } from './server.js';
+import { addPbxRoutes, type PbxConsoleSource } from './pbx-admin.js';
 
 /** A ban as `switchboard bans --json` prints it. */
 export interface BanView {
@@ -26,9 +28,10 @@ export function banView(b: StoredBan): BanView {
 
 export function addAdminRoutes(
   admin: AdminServer,
-  parts: { status: () => StatusReport; traces: TraceRecorder; security: Security; metrics: Metrics },
+  parts: { status: () => StatusReport; traces: TraceRecorder; security: Security; metrics: Metrics; pbx: PbxConsoleSource },
 ): void {
   const { traces, security, metrics } = parts;
+  addPbxRoutes(admin, parts.pbx);
   admin.route('status', async () => parts.status());
   admin.route('traces', async ({ parts: p }) => {
     if (p.length === 0) return traces.calls();

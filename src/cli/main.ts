@@ -10,6 +10,7 @@ import { runTrace } from './trace.js';
 import { checkMessage } from '../sip/check.js';
 import { VERSION } from './server.js';
 import { addPhoneCommands } from './phone/command.js';
+import { addPbxCommands } from './pbx-command.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ Examples:
   switchboard trace                           recent calls; then: switchboard trace CALL-ID
   switchboard bans                            who is banned; switchboard bans remove ADDRESS
   switchboard cdr --since 1d                  call detail records of the last day (--json, --csv)
+  switchboard pbx channels                    the PBX console (also: queues, conferences, voicemail, trunks)
   switchboard sip check capture.txt           is this SIP message valid?
   switchboard phone call sip:bob@127.0.0.1:5072 --duration 10 --stats
                                               a softphone call (also: phone listen, phone register)`,
@@ -165,6 +167,7 @@ sip
     process.exit(result.exitCode);
   });
 
+addPbxCommands(program);
 addPhoneCommands(program);
 
 program.exitOverride();

@@ -30,6 +30,7 @@ import type { CrashCounter } from './crash.js';
 import { hostPort } from '../util/listen.js';
 import { hostAddress } from '../util/net.js';
 import { PbxRuntime, type PbxCounts } from '../voice/pbx-runtime.js';
+import { configuredMailboxes, pbxMetrics } from './pbx-admin.js';
 import type { ApplicationRoute } from '../proxy/proxy.js';
 import { TtsCache } from '../voice/tts.js';
 import { EspeakTts } from '../voice/tts-espeak.js';
@@ -267,10 +268,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       overload: c.overload,
       mediaDrops: mediaDrops.snapshot().reasons,
       uncaughtErrors: crashes.uncaught,
+      pbx: pbx ? pbxMetrics(pbx, config) : undefined,
     };
   });
   const admin = new AdminServer();
-  addAdminRoutes(admin, { status, traces, security, metrics });
+  addAdminRoutes(admin, {
+    status,
+    traces,
+    security,
+    metrics,
+    pbx: {
+      runtime: () => pbx,
+      rooms: () => [...config.pbx.conferences.keys()],
+      mailboxes: () => configuredMailboxes(config),
+      reachable: (user) => registrar.lookup(user).length > 0 && !(config.pbx.users.get(user)?.dnd ?? false),
+    },
+  });
   let adminAddr: { address: string; port: number };
   try {
     adminAddr = await admin.listen(config.admin.listen.address, config.admin.listen.port);

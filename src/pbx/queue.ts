@@ -141,6 +141,19 @@ export class CallQueue {
     };
   }
 
+  /** The callers waiting, in order (the console's `queue show`). */
+  callers(): { position: number; channel: string; caller: string; name?: string; waitSeconds: number; ringing: number }[] {
+    const now = this.host.clock.now();
+    return this.waiters.map((w, i) => ({
+      position: i + 1,
+      channel: w.ch.name,
+      caller: w.ch.caller.number,
+      name: w.ch.caller.name,
+      waitSeconds: Math.round((now - w.enteredAt) / 1000),
+      ringing: w.ringing.size,
+    }));
+  }
+
   /** Puts an answered caller in the queue; resolves when the caller leaves it. */
   join(ch: Channel): Promise<QueueResult> {
     if (ch.ended) return Promise.resolve('abandoned');
