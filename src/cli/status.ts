@@ -34,9 +34,10 @@ export function formatStatus(s: StatusReport): string {
   );
   if (s.pbx) {
     const p = s.pbx;
+    const n = (k: number, one: string): string => `${k} ${one}${k === 1 ? '' : 's'}`;
     lines.push(
-      `PBX: ${p.channels} channels (${p.bridges} bridged pairs), ${p.mediaPorts} media ports, ${p.queueCallers} in queues, ` +
-        `${p.conferenceParticipants} in conferences, ${p.parked} parked, ${p.timers} timers pending, ${p.sipTransactions} SIP transactions`,
+      `PBX: ${n(p.channels, 'channel')} (${n(p.bridges, 'bridged pair')}), ${n(p.mediaPorts, 'media port')}, ${p.queueCallers} in queues, ` +
+        `${p.conferenceParticipants} in conferences, ${p.parked} parked, ${n(p.timers, 'timer')} pending, ${n(p.sipTransactions, 'SIP transaction')}`,
     );
   }
   return lines.join('\n');

@@ -56,3 +56,39 @@ test('one scrape renders every counter from one snapshot, with bounded labels, a
   assert.equal(sampleValue(second, 'switchboard_registrations_total'), 9);
   assert.equal(sampleValue(second, 'switchboard_sip_requests_total', { method: 'REGISTER', direction: 'in' }), 7);
 });
+
+test('the PBX series: labels only from the configured queues, rooms and mailboxes; all zero or absent without a PBX', async () => {
+  const pbx: MetricsSnapshot['pbx'] = {
+    channels: 5,
+    bridges: 1,
+    mediaPorts: 5,
+    parked: 1,
+    queues: { support: { waiting: 2, answered: 7, abandoned: 3, timeout: 1 }, sales: { waiting: 0, answered: 0, abandoned: 0, timeout: 0 } },
+    conferences: { '6000': 3, '6001': 0 },
+    voicemail: { '1001': { new: 2, old: 5 }, '1002': { new: 0, old: 0 } },
+  };
+  const { samples, types } = parsePrometheus(await new Metrics(() => ({ ...snapshot(), pbx })).render());
+  assert.equal(sampleValue(samples, 'switchboard_pbx_channels'), 5);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_bridges'), 1);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_media_ports'), 5);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_parked_calls'), 1);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_queue_waiting', { queue: 'support' }), 2);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_queue_waiting', { queue: 'sales' }), 0);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_queue_calls_total', { queue: 'support', result: 'answered' }), 7);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_queue_calls_total', { queue: 'support', result: 'abandoned' }), 3);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_queue_calls_total', { queue: 'support', result: 'timeout' }), 1);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_conference_participants', { room: '6000' }), 3);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_conference_participants', { room: '6001' }), 0);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_voicemail_messages', { mailbox: '1001', folder: 'new' }), 2);
+  assert.equal(sampleValue(samples, 'switchboard_pbx_voicemail_messages', { mailbox: '1001', folder: 'old' }), 5);
+  assert.equal(types.get('switchboard_pbx_queue_calls_total'), 'counter');
+  assert.equal(types.get('switchboard_pbx_queue_waiting'), 'gauge');
+  // Bounded: 2 queues x 3 results, 2 rooms, 2 mailboxes x 2 folders.
+  assert.equal(samples.filter((x) => x.name === 'switchboard_pbx_queue_calls_total').length, 6);
+  assert.equal(samples.filter((x) => x.name === 'switchboard_pbx_voicemail_messages').length, 4);
+  assert.deepEqual(new Set(samples.filter((x) => x.name === 'switchboard_pbx_voicemail_messages').map((x) => x.labels.folder)), new Set(['new', 'old']));
+
+  const none = parsePrometheus(await new Metrics(snapshot).render()).samples;
+  assert.equal(sampleValue(none, 'switchboard_pbx_channels'), 0);
+  assert.equal(none.filter((x) => x.name.startsWith('switchboard_pbx_queue') || x.name.startsWith('switchboard_pbx_voicemail')).length, 0);
+});
