@@ -35,7 +35,7 @@ function slice(pcm: PcmAudio, from: number, to: number): PcmAudio {
   return { ...pcm, samples: pcm.samples.subarray(a, b) };
 }
 
-describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 120_000 }, () => {
+describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 180_000 }, () => {
   let server: PbxServer;
   let cli: CliSession;
   const phones = phoneTracker();
@@ -79,10 +79,10 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 12
   test('a conference: listed and numbered; mute silences a phone for the others; kick ends its call; bad numbers exit 1', async () => {
     const rec = path.join(cli.dir, 'dan-heard.wav');
     const start = (user: string, extra: string[]) =>
-      phones.start(['call', '6000', '--server', server.sip, '--user', user, '--password', GUESTS[user].pass, '--play', `tone:${GUESTS[user].hz}`, ...extra], { deadlineMs: 60_000 });
-    const dan = start('2001', ['--record', rec, '--duration', '40']);
-    const eve = start('2002', ['--duration', '40']);
-    const fay = start('2003', ['--duration', '40']);
+      phones.start(['call', '6000', '--server', server.sip, '--user', user, '--password', GUESTS[user].pass, '--play', `tone:${GUESTS[user].hz}`, ...extra], { deadlineMs: 120_000 });
+    const dan = start('2001', ['--record', rec, '--duration', '100']);
+    const eve = start('2002', ['--duration', '100']);
+    const fay = start('2003', ['--duration', '100']);
     await dan.waitFor(/^answered/, 15_000);
     const danAnswered = Date.now();
     await Promise.all([eve.waitFor(/^answered/, 15_000), fay.waitFor(/^answered/, 15_000)]);
@@ -112,6 +112,7 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 12
     assert.match(statusText.stdout, /^PBX: 3 channels \(0 bridged pairs\), 3 media ports, 0 in queues, 3 in conferences, 0 parked, \d+ timers pending/m);
 
     // Everyone has heard everyone for a while (the commands above take seconds); now Eve is muted.
+    // (The phones' --duration is a safety net: the test ends each call with kick.)
     const mute = await cli.run(['pbx', 'conference', '6000', 'mute', String(num('2002')), ...cfg()]);
     const mutedAt = (Date.now() - danAnswered) / 1000;
     assert.equal(mute.exitCode, 0, explain(mute));
@@ -183,7 +184,7 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 12
   });
 
   test('a voicemail left for 1002 shows as new in pbx voicemail and in /metrics', async () => {
-    const caller = phones.start(['call', '1002', '--server', server.sip, '--user', '1001', '--password', PBX_PASS['1001'], '--duration', '13', '--play', 'tone:440'], { deadlineMs: 40_000 });
+    const caller = phones.start(['call', '1002', '--server', server.sip, '--user', '1001', '--password', PBX_PASS['1001'], '--duration', '16', '--play', 'tone:440'], { deadlineMs: 40_000 });
     await caller.exited;
     await eventually(() => server.pbx?.voicemail.counts('1002').new === 1, () => `voicemail counts: ${JSON.stringify(server.pbx?.voicemail.counts('1002'))}`, 5000);
     const boxes = await json<MailboxView[]>(['pbx', 'voicemail']);
