@@ -46,8 +46,18 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 18
     return JSON.parse(r.stdout) as T;
   };
 
+  let deadCarrier = 0;
   before(async () => {
-    server = await startPbxServer({ moreUsers: Object.entries(GUESTS).map(([u, g]) => `  "${u}": { password: "${g.pass}", name: ${g.name} }`) });
+    // A registering trunk to a carrier that never answers, and an IP-authenticated peer.
+    deadCarrier = await freePort('udp');
+    server = await startPbxServer({
+      moreUsers: Object.entries(GUESTS).map(([u, g]) => `  "${u}": { password: "${g.pass}", name: ${g.name} }`),
+      extraYaml: [
+        'trunks:',
+        `  carrier: { host: 127.0.0.1, port: ${deadCarrier}, register: { user: "4930123456", password: "Carrier-pw-x9-long", expires: 600 }, context: main-menu, max_calls: 4 }`,
+        '  peer: { host: 127.0.0.2, context: main-menu }',
+      ].join('\n'),
+    });
     cli = new CliSession();
   });
   after(async () => {
@@ -56,7 +66,7 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 18
     await server?.stop();
   });
 
-  test('idle: no channels, every configured queue, room and mailbox, no trunks', async () => {
+  test('idle: no channels, every configured queue, room, mailbox and trunk', async () => {
     const ch = await cli.run(['pbx', 'channels', ...cfg()]);
     assert.equal(ch.exitCode, 0, explain(ch));
     assert.equal(ch.stdout.trim(), '0 active channels.');
@@ -68,9 +78,17 @@ describe('switchboard pbx (the console) with a running PBX', { skip, timeout: 18
       { mailbox: '1001', name: 'Alice Archer', email: 'alice@acme.example', new: 0, old: 0 },
       { mailbox: '1002', name: 'Bob Baker', email: 'bob@acme.example', new: 0, old: 0 },
     ]);
-    assert.deepEqual(await json<TrunkView[]>(['pbx', 'trunks']), []);
+    const trunks = await json<TrunkView[]>(['pbx', 'trunks']);
+    assert.deepEqual(trunks.map((t) => [t.name, t.kind, t.server, t.calls, t.maxCalls, t.expires]), [
+      ['carrier', 'register', `udp:127.0.0.1:${deadCarrier}`, 0, 4, null],
+      ['peer', 'ip', 'udp:127.0.0.2:5060', 0, 0, null],
+    ]);
+    assert.match(trunks[0].state, /^(registering|failed: .*retrying in \d+ s)$/, trunks[0].state);
+    assert.match(trunks[0].local, /^udp:127\.0\.0\.1:\d+$/);
+    assert.deepEqual([trunks[1].state, trunks[1].local], ['ip-authenticated', '']);
     const tr = await cli.run(['pbx', 'trunks', ...cfg()]);
-    assert.match(tr.stdout, /No trunks configured/);
+    assert.match(tr.stdout, /^2 trunks:$/m, tr.stdout);
+    assert.match(tr.stdout, /^ {2}peer\s+ip peer\s+udp:127\.0\.0\.2:5060\s+ip-authenticated\s+0\s+-\s+-$/m, tr.stdout);
     const help = await cli.run(['pbx', 'conference', '--help']);
     assert.equal(help.exitCode, 0);
     assert.match(help.stdout, /switchboard pbx conference 6000 mute 2/);
