@@ -33,6 +33,8 @@ export interface MetricsSnapshot {
   uncaughtErrors: number;
   /** The PBX, when one runs; keyed by configured names only, so label sets stay bounded. */
   pbx?: PbxMetrics;
+  /** Toll-fraud refusals by reason (a closed set), and users blocked by the velocity limit now. */
+  fraud?: { refused: Record<string, number>; blockedUsers: number };
 }
 
 export interface PbxMetrics {
@@ -94,6 +96,10 @@ export class Metrics {
     counter('switchboard_bans_total', 'Bans imposed by reason', ['reason'], (s) => by('reason', s.bans.imposed));
     counter('switchboard_overload_rejected_total', 'New requests refused with 503 at a limit, by limit', ['limit'], (s) => by('limit', s.overload));
     counter('switchboard_media_dropped_total', 'RTP/RTCP datagrams dropped, by reason', ['reason'], (s) => by('reason', s.mediaDrops));
+    counter('switchboard_fraud_refused_total', 'Calls and registrations refused by the toll-fraud guard, by reason', ['reason'], (s) =>
+      Object.entries(s.fraud?.refused ?? {}).map(([reason, n]): Sample => [{ reason }, n]),
+    );
+    gauge('switchboard_fraud_blocked_users', 'Users blocked now for calling out too fast', [], (s) => one(s.fraud?.blockedUsers ?? 0));
     gauge('switchboard_pbx_channels', 'PBX legs (channels) up or ringing', [], (s) => one(s.pbx?.channels ?? 0));
     gauge('switchboard_pbx_bridges', 'Pairs of PBX legs bridged to each other', [], (s) => one(s.pbx?.bridges ?? 0));
     gauge('switchboard_pbx_media_ports', 'RTP sessions the PBX has open', [], (s) => one(s.pbx?.mediaPorts ?? 0));

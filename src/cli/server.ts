@@ -269,6 +269,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       mediaDrops: mediaDrops.snapshot().reasons,
       uncaughtErrors: crashes.uncaught,
       pbx: pbx ? pbxMetrics(pbx, config) : undefined,
+      fraud: fraud.snapshot(),
     };
   });
   const admin = new AdminServer();

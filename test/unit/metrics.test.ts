@@ -92,3 +92,12 @@ test('the PBX series: labels only from the configured queues, rooms and mailboxe
   assert.equal(sampleValue(none, 'switchboard_pbx_channels'), 0);
   assert.equal(none.filter((x) => x.name.startsWith('switchboard_pbx_queue') || x.name.startsWith('switchboard_pbx_voicemail')).length, 0);
 });
+
+test('toll-fraud refusals by reason, and users blocked now', async () => {
+  const fraud = { refused: { velocity: 2, 'user-cap': 1 }, blockedUsers: 1 };
+  const { samples, types } = parsePrometheus(await new Metrics(() => ({ ...snapshot(), fraud })).render());
+  assert.equal(sampleValue(samples, 'switchboard_fraud_refused_total', { reason: 'velocity' }), 2);
+  assert.equal(sampleValue(samples, 'switchboard_fraud_refused_total', { reason: 'user-cap' }), 1);
+  assert.equal(sampleValue(samples, 'switchboard_fraud_blocked_users'), 1);
+  assert.equal(types.get('switchboard_fraud_refused_total'), 'counter');
+});
