@@ -11,6 +11,7 @@ import { AdminError, type AdminServer } from '../api/admin.js';
 import type { PbxMetrics } from '../api/metrics.js';
 import type { Config } from '../config/schema.js';
 import type { PbxRuntime } from '../voice/pbx-runtime.js';
+import type { QueueFigures } from '../pbx/queue.js';
 
 export interface ChannelView {
   channel: string;
@@ -53,18 +54,9 @@ export interface QueueMemberView {
   callsTaken: number;
 }
 
-export interface QueueView {
-  name: string;
+/** A queue as `switchboard pbx queues --json` prints it: the queue's own figures, with its members and callers spelled out. */
+export interface QueueView extends Omit<QueueFigures, 'strategy' | 'members'> {
   strategy: string;
-  waiting: number;
-  answered: number;
-  abandoned: number;
-  timedOut: number;
-  /** Mean seconds answered callers waited. */
-  averageWait: number;
-  longestWaitNow: number;
-  /** Percent answered within the queue's service_level seconds. */
-  serviceLevel: number;
   members: QueueMemberView[];
   callers: QueueCallerView[];
 }

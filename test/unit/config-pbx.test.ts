@@ -6,46 +6,10 @@ import { test } from 'node:test';
 import { demoConfig, DEMO_NUMBERS, DEMO_USERS } from '../../src/config/demo.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { compileDialplan } from '../../src/voice/dialplan/index.js';
+import { CONTRACT_YAML } from '../helpers/pbx.js';
 
-/** Issue 8, "Contract: this config works exactly as written" — verbatim (only `${` escaped for the template). */
-const CONTRACT = `domain: 127.0.0.1
-sip:
-  listen: [udp:127.0.0.1:5060, tcp:127.0.0.1:5060]
-admin:
-  listen: 127.0.0.1:8089
-data: ./data
-smtp: { host: 127.0.0.1, port: 2525, from: voicemail@acme.example }
-users:
-  "1001": { password: "Al1ce-long-pass-77", name: Alice Archer, voicemail: { pin: "4711", email: alice@acme.example } }
-  "1002": { password: "B0b-long-pass-88", name: Bob Baker, voicemail: { pin: "4712", email: bob@acme.example } }
-  "1003": { password: "C4rol-long-pass-99", name: Carol Cole }
-queues:
-  support: { strategy: ringall, members: ["1003"], timeout: 15, max_wait: 60, after: [ { voicemail: "1002" } ] }
-conferences:
-  "6000": {}
-dialplan:
-  internal:
-    "_1XXX":
-      - dial: { to: "\${EXTEN}", timeout: 15 }
-      - voicemail: "\${EXTEN}"
-    "500":
-      - goto: main-menu
-    "6000":
-      - conference: "6000"
-    "*98":
-      - voicemail_main: {}
-  main-menu:
-    s:
-      - answer
-      - gather: { num_digits: 1, timeout: 5, say: "Thank you for calling Acme Corporation. For sales, press 1. For support, press 2." }
-    "1":
-      - dial: { to: ["1001", "1003"], timeout: 20 }
-    "2":
-      - enqueue: support
-    i:
-      - say: "Sorry, that is not a valid choice."
-      - goto: main-menu
-`;
+/** Issue 8, "Contract: this config works exactly as written" — verbatim. */
+const CONTRACT = CONTRACT_YAML;
 
 function errorOf(yaml: string): ConfigError {
   try {
