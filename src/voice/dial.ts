@@ -19,6 +19,8 @@ export interface DialAttempt {
   /** What the CDR and logs call it (`1003`, `carrier-a:+4930...`). */
   label: string;
   place(): Channel;
+  /** Wait this long before placing it (follow-me rings the outside number after the phones). */
+  delayMs?: number;
   /** Try the next attempt after this failure (5xx/408/timeout from a carrier); otherwise stop. */
   failover?(status: number | undefined): boolean;
 }
@@ -70,11 +72,13 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
   };
   const outcome = await new Promise<DialOutcome>((resolve) => {
     let settled = false;
+    const delayed = new Set<TimerHandle>();
     let pending = runnable.length;
     const finish = (o: DialOutcome): void => {
       if (settled) return;
       settled = true;
       timer.cancel();
+      for (const d of delayed) d.cancel();
       offCaller();
       for (const leg of live) if (leg !== o.answered) leg.hangup();
       resolve(o);
@@ -84,9 +88,17 @@ export async function ringParties(script: CallScript, parties: DialParty[], time
     const partyDone = (): void => {
       if (--pending === 0) finish(best);
     };
-    const tryAttempt = (party: { attempts: DialAttempt[] }, i: number): void => {
+    const tryAttempt = (party: { attempts: DialAttempt[] }, i: number, now = false): void => {
       if (settled) return;
       const a = party.attempts[i];
+      if (!now && a.delayMs && a.delayMs > 0) {
+        const wait = script.channel.owner.clock.setTimer(a.delayMs, () => tryAttempt(party, i, true));
+        delayed.add(wait);
+        return;
+      }
+      placeAttempt(party, i, a);
+    };
+    const placeAttempt = (party: { attempts: DialAttempt[] }, i: number, a: DialAttempt): void => {
       let leg: Channel;
       try {
         leg = a.place();

@@ -28,6 +28,7 @@ import { ParkingLot } from '../pbx/park.js';
 import { Pbx, type NewCall } from '../pbx/pbx.js';
 import { CallQueue } from '../pbx/queue.js';
 import { directoryApp } from './apps/directory.js';
+import { recordApp } from './apps/record.js';
 import { conferenceApp } from './apps/conference.js';
 import { enqueueApp } from './apps/queue.js';
 import { featureApp } from './apps/feature.js';
@@ -172,6 +173,7 @@ export class PbxRuntime {
     });
     this.voice.register('enqueue', enqueueApp(this.queues, (q) => this.dialplan.queueAfter(q)));
     this.voice.register('park', parkApp(this.lot));
+    this.voice.register('record', recordApp(path.join(config.data, 'recordings')));
     this.voice.register('parked_call', parkedCallApp(this.lot));
     this.voice.register(
       'feature',
