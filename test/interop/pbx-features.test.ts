@@ -17,8 +17,8 @@ import { phoneTracker, type PhoneProcess } from '../helpers/phone.js';
 import { freePort } from '../helpers/ports.js';
 import { requirePeers } from '../helpers/peers.js';
 
-const PW: Record<string, string> = { '2001': 'Ann-long-pass-71', '2002': 'Ben-long-pass-72', '2003': 'Cat-long-pass-73', '2004': 'Dan-long-pass-74' };
-const TONE: Record<string, number> = { '2001': 440, '2002': 700, '2003': 1100, '2004': 1400 };
+const PW: Record<string, string> = { '2001': 'Ann-long-pass-71', '2002': 'Ben-long-pass-72', '2003': 'Cat-long-pass-73', '2004': 'Dan-long-pass-74', '2005': 'Eve-long-pass-75' };
+const TONE: Record<string, number> = { '2001': 440, '2002': 700, '2003': 1100, '2004': 1400, '2005': 1700 };
 
 function yaml(port: number, admin: number, data: string): string {
   return `domain: 127.0.0.1
@@ -32,6 +32,7 @@ users:
   "2002": { password: "${PW['2002']}", name: Ben Brown, forward: { busy: "2003" } }
   "2003": { password: "${PW['2003']}", name: Cat Cooper }
   "2004": { password: "${PW['2004']}", name: Dan Dunn }
+  "2005": { password: "${PW['2005']}", name: Eve Evans, follow_me: "2004" }
 queues:
   help: { strategy: ringall, members: ["2004"], timeout: 10, max_wait: 30, wrap_up: 4 }
 dialplan:
@@ -43,6 +44,10 @@ dialplan:
       - dial: { to: ["2001", "2003"], timeout: 15 }
     "400":
       - enqueue: help
+    "600":
+      - answer
+      - record: { max_length: 3, timeout: 0, play_beep: true, var: MSG }
+      - play: "\${MSG}"
 `;
 }
 
@@ -150,6 +155,25 @@ describe('PBX features with switchboard phone', { timeout: 400_000 }, () => {
     await ben.exited;
     assert.ok((await heard(rec('keys-cat'), TONE['2002'], 1)) >= 0.8, '2003 talks to 2002 after ##2003#');
     await ann.stop();
+  });
+
+  test('follow-me: 2005 does not answer; after half the ring time its follow-me 2004 rings and answers', async () => {
+    const eve = phones.start(['listen', ...account('2005')]);
+    await eve.waitFor(/^registered at/, 15_000);
+    const dan = await answering('2004', 'follow-dan', ['--calls', '1']);
+    const ann = phones.start(['call', '2005', ...account('2001'), '--play', `tone:${TONE['2001']}`, '--record', rec('follow-ann'), '--duration', '4']);
+    await eve.waitFor(/^incoming call/, 15_000);
+    assert.equal((await ann.exited).exitCode, 0, ann.output());
+    await dan.exited;
+    assert.ok((await heard(rec('follow-ann'), TONE['2004'], 1)) >= 0.8, 'the caller reached the follow-me number');
+    await eve.stop();
+  });
+
+  test('record: the caller is recorded for 3 s and hears the recording played back', async () => {
+    const ann = phones.start(['call', '600', ...account('2001'), '--play', `tone:${TONE['2001']}`, '--record', rec('record-ann'), '--duration', '7']);
+    assert.equal((await ann.exited).exitCode, 0, ann.output());
+    // After the beep (0.25 s) and 3 s of recording, the caller's own 440 Hz comes back.
+    assert.ok((await heard(rec('record-ann'), TONE['2001'], 3.8, 6.5)) >= 0.7, 'the recording played back holds the caller\'s tone');
   });
 
   test('queue figures: an abandoned caller counts, a member in wrap-up is not offered the next call', async () => {

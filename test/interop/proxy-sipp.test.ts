@@ -15,7 +15,7 @@ const skip = requirePeers('sipp');
 // One callee per test, so a phone bound (and stopped) by an earlier test is not rung again.
 const PASS = {
   alice: 'Al1ce-long-pass-77', bob: 'B0b-long-pass-88', tcpbob: 'Tcpb0b-long-pass-1', busy: 'Bz-long-pass-22x',
-  ringer: 'Ringer-long-pass-3', carol: 'C4rol-long-pass-99', dave: 'D4ve-long-pass-00',
+  ringer: 'Rg-long-pass-33x', carol: 'C4rol-long-pass-99', dave: 'D4ve-long-pass-00',
 };
 
 function explain(r: SippResult): string {
