@@ -145,7 +145,15 @@ export class PbxVoice implements VoiceServices {
         if (outcome.status === 'ANSWER' || outcome.status === 'CANCEL') break;
       }
     } else {
-      outcome = await ringParties(script, targets.map((t) => this.party(script, t, from, 0, v.trunk)), timeoutMs);
+      const parties = targets.map((t) => this.party(script, t, from, 0, v.trunk));
+      // Follow-me: a user's outside number rings beside the phones once they had half the time to answer.
+      for (const t of targets) {
+        const follow = this.isUser(t) ? this.user(t)?.followMe : undefined;
+        if (!follow) continue;
+        const p = this.party(script, follow, from, 1);
+        if ('attempts' in p) parties.push({ attempts: p.attempts.map((a, i) => (i === 0 ? { ...a, delayMs: timeoutMs / 2 } : a)) });
+      }
+      outcome = await ringParties(script, parties, timeoutMs);
       // Forward on busy / no answer, as the single called user asked.
       const single = targets.length === 1 && this.isUser(targets[0]) ? this.user(targets[0]) : undefined;
       const fwd = outcome.status === 'BUSY' ? single?.forward.busy : outcome.status === 'NOANSWER' ? single?.forward.noAnswer : undefined;

@@ -172,8 +172,8 @@ describe('PBX features with switchboard phone', { timeout: 400_000 }, () => {
   test('record: the caller is recorded for 3 s and hears the recording played back', async () => {
     const ann = phones.start(['call', '600', ...account('2001'), '--play', `tone:${TONE['2001']}`, '--record', rec('record-ann'), '--duration', '7']);
     assert.equal((await ann.exited).exitCode, 0, ann.output());
-    // After the beep (0.25 s) and 3 s of recording, the caller's own 440 Hz comes back.
-    assert.ok((await heard(rec('record-ann'), TONE['2001'], 3.8, 6.5)) >= 0.7, 'the recording played back holds the caller\'s tone');
+    // The phone writes only what it receives: the beep, then (the PBX silent while it records) the playback.
+    assert.ok((await heard(rec('record-ann'), TONE['2001'], 0.5)) >= 0.7, 'the recording played back holds the caller\'s tone');
   });
 
   test('queue figures: an abandoned caller counts, a member in wrap-up is not offered the next call', async () => {
