@@ -6,7 +6,7 @@
  * protocol on loopback UDP. Measured as one target: the CPU of Kamailio's
  * processes plus rtpengine's threads, and each alone.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -22,12 +22,11 @@ export function hasRtpengine(): boolean {
   return existsSync(RTPENGINE_BIN);
 }
 
+/** `rtpengine --version` prints "Version: X" on standard error. */
 export function rtpengineVersion(): string {
-  try {
-    return execFileSync(RTPENGINE_BIN, ['--version'], { encoding: 'utf8' }).trim().replace(/^Version:\s*/i, 'rtpengine ');
-  } catch {
-    return 'not installed';
-  }
+  const r = spawnSync(RTPENGINE_BIN, ['--version'], { encoding: 'utf8' });
+  const v = /Version:\s*(\S+)/i.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1];
+  return v ? `rtpengine ${v}` : 'rtpengine (version unknown)';
 }
 
 export interface Rtpengine {
