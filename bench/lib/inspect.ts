@@ -27,6 +27,18 @@ export interface InsideReport {
   traces: { calls: number; messages: number; bytes: number };
 }
 
+/** The event loop between a `loop-start` and a `loop` command, and the quiet-time collections in between. */
+export interface LoopReport {
+  /** Delay of the event loop (node:perf_hooks monitorEventLoopDelay, sampled every 10 ms), ms. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Full collections the server's IdleCollector ran (it thinks the server is quiet), and their time. */
+  idleCollections: number;
+  idleCollectionMs: number;
+  idleCollectionMaxMs: number;
+}
+
 interface Waiter {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;

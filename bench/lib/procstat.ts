@@ -4,7 +4,7 @@
  * are measured by one ruler.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 let clkTck: number | undefined;
 
@@ -113,6 +113,58 @@ export function udpReceiveBufferErrors(): number {
   const vals = lines[1].split(/\s+/);
   const i = head.indexOf('RcvbufErrors');
   return i < 0 ? 0 : Number(vals[i]) || 0;
+}
+
+/** Inodes of the sockets these processes hold open (from /proc/PID/fd). */
+function socketInodes(pids: number[]): Set<string> {
+  const out = new Set<string>();
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m) out.add(m[1]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Datagrams each UDP socket of these processes has dropped so far (full
+ * receive buffer and the like: the "drops" column of /proc/net/udp and
+ * udp6), by socket inode. Two readings subtracted say who lost packets in
+ * between, which the host-wide count cannot on a shared machine.
+ */
+export function udpSocketDrops(pids: number[]): Map<string, number> {
+  const mine = socketInodes(pids);
+  const out = new Map<string, number>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    const lines = readOr(table)?.split('\n').slice(1) ?? [];
+    for (const line of lines) {
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13 || !mine.has(f[9])) continue;
+      out.set(f[9], Number(f[12]) || 0);
+    }
+  }
+  return out;
+}
+
+/** Drops between two readings of udpSocketDrops (a socket opened in between counts from zero). */
+export function dropsBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let n = 0;
+  for (const [inode, drops] of after) n += Math.max(0, drops - (before.get(inode) ?? 0));
+  return n;
 }
 
 /** CPU seconds the whole host has been busy (all cores: /proc/stat minus idle and iowait). */

@@ -19,8 +19,14 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
   return a / b;
 }
 
-export function formatTable(rows: Row[]): string {
-  const head = ['metric', 'Switchboard', 'Kamailio', 'SB/Kam', 'note'];
+/** Column headings: the reference system (the `kamailio` values) and the ratio. */
+export interface TableHeads {
+  reference: string;
+  ratio: string;
+}
+
+export function formatTable(rows: Row[], heads: TableHeads = { reference: 'Kamailio', ratio: 'SB/Kam' }): string {
+  const head = ['metric', 'Switchboard', heads.reference, heads.ratio, 'note'];
   const cells = rows.map((r) => {
     const q = ratio(r.switchboard, r.kamailio);
     return [r.metric, fmt(r.switchboard, r.digits ?? 0), fmt(r.kamailio, r.digits ?? 0), q === undefined ? '-' : `${q.toFixed(2)}x`, r.note ?? ''];

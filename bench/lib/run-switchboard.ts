@@ -11,20 +11,23 @@
  *
  * Standard input takes one command a line, each answered by one line
  * `REPLY <id> <json>` (see inspect.ts): `<id> mem` (heap and tables),
- * `<id> mem-gc` (the same after a full garbage collection, needs --expose-gc)
- * and `<id> snapshot FILE` (a V8 heap snapshot). They let the bench see
- * inside the process without an admin route the product would have to carry.
+ * `<id> mem-gc` (the same after a full garbage collection, needs --expose-gc),
+ * `<id> snapshot FILE` (a V8 heap snapshot), `<id> loop-start` and `<id> loop`
+ * (event-loop delay and the server's quiet-time collections in between). They let
+ * the bench see inside the process without an admin route the product would
+ * have to carry.
  */
 import { v8Collector } from '../../src/util/idle-gc.js';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/cli/server.js';
 import { hostPort } from '../../src/util/listen.js';
-import type { InsideReport } from './inspect.js';
+import type { InsideReport, LoopReport } from './inspect.js';
 
 function inside(server: RunningServer): InsideReport {
   const m = process.memoryUsage();
@@ -53,13 +56,44 @@ function collectGarbage(): void {
   gc();
 }
 
+/** The server's own quiet-time collector, timed: a full collection stalls every call's media. */
+function timedCollector(): { collect: (() => void) | undefined; take(): Pick<LoopReport, 'idleCollections' | 'idleCollectionMs' | 'idleCollectionMaxMs'> } {
+  const gc = v8Collector();
+  let n = 0;
+  let total = 0;
+  let max = 0;
+  return {
+    collect: gc
+      ? () => {
+          const t0 = performance.now();
+          gc();
+          const ms = performance.now() - t0;
+          n++;
+          total += ms;
+          max = Math.max(max, ms);
+        }
+      : undefined,
+    take() {
+      const r = { idleCollections: n, idleCollectionMs: total, idleCollectionMaxMs: max };
+      n = 0;
+      total = 0;
+      max = 0;
+      return r;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const [file, profileDir] = process.argv.slice(2);
   if (!file) {
     console.error('usage: run-switchboard CONFIG.yaml [PROFILE_DIR]');
     process.exit(2);
   }
-  const server = await startServer(loadConfigFile(file));
+  const collector = timedCollector();
+  const server = await startServer(loadConfigFile(file), { collectGarbage: collector.collect });
+  // Sampled only between `loop-start` and `loop`: its timer costs about 1% of a core here even when idle.
+  const loopEveryMs = 10;
+  const loop = monitorEventLoopDelay({ resolution: loopEveryMs });
   let session: Session | undefined;
   if (profileDir) {
     process.on('SIGUSR2', () => {
@@ -81,6 +115,17 @@ async function main(): Promise<void> {
       else if (cmd === 'mem-gc') {
         collectGarbage();
         reply = inside(server);
+      } else if (cmd === 'loop-start') {
+        loop.reset();
+        loop.enable();
+        collector.take();
+        reply = {};
+      } else if (cmd === 'loop') {
+        loop.disable();
+        // The histogram holds whole intervals between its timer's runs: the delay is what exceeds the period.
+        const ms = (ns: number): number => Math.max(0, ns / 1e6 - loopEveryMs);
+        const r: LoopReport = { p50Ms: ms(loop.percentile(50)), p99Ms: ms(loop.percentile(99)), maxMs: ms(loop.max), ...collector.take() };
+        reply = r;
       } else if (cmd === 'snapshot' && arg) {
         collectGarbage();
         reply = { file: v8.writeHeapSnapshot(arg) };
@@ -97,6 +142,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     commands.close();
+    loop.disable();
     if (session && profileDir) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profileDir, 'switchboard.cpuprofile'), JSON.stringify(profile));

@@ -19,6 +19,10 @@ export interface Workload {
   callsFor(rate: number): number;
   /** The SIPp UAS answering the calls, to count its CPU too. */
   uasPid?: number;
+  /** -d for each call's <pause/>, ms. */
+  holdMs?: number;
+  /** More SIPp options for the UAC. */
+  extraArgs?: string[];
 }
 
 export interface StepResult {
@@ -66,7 +70,7 @@ export async function step(target: Target, w: Workload, rate: number, log: Log, 
   const drops0 = udpReceiveBufferErrors();
   const host0 = hostBusySeconds();
   const uas0 = w.uasPid ? cpuSeconds(w.uasPid) : 0;
-  const opts: LoadOptions = { scenario: w.scenario, target: target.sip, calls, rate, service: w.service, injectCsv: w.injectCsv };
+  const opts: LoadOptions = { scenario: w.scenario, target: target.sip, calls, rate, service: w.service, injectCsv: w.injectCsv, holdMs: w.holdMs, extraArgs: w.extraArgs };
   const r = await runLoad(opts);
   const cpu = target.cpuSeconds() - cpu0;
   const udpDrops = udpReceiveBufferErrors() - drops0;

@@ -31,6 +31,12 @@ export interface LoadOptions {
   recvTimeoutMs?: number;
   /** Cap on simultaneous calls (default 10 s worth of the rate): beyond it SIPp slows down instead of failing. */
   maxConcurrent?: number;
+  /** -d: how long each call's <pause/> holds it up, ms; the run's deadline grows by as much. */
+  holdMs?: number;
+  /** More SIPp options (e.g. -rtp_echo, -mp PORT for a scenario with media). */
+  extraArgs?: string[];
+  /** Called with SIPp's pid once it is spawned (to read its CPU over a window). */
+  onSpawn?(pid: number): void;
 }
 
 export interface LoadResult {
@@ -112,7 +118,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const sendS = Math.ceil(o.calls / o.rate);
   // SIPp's -timeout is ignored once -m calls are running, so our deadline (SIGINT, which
   // still writes the statistics) is what bounds a run: sending time plus room for the tail.
-  const timeoutS = sendS + 15;
+  const timeoutS = sendS + 15 + Math.ceil((o.holdMs ?? 0) / 1000);
   const args = [
     o.target,
     '-sf', o.scenario,
@@ -131,10 +137,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.service !== undefined) args.push('-s', o.service);
   if (o.injectCsv !== undefined) args.push('-inf', path.resolve(o.injectCsv));
   for (const [k, v] of Object.entries(o.keys ?? {})) args.push('-key', k, v);
+  if (o.holdMs !== undefined) args.push('-d', String(o.holdMs));
+  args.push(...(o.extraArgs ?? []));
 
   const started = realClock.now();
   const spawned = spawnBounded('sipp', args, { cwd: dir, deadlineMs: (timeoutS + 1) * 1000, deadlineSignal: 'SIGINT' });
   const pid = spawned.child.pid;
+  if (pid !== undefined) o.onSpawn?.(pid);
   // SIPp's CPU is only readable while it runs: sample it until it exits.
   let sippCpuS = 0;
   let sampling = true;

@@ -10,7 +10,7 @@ import { freePort, isPortFree } from '../../test/helpers/ports.js';
 import { sleep, spawnBounded, type Spawned } from '../../test/helpers/process.js';
 import { realClock } from '../../src/util/clock.js';
 import { repoRoot } from '../../test/helpers/repo.js';
-import { InsideChannel, type InsideReport } from './inspect.js';
+import { InsideChannel, type InsideReport, type LoopReport } from './inspect.js';
 import { memory, processTree, treeCpuSeconds, type Memory } from './procstat.js';
 
 export { repoRoot };
@@ -39,6 +39,10 @@ export interface Target {
   inside?(gc: boolean): Promise<InsideReport>;
   /** Switchboard only: writes a V8 heap snapshot (after a full GC) to `file`. */
   heapSnapshot?(file: string): Promise<void>;
+  /** Switchboard only: starts watching its event loop (delay, quiet-time collections) ... */
+  eventLoopStart?(): Promise<void>;
+  /** ... and stops, with what it saw. */
+  eventLoop?(): Promise<LoopReport>;
 }
 
 /** Any process a deadline or a hung stop left behind is killed; the bench never leaves servers running. */
@@ -74,6 +78,8 @@ export interface SwitchboardOptions {
   env?: Record<string, string>;
   /** Extra node options for the server process (e.g. --max-semi-space-size=32). */
   nodeArgs?: string[];
+  /** More top-level config (the PBX half: trunks, conferences, dialplan ...), appended as written. */
+  extraYaml?: string;
 }
 
 export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
@@ -92,6 +98,7 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
     `data: ${path.join(o.workDir, 'data')}`,
     'users:',
     ...o.users.map((u) => `  "${u.user}": { password: "${u.password}" }`),
+    ...(o.extraYaml ? [o.extraYaml.trimEnd()] : []),
     '',
   ].join('\n');
   const cfg = path.join(o.workDir, 'switchboard.yaml');
@@ -134,6 +141,10 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
     heapSnapshot: async (file) => {
       await ch.ask(`snapshot ${file}`);
     },
+    eventLoopStart: async () => {
+      await ch.ask('loop-start', 10_000);
+    },
+    eventLoop: async () => (await ch.ask('loop', 10_000)) as LoopReport,
   };
 }
 
@@ -161,6 +172,12 @@ export interface KamailioOptions {
    * answered "500 No error"), so give it what a production box would.
    */
   shmMb?: number;
+  /** The config template under bench/kamailio/ (default kamailio.cfg). */
+  template?: string;
+  /** More @NAME@ placeholders the template holds. */
+  vars?: Record<string, string>;
+  /** What the report calls it (default Kamailio). */
+  name?: string;
 }
 
 export async function startKamailio(o: KamailioOptions): Promise<Target> {
@@ -169,12 +186,15 @@ export async function startKamailio(o: KamailioOptions): Promise<Target> {
   mkdirSync(o.workDir, { recursive: true });
   const port = await freePort('udp');
   const dbDir = path.join(o.workDir, 'db');
-  const template = readFileSync(path.join(repoRoot(), 'bench', 'kamailio', 'kamailio.cfg'), 'utf8');
-  const cfgText = template
+  const template = readFileSync(path.join(repoRoot(), 'bench', 'kamailio', o.template ?? 'kamailio.cfg'), 'utf8');
+  let cfgText = template
     .replaceAll('@CHILDREN@', String(o.children))
     .replaceAll('@PORT@', String(port))
     .replaceAll('@MPATH@', modulePath())
     .replaceAll('@DBDIR@', dbDir);
+  for (const [k, v] of Object.entries(o.vars ?? {})) cfgText = cfgText.replaceAll(`@${k}@`, v);
+  const left = /@[A-Z]+@/.exec(cfgText.replace(/^#(?!!).*$/gm, ''));
+  if (left) throw new Error(`${o.template ?? 'kamailio.cfg'}: placeholder ${left[0]} not filled in`);
   const cfg = path.join(o.workDir, 'kamailio.cfg');
   writeFileSync(cfg, cfgText);
   // -x/-X tlsf: Debian's default allocator (qm, built with memory debugging) walks its
@@ -191,7 +211,7 @@ export async function startKamailio(o: KamailioOptions): Promise<Target> {
   await waitForUdp(port, spawned, 'Kamailio', 20_000);
   const pid = spawned.child.pid!;
   return {
-    name: 'Kamailio',
+    name: o.name ?? 'Kamailio',
     sip: `127.0.0.1:${port}`,
     pid,
     cpuSeconds: () => treeCpuSeconds(pid),
