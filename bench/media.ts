@@ -19,6 +19,7 @@
  * A benchmark, not a test: nothing here fails on a number.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { ChildInbox } from './lib/child-inbox.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,44 +57,6 @@ const log = (line: string): void => {
 
 // ---------------------------------------------------------------- the measured process
 
-/** Messages from the generator, waited for one at a time with a deadline. */
-class Inbox {
-  private readonly queue: FromChild[] = [];
-  private waiter: (() => void) | undefined;
-
-  constructor(child: ChildProcess) {
-    child.on('message', (m: FromChild) => {
-      this.queue.push(m);
-      this.waiter?.();
-    });
-    child.on('exit', (code) => {
-      this.queue.push({ type: 'error', message: `load generator exited (${code})` });
-      this.waiter?.();
-    });
-  }
-
-  async next<T extends FromChild['type']>(type: T, timeoutMs: number): Promise<Extract<FromChild, { type: T }>> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const m = this.queue.shift();
-      if (m) {
-        if (m.type === 'error') throw new Error(`load generator: ${m.message}`);
-        if (m.type !== type) throw new Error(`load generator said ${m.type}, expected ${type}`);
-        return m as Extract<FromChild, { type: T }>;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`load generator: no ${type} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-  }
-}
 
 interface BenchBridge {
   ports: [number, number];
@@ -149,7 +112,7 @@ export interface StepResult {
   why: string;
 }
 
-async function runStep(mode: Mode, streams: number, measureMs: number, opusComplexity: number, child: ChildProcess, inbox: Inbox): Promise<StepResult> {
+async function runStep(mode: Mode, streams: number, measureMs: number, opusComplexity: number, child: ChildProcess, inbox: ChildInbox<FromChild>): Promise<StepResult> {
   const timer = new Histogram();
   child.send({ type: 'open', mode, streams } satisfies OpenMsg);
   const { ports } = await inbox.next('opened', 60_000);
@@ -242,7 +205,7 @@ function progressLine(mode: Mode, r: StepResult): string {
 async function benchMode(mode: Mode, steps: number[], measureMs: number, opusComplexity: number): Promise<ModeReport> {
   const started = performance.now();
   const child = fork(fileURLToPath(import.meta.url), ['--load-generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const inbox = new Inbox(child);
+  const inbox = new ChildInbox<FromChild>(child, 'load generator');
   const results: StepResult[] = [];
   let stop = 'all steps passed';
   try {

@@ -15,6 +15,7 @@
  * process's own wake-up are in both).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { ChildInbox } from './child-inbox.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { Histogram } from './media-load.js';
 
@@ -192,13 +193,15 @@ export function probeChild(): void {
 
 /** The probe child seen from the bench: one request, one answer, each with a deadline. */
 export class RtpProbe {
-  private readonly queue: FromProbe[] = [];
-  private waiter: (() => void) | undefined;
+  private readonly inbox: ChildInbox<FromProbe>;
   private ports = { caller: 0, callee: 0 };
 
   private constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: FromProbe) => this.push(m));
-    child.on('exit', (code) => this.push({ type: 'error', message: `the RTP probe exited (${code})` }));
+    this.inbox = new ChildInbox<FromProbe>(child, 'RTP probe');
+  }
+
+  private next<T extends FromProbe['type']>(type: T, timeoutMs: number): Promise<Extract<FromProbe, { type: T }>> {
+    return this.inbox.next(type, timeoutMs);
   }
 
   /** Forks `entry` with `arg` (a script that calls probeChild() when it sees it) and opens the sockets. */
@@ -240,32 +243,5 @@ export class RtpProbe {
 
   close(): void {
     if (this.child.connected) this.child.disconnect();
-  }
-
-  private push(m: FromProbe): void {
-    this.queue.push(m);
-    this.waiter?.();
-  }
-
-  private async next<T extends FromProbe['type']>(type: T, timeoutMs: number): Promise<Extract<FromProbe, { type: T }>> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const m = this.queue.shift();
-      if (m) {
-        if (m.type === 'error') throw new Error(`RTP probe: ${m.message}`);
-        if (m.type !== type) throw new Error(`RTP probe said ${m.type}, expected ${type}`);
-        return m as Extract<FromProbe, { type: T }>;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`RTP probe: no ${type} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
   }
 }
