@@ -104,25 +104,13 @@ export function cdrTimes(startMs: number, answerMs: number | undefined, endMs: n
   };
 }
 
-interface DbRow {
-  uniqueid: string;
-  linkedid: string;
+/** A row as SQLite keeps it: times as wall-clock ms. */
+type DbRow = Omit<CdrRow, 'start' | 'answer' | 'end' | 'disposition'> & {
   start: number;
   answer: number | null;
   end: number;
-  duration: number;
-  billsec: number;
   disposition: string;
-  src: string;
-  dst: string;
-  context: string;
-  channel: string;
-  dstchannel: string;
-  lastapp: string;
-  trunk: string;
-  clid: string;
-  hangupcause: string;
-}
+};
 
 const COLUMNS = 'uniqueid, linkedid, start, answer, "end", duration, billsec, disposition, src, dst, context, channel, dstchannel, lastapp, trunk, clid, hangupcause';
 
