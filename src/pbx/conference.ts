@@ -53,7 +53,8 @@ export class ConferenceRoom {
   private timer: TimerHandle | undefined;
   private nextTickAt = 0;
   private recorder: WavRecorder | undefined;
-  private recorderRate = 0;
+  /** Recording was asked for but the file could not be opened: not tried again for this room. */
+  private recordFailed = false;
 
   constructor(
     readonly config: ConferenceConfig,
@@ -175,9 +176,6 @@ export class ConferenceRoom {
 
   private start(): void {
     if (this.timer) return;
-    if (this.config.record && !this.recorder) {
-      this.recorderRate = 0;
-    }
     this.nextTickAt = this.host.clock.now();
     this.schedule();
   }
@@ -203,17 +201,17 @@ export class ConferenceRoom {
   }
 
   private record(): void {
-    if (!this.config.record) return;
+    if (!this.config.record || this.recordFailed) return;
     const mix = this.mixer.roomMix();
     const rate = mix.length * 50;
-    if (!this.recorder || this.recorderRate !== rate) {
+    if (this.recorder?.sampleRate !== rate) {
       this.recorder?.close();
-      this.recorderRate = rate;
       try {
         this.recorder = new WavRecorder(this.host.recordingPath(this.name), rate);
       } catch (err) {
         this.host.log.error({ err, room: this.name }, 'cannot record the conference');
-        this.config.record = false;
+        this.recorder = undefined;
+        this.recordFailed = true;
         return;
       }
     }
