@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real SIP peers the interop tests drive (Debian packages):
 # SIPp, sipsak, tshark, baresip, Kamailio, ffmpeg (G.722 reference), sox (the
-# softphone's sound card), espeak-ng (the PBX's text to speech), plus openssl
-# and iproute2.
+# softphone's sound card), espeak-ng (the PBX's text to speech), Chromium (the
+# browser phone's tests, driven by playwright-core), coturn (TURN relay), plus
+# openssl and iproute2.
 #
 #   bash scripts/install-peers.sh               install (root; CI runs as root)
 #   bash scripts/install-peers.sh --if-missing  do nothing when all are there
@@ -10,11 +11,11 @@
 set -euo pipefail
 
 # Binaries that prove the peers are installed, and the packages to install.
-BINARIES=(sipp sipsak tshark baresip kamailio ffmpeg sox espeak-ng)
-PACKAGES=(sip-tester sipsak tshark baresip kamailio ffmpeg sox espeak-ng openssl iproute2)
+BINARIES=(sipp sipsak tshark baresip kamailio ffmpeg sox espeak-ng chromium turnserver)
+PACKAGES=(sip-tester sipsak tshark baresip kamailio ffmpeg sox espeak-ng chromium coturn openssl iproute2)
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 if_missing=0
