@@ -22,8 +22,14 @@ export function answerDirection(offered: Direction, local: Direction): Direction
 export function effectiveDirection(sd: SessionDescription, m: MediaDescription): Direction {
   const dir = directionOf(m, sd);
   const c = connectionOf(m, sd);
-  if (c && isUnspecified(hostOf(c))) return toDirection(sends(dir), false);
+  // With ICE, c=0.0.0.0 only says "see the candidates" (RFC 8839 §4.2.1.4), never hold.
+  if (c && isUnspecified(hostOf(c)) && !usesIce(sd, m)) return toDirection(sends(dir), false);
   return dir;
+}
+
+function usesIce(sd: SessionDescription, m: MediaDescription): boolean {
+  const ice = (a: { name: string }): boolean => a.name === 'ice-ufrag' || a.name === 'candidate';
+  return m.proto.toUpperCase().startsWith('UDP/TLS/') || m.attributes.some(ice) || sd.attributes.some(ice);
 }
 
 /**

@@ -330,10 +330,17 @@ function negotiateStream(
       break;
     }
   }
-  if (!result.crypto && (lm.proto.toUpperCase().includes('SAVP') || rm.proto.toUpperCase().includes('SAVP'))) {
+  // DTLS-SRTP (UDP/TLS/RTP/SAVPF, RFC 5764) keys come from the handshake, never from a=crypto.
+  const dtls = isDtlsProto(lm.proto) || isDtlsProto(rm.proto);
+  if (!dtls && !result.crypto && (lm.proto.toUpperCase().includes('SAVP') || rm.proto.toUpperCase().includes('SAVP'))) {
     throw new SdpError(`no matching a=crypto on SRTP stream ${index + 1}`, undefined, WarnCode.incompatibleMediaFormat);
   }
   return result;
+}
+
+/** The WebRTC profiles (RFC 5764 §8, RFC 8843): SRTP keyed by DTLS. */
+export function isDtlsProto(proto: string): boolean {
+  return proto.toUpperCase().startsWith('UDP/TLS/RTP/');
 }
 
 /**

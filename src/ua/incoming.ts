@@ -189,8 +189,11 @@ export class IncomingCall extends Call {
     if (this.mediaValue) return this.mediaValue;
     let media: MediaHandler;
     try {
-      media = await (this.mediaFactory ?? this.ctx.newMedia)();
+      // The offer goes in too: a WebRTC leg answers it asynchronously (werift) inside the factory.
+      media = await (this.mediaFactory ?? this.ctx.newMedia)(this.offer);
     } catch (err) {
+      // An offer the factory could not use is the peer's fault: 488, as createAnswer would say.
+      if (err instanceof SdpError) throw this.answerFailed(err);
       this.reject(500, 'Server Internal Error');
       throw err;
     }

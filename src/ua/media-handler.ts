@@ -25,5 +25,11 @@ export interface MediaHandler {
   close(): Promise<void>;
 }
 
-/** Makes the media for a new call (its port is opened before the offer is written). */
-export type MediaFactory = () => Promise<MediaHandler>;
+/**
+ * Makes the media for a new call (its port is opened before the offer is
+ * written). `offer` is the remote offer about to be answered, when there is
+ * one: a WebRTC leg prepares its answer from it here (werift's offer/answer
+ * is asynchronous), so the synchronous createAnswer can return it. Throws
+ * SdpError for an offer it cannot use.
+ */
+export type MediaFactory = (offer?: string) => Promise<MediaHandler>;

@@ -11,6 +11,7 @@ import { codecForRtpmap, sdpSpec, type CodecName } from '../media/codecs/registr
 import { openSource, type AudioSource, type AudioSourceSpec } from '../media/players/index.js';
 import { InbandDtmfDetector, type DtmfDigitEvent } from '../media/dtmf/index.js';
 import {
+  answerDirection,
   codecsOf,
   cryptosOf,
   createAnswer,
@@ -28,10 +29,19 @@ import {
   type NegotiatedMedia,
   type SessionDescription,
 } from '../sdp/index.js';
-import type { Clock } from '../util/clock.js';
+import { realClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import type { Logger } from '../util/log.js';
 import type { MediaHandler } from './media-handler.js';
+import {
+  iceUfragOf,
+  originVersionOf,
+  WEBRTC_PEER,
+  WebRtcTransport,
+  withDirection as sdpWithDirection,
+  type WebRtcConfig,
+  type WebRtcState,
+} from '../webrtc/index.js';
 
 export interface MediaSessionOptions {
   /** Codecs we offer and accept, best first. */
@@ -69,7 +79,26 @@ export type MediaSessionEvents = {
   digit: [ev: DtmfDigitEvent];
   /** Something the user should know that does not end the call. */
   warning: [message: string];
+  /**
+   * A WebRTC leg is gone (ICE failed or timed out, DTLS failed, fingerprint
+   * mismatch, consent lost, the browser closed): the owner hangs the call up.
+   */
+  failed: [reason: string];
 };
+
+/** A WebRTC leg's offer/answer state: werift made the first descriptions, we edit them for re-offers. */
+interface WebRtcLeg {
+  transport: WebRtcTransport;
+  /** Our last description as sent (werift's, or its direction-edited copy). */
+  local: string;
+  /** The remote description ICE and DTLS run with (the first one). */
+  remote: string | undefined;
+  /** The offer the factory already answered, until createAnswer returns that answer. */
+  preparedFor: string | undefined;
+  /** Waiting for the answer to werift's own offer. */
+  awaitingFirstAnswer: boolean;
+  version: number;
+}
 
 /** What was agreed, for the "codec chosen" line and the stats. */
 export interface MediaInfo {
@@ -111,12 +140,66 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
   private fed = false;
   private relayPeer: MediaSession | undefined;
 
+  private rtc: WebRtcLeg | undefined;
+
   private constructor(
     readonly endpoint: MediaEndpoint,
     private readonly opts: MediaSessionOptions,
   ) {
     super(opts.log);
     this.sourceSpec = opts.source ?? { kind: 'silence' };
+  }
+
+  /**
+   * A WebRTC leg: ICE + DTLS-SRTP with a browser through werift, the same
+   * endpoint (codecs, jitter buffer, DTMF, relay) above it. With `offer` we
+   * answer it (createAnswer(offer) then returns the prepared answer), else we
+   * offer (createOffer returns werift's offer, ICE already gathered). Throws
+   * SdpError for an offer werift cannot use.
+   */
+  static async openWebRtc(opts: MediaSessionOptions & { webrtc: WebRtcConfig }, offer?: string): Promise<MediaSession> {
+    if (opts.codecs.length === 0) throw new RangeError('a media session needs at least one codec');
+    const owner: { session?: MediaSession } = {};
+    const transport = WebRtcTransport.open({
+      ...opts.webrtc,
+      codecs: opts.codecs,
+      telephoneEvent: opts.telephoneEvent ?? true,
+      clock: opts.clock ?? realClock,
+      log: opts.log,
+      onFailed: (reason) => owner.session?.emit('failed', reason),
+    });
+    let local: string;
+    try {
+      local = offer === undefined ? await transport.offer() : await transport.answer(offer);
+    } catch (err) {
+      await transport.close();
+      if (err instanceof SdpError) throw err;
+      throw new SdpError(`WebRTC offer not usable: ${(err as Error).message}`, undefined, WarnCode.incompatibleTransport);
+    }
+    const endpoint = await MediaEndpoint.open({
+      socket: transport.socket,
+      clock: opts.clock,
+      handlers: {
+        digit: (ev) => owner.session?.emit('digit', ev),
+        frame: (pcm) => owner.session?.heard(pcm),
+      },
+    });
+    const session = new MediaSession(endpoint, opts);
+    session.rtc = {
+      transport,
+      local,
+      remote: offer,
+      preparedFor: offer,
+      awaitingFirstAnswer: offer === undefined,
+      version: originVersionOf(local),
+    };
+    owner.session = session;
+    return session;
+  }
+
+  /** ICE, DTLS, the selected pair and codec of a WebRTC leg; undefined for plain RTP. */
+  get webrtc(): WebRtcState | undefined {
+    return this.rtc?.transport.state;
   }
 
   static async open(opts: MediaSessionOptions): Promise<MediaSession> {
@@ -193,6 +276,12 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
   }
 
   createOffer(opts: { hold: boolean }): string {
+    const rtc = this.rtc;
+    if (rtc) {
+      // The first offer is werift's as prepared; later ones (hold, resume) edit our last description.
+      if (!rtc.awaitingFirstAnswer || opts.hold) rtc.local = sdpWithDirection(rtc.local, this.wanted(opts.hold), ++rtc.version);
+      return rtc.local;
+    }
     // Plain RTP offers carry no keys: a=crypto on RTP/AVP means nothing (RFC 4568 §3.1.4).
     const crypto = this.opts.srtp ? this.cryptoSpecs() : undefined;
     const sd = createOffer({ ...this.endpointOptions(this.wanted(opts.hold)), crypto, codecs: this.specs() });
@@ -201,12 +290,29 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
   }
 
   setAnswer(sdp: string): void {
+    const rtc = this.rtc;
+    if (rtc) {
+      const remote = parseSdp(sdp);
+      this.apply(negotiated(parseSdp(rtc.local), remote), remote);
+      if (rtc.awaitingFirstAnswer) {
+        rtc.awaitingFirstAnswer = false;
+        rtc.remote = sdp;
+        const t = rtc.transport;
+        // werift applies it asynchronously; a refusal ends the leg like any other failure.
+        t.setAnswer(sdp).then(
+          () => t.startConnectTimer(),
+          (err: unknown) => t.fail('bad-answer', (err as Error).message),
+        );
+      }
+      return;
+    }
     if (!this.local) throw new Error('setAnswer without an offer');
     const remote = parseSdp(sdp);
     this.apply(negotiated(this.local, remote), remote);
   }
 
   createAnswer(offer: string, opts: { hold: boolean }): string {
+    if (this.rtc) return this.createWebRtcAnswer(this.rtc, offer, opts.hold);
     const remote = parseSdp(offer);
     // remoteHold still describes the previous offer here; answerDirection() narrows
     // sendonly to inactive by itself when this offer holds us too.
@@ -224,6 +330,39 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
     this.relayTo(undefined);
     this.source?.close?.();
     await this.endpoint.close();
+    await this.rtc?.transport.close();
+  }
+
+  /**
+   * The first offer was answered by werift in openWebRtc; a re-offer (hold,
+   * resume, a session refresh) with the same ICE credentials is answered here
+   * by editing our last answer's direction, since ICE and DTLS carry on.
+   */
+  private createWebRtcAnswer(rtc: WebRtcLeg, offer: string, hold: boolean): string {
+    const remote = parseSdp(offer);
+    if (rtc.preparedFor !== undefined && offer === rtc.preparedFor) {
+      rtc.preparedFor = undefined;
+      if (hold) {
+        const rm = remote.media.find((m) => m.type === 'audio' && m.port !== 0);
+        const offered = rm ? effectiveDirection(remote, rm) : 'sendrecv';
+        rtc.local = sdpWithDirection(rtc.local, answerDirection(offered, 'sendonly'), ++rtc.version);
+      }
+      this.apply(negotiated(parseSdp(rtc.local), remote), remote);
+      rtc.transport.startConnectTimer();
+      return rtc.local;
+    }
+    if (rtc.remote === undefined) {
+      throw new SdpError('a WebRTC offer must reach the media factory before it is answered', undefined, WarnCode.miscellaneous);
+    }
+    if (iceUfragOf(offer) !== iceUfragOf(rtc.remote)) {
+      throw new SdpError('ICE restart (new a=ice-ufrag) is not supported', undefined, WarnCode.incompatibleTransport);
+    }
+    const rm = remote.media.find((m) => m.type === 'audio' && m.port !== 0);
+    if (!rm) throw new SdpError('no audio stream in the re-offer', undefined, WarnCode.mediaTypeNotAvailable);
+    const direction = answerDirection(effectiveDirection(remote, rm), hold ? 'sendonly' : 'sendrecv');
+    rtc.local = sdpWithDirection(rtc.local, direction, ++rtc.version);
+    this.apply(negotiated(parseSdp(rtc.local), remote), remote);
+    return rtc.local;
   }
 
   /** For an offer: hold means sendonly; if the peer holds us too, nobody sends: inactive. */
@@ -274,14 +413,18 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
     }
     const codec = this.codec.codec;
     this.ptimeMs = sendPtime(codec, n.ptime);
+    const rtc = this.rtc;
+    if (rtc) rtc.transport.codec = `${n.codec.name}/${n.codec.clockRate}`;
     this.endpoint.configure({
-      remote: { address: n.remoteAddress, port: n.remotePort },
+      // A WebRTC leg's packets have no address of their own: ICE chose the path.
+      remote: rtc ? WEBRTC_PEER : { address: n.remoteAddress, port: n.remotePort },
+      ssrc: rtc?.transport.ssrc,
       codec,
       payloadType: n.payloadType,
       telephoneEventPt: n.telephoneEvent,
       telephoneEventClockRate: n.telephoneEvent === undefined ? undefined : codecsOf(rm).find((c) => c.pt === n.telephoneEvent)?.clockRate,
       ptimeMs: this.ptimeMs,
-      srtp: srtpConfig(n),
+      srtp: rtc ? undefined : srtpConfig(n),
     });
     if (sends(n.direction)) {
       // A re-INVITE that keeps rate and frame size (a session refresh) must not restart the file.

@@ -1,6 +1,7 @@
 /**
- * A media endpoint: "RTP in, RTP out, a codec, a clock". One UDP socket
- * carries RTP and RTCP (rtcp-mux, RFC 5761); it knows nothing about SIP or
+ * A media endpoint: "RTP in, RTP out, a codec, a clock". One packet socket
+ * (a UDP socket, or a WebRTC leg's ICE + DTLS-SRTP behind the same few
+ * methods) carries RTP and RTCP (rtcp-mux, RFC 5761); it knows nothing about SIP or
  * SDP — whoever negotiated the session calls `configure` with the result.
  *
  * Send side: `sendFrame` encodes one frame into a preallocated packet, or
@@ -25,7 +26,6 @@
  * (wrong key, forgery, replay) never latches, never counts and never plays.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import type { RemoteInfo, Socket } from 'node:dgram';
 import type { Codec } from '../codecs/types.js';
 import { DtmfReceiver, DtmfSender, decodeEvent, type TelephoneEvent } from '../dtmf/index.js';
 import { wallMsToNtpMiddle32 } from '../rtp/ntp.js';
@@ -46,6 +46,8 @@ import {
   type MediaEndpointHandlers,
   type MediaEndpointOpenOptions,
   type MediaEndpointStats,
+  type PacketSocket,
+  type PacketSource,
   type RemoteAddress,
 } from './types.js';
 
@@ -124,7 +126,7 @@ export class MediaEndpoint {
   sourceErrors = 0;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: PacketSocket,
     private readonly clock: Clock,
     private readonly rtcpIntervalMs: number,
     private readonly random: () => number,
@@ -143,9 +145,9 @@ export class MediaEndpoint {
 
   static async open(opts: MediaEndpointOpenOptions = {}): Promise<MediaEndpoint> {
     const random = opts.random ?? Math.random;
-    const socket = await bindUdp(opts.address ?? '127.0.0.1', opts.port ?? 0, random);
     const interval = opts.rtcpIntervalMs ?? 5000;
     if (!(interval > 0)) throw new RangeError(`rtcpIntervalMs must be positive, got ${interval}`);
+    const socket = opts.socket ?? (await bindUdp(opts.address ?? '127.0.0.1', opts.port ?? 0, random));
     return new MediaEndpoint(socket, opts.clock ?? realClock, interval, random, opts.cname ?? randomUUID(), opts.handlers ?? {});
   }
 
@@ -447,7 +449,7 @@ export class MediaEndpoint {
     const buf = Buffer.alloc(s.srtp ? plain + s.srtp.send.rtcpOverhead : plain);
     writeRtcp(buf, packets);
     s.srtp?.send.protectRtcpInPlace(buf, plain);
-    this.socket.send(buf, s.remote.port, s.remote.address, (err) => {
+    this.socket.send(buf, 0, buf.length, s.remote.port, s.remote.address, (err) => {
       if (err) this.socketErrors++;
       done?.();
     });
@@ -459,11 +461,11 @@ export class MediaEndpoint {
     this.drops.add(reason);
   }
 
-  private fromRemote(s: Session, rinfo: RemoteInfo): boolean {
+  private fromRemote(s: Session, rinfo: PacketSource): boolean {
     return rinfo.port === s.remote.port && rinfo.address === s.remote.address;
   }
 
-  private readonly onMessage = (datagram: Buffer, rinfo: RemoteInfo): void => {
+  private readonly onMessage = (datagram: Buffer, rinfo: PacketSource): void => {
     this.datagrams++;
     if (this.closed) return;
     if (isRtcp(datagram)) {
@@ -514,7 +516,7 @@ export class MediaEndpoint {
     s.dtmfReceiver.push(ev, v.timestamp, v.sequence, now);
   };
 
-  private latch(s: Session, rinfo: RemoteInfo): void {
+  private latch(s: Session, rinfo: PacketSource): void {
     s.latched = true;
     if (this.fromRemote(s, rinfo)) return;
     s.remote = { address: rinfo.address, port: rinfo.port };
@@ -522,7 +524,7 @@ export class MediaEndpoint {
     this.handlers.remoteLatched?.(s.remote);
   }
 
-  private onRtcp(datagram: Buffer, rinfo: RemoteInfo): void {
+  private onRtcp(datagram: Buffer, rinfo: PacketSource): void {
     const s = this.session;
     if (!s) return this.drop('not-configured');
     let buf = datagram;

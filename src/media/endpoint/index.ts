@@ -8,6 +8,8 @@ export {
   type MediaEndpointOpenOptions,
   type MediaEndpointSrtpConfig,
   type MediaEndpointStats,
+  type PacketSocket,
+  type PacketSource,
   type PortRange,
   type RemoteAddress,
   type SrtpKeyMaterial,

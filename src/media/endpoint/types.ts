@@ -14,7 +14,31 @@ export interface PortRange {
   max: number;
 }
 
+/** Where a datagram came from: what the endpoint reads of dgram's RemoteInfo. */
+export interface PacketSource {
+  address: string;
+  port: number;
+}
+
+/**
+ * What the endpoint needs of its socket: a node dgram Socket satisfies it
+ * as it is (plain RTP pays no wrapper), and a WebRTC leg hands in one backed
+ * by ICE + DTLS-SRTP (src/webrtc) so everything above RTP is reused.
+ */
+export interface PacketSocket {
+  send(buf: Uint8Array, offset: number, length: number, port: number, address: string, cb: (err: Error | null) => void): void;
+  on(event: 'message', listener: (msg: Buffer, rinfo: PacketSource) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  address(): PacketSource;
+  close(cb?: () => void): void;
+}
+
 export interface MediaEndpointOpenOptions {
+  /**
+   * An already-open packet socket to use instead of binding a UDP one
+   * (`address` and `port` are then ignored); the endpoint closes it.
+   */
+  socket?: PacketSocket;
   /** Local address to bind (default 127.0.0.1). */
   address?: string;
   /** A port, 0 for any, or a range to pick a free (even) port from. */
