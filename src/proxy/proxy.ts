@@ -3,16 +3,17 @@
  * sanity checks, loose routing, authentication, registrar, location lookup
  * and stateful forwarding with Record-Route.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Credential } from '../sip/auth/digest.js';
 import { newTag } from '../sip/dialog/ids.js';
-import { resolveUri } from '../sip/resolve.js';
+import { protoOf, resolveUri } from '../sip/resolve.js';
 import type { DigestServer, VerifyResult } from '../sip/auth/server.js';
 import { SipParseError } from '../sip/errors.js';
 import { parseNameAddr } from '../sip/headers.js';
 import type { SipMessage } from '../sip/message.js';
 import { SipStack, type StackOptions } from '../sip/stack.js';
 import type { ServerTransaction } from '../sip/transaction/index.js';
-import type { LocalEndpoint, Peer } from '../sip/transport/types.js';
+import { isWebSocket, type LocalEndpoint, type Peer } from '../sip/transport/types.js';
 import { parseUri, type SipUri } from '../sip/uri.js';
 import { formatEndpoint } from '../util/listen.js';
 import { methodLabel } from '../sip/tally.js';
@@ -93,6 +94,8 @@ export class Proxy {
   private readonly tlsFailureLogs: LogThrottle;
 
   private readonly clock: Clock;
+  /** Signs flow tokens; per process, like the connections they name. */
+  private readonly flowKey = randomBytes(32);
 
   constructor(
     stackOptions: Omit<StackOptions, 'handlers'>,
@@ -109,7 +112,7 @@ export class Proxy {
       ...stackOptions,
       handlers: {
         onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
-        onStatelessAck: (ack) => detach(this.onStatelessAck(ack), this.log, 'relaying an ACK', { callId: ack.callId }),
+        onStatelessAck: (ack, source) => detach(this.onStatelessAck(ack, source), this.log, 'relaying an ACK', { callId: ack.callId }),
         onStrayResponse: (res) => this.onStrayResponse(res),
         onConnectionClosed: (id) => registrar.connectionClosed(id),
       },
@@ -188,11 +191,12 @@ export class Proxy {
         ruri = parseUri(req.uri);
       }
     }
-    if (this.popOwnRoutes(req) > 0) routedViaUs = true;
+    const own = this.popOwnRoutes(req);
+    if (own.count > 0) routedViaUs = true;
 
     if (req.toTag !== undefined) {
       // Only dialogs we record-routed pass: a To tag alone must not turn us into an open relay.
-      if (routedViaUs) return this.own(this.forwardInDialog(req, tx, hash), tx, req);
+      if (routedViaUs) return this.own(this.forwardInDialog(req, tx, hash, flowTarget(own.flows, source)), tx, req);
       if (req.method === 'ACK') return;
       return this.reply(tx, req, 404, 'Not Here');
     }
@@ -276,9 +280,13 @@ export class Proxy {
     ]);
   }
 
-  /** Removes the Route entries that name us (two of them after a double Record-Route); returns how many. */
-  private popOwnRoutes(req: SipMessage): number {
+  /**
+   * Removes the Route entries that name us (two of them after a double
+   * Record-Route); says how many, and the browser flows their tokens name.
+   */
+  private popOwnRoutes(req: SipMessage): { count: number; flows: number[] } {
     let popped = 0;
+    const flows: number[] = [];
     for (; popped < 2; popped++) {
       const top = req.get('route');
       if (!top) break;
@@ -289,9 +297,28 @@ export class Proxy {
         break;
       }
       if (!this.isOurs(uri.host, uri.port)) break;
+      const flow = this.flowOf(uri);
+      if (flow !== undefined) flows.push(flow);
       req.removeFirst('route');
     }
-    return popped;
+    return { count: popped, flows };
+  }
+
+  /**
+   * A flow token (RFC 5626 §5.3) for a browser's WebSocket: its connection id,
+   * signed so that nobody can steer requests into another browser's connection.
+   */
+  private flowToken(connectionId: number): string {
+    const mac = createHmac('sha256', this.flowKey).update(String(connectionId)).digest('hex').slice(0, 16);
+    return `${connectionId}.${mac}`;
+  }
+
+  /** The connection a Route URI's flow token names, when the token is ours. */
+  private flowOf(uri: SipUri): number | undefined {
+    const token = uri.params.get('flow');
+    if (!token) return undefined;
+    const id = Number(token.slice(0, token.indexOf('.')));
+    return Number.isSafeInteger(id) && id > 0 && this.flowToken(id) === token ? id : undefined;
   }
 
   /**
@@ -410,14 +437,16 @@ export class Proxy {
 
   private async forwardToRoute(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
     const dest = await this.nextHop(req);
+    if (dest === BROWSER_GONE) return this.reply(tx, req, 480, BROWSER_GONE_REASON);
     if (!dest) return this.reply(tx, req, 404, 'Not Found - cannot resolve the next hop');
     const ctx = this.newContext(req, tx);
     ctx.fork(this.prepare(req, tx, req.uri, dest, hash, false), dest);
     this.counters.forwarded++;
   }
 
-  private async forwardInDialog(req: SipMessage, tx: ServerTransaction, hash: string): Promise<void> {
-    const dest = await this.nextHop(req);
+  private async forwardInDialog(req: SipMessage, tx: ServerTransaction, hash: string, flow: number | undefined): Promise<void> {
+    const dest = flow === undefined ? await this.nextHop(req) : (this.stack.connectionPeer(flow) ?? BROWSER_GONE);
+    if (dest === BROWSER_GONE) return this.reply(tx, req, 480, BROWSER_GONE_REASON);
     if (!dest) return this.reply(tx, req, 404, 'Not Found - no route for this in-dialog request');
     if (req.method === 'BYE') this.calls.ended(req.callId);
     const ctx = this.newContext(req, tx);
@@ -428,15 +457,18 @@ export class Proxy {
   /**
    * Where an in-dialog (or pre-routed) request goes: the top Route if any,
    * else the Request-URI. A Request-URI that is a registered Contact goes to
-   * where that phone registered from, so phones behind NAT get their BYE.
+   * where that phone registered from, so phones behind NAT get their BYE. A
+   * browser's Contact (transport ws/wss, an .invalid host) is reachable only
+   * through its registration's WebSocket: with that gone, BROWSER_GONE.
    */
-  private async nextHop(req: SipMessage): Promise<Peer | undefined> {
+  private async nextHop(req: SipMessage): Promise<Peer | typeof BROWSER_GONE | undefined> {
     try {
       const route = req.get('route');
       if (route) return await resolveUri(parseUri(parseNameAddr(route).uri));
       const uri = parseUri(req.uri);
       const binding = this.registrar.byContact(req.uri);
       if (binding) return bindingPeer(binding);
+      if (isWebSocket(protoOf(uri))) return BROWSER_GONE;
       return await resolveUri(uri);
     } catch {
       return undefined;
@@ -480,11 +512,12 @@ export class Proxy {
     if (recordRoute && DIALOG_CREATING.has(req.method) && req.toTag === undefined) {
       const inbound = this.inboundInterface(tx);
       const outbound = this.stack.localFor(dest);
-      const outRr = this.rrUri(outbound.host, outbound.port, dest.proto);
-      if (inbound && (inbound.proto !== dest.proto || inbound.host !== outbound.host || inbound.port !== outbound.port)) {
-        // Double Record-Route when the call changes transport or interface, so each side's
-        // in-dialog requests name the interface they can reach.
-        out.prepend('Record-Route', this.rrUri(inbound.host, inbound.port, inbound.proto));
+      const outRr = this.rrUri(outbound.host, outbound.port, dest.proto, dest.connectionId);
+      // Double Record-Route when the call changes transport or interface, so each side's
+      // in-dialog requests name the interface they can reach; and between two browsers,
+      // so each side's entry carries its own flow.
+      if (inbound && (inbound.proto !== dest.proto || inbound.host !== outbound.host || inbound.port !== outbound.port || isWebSocket(dest.proto))) {
+        out.prepend('Record-Route', this.rrUri(inbound.host, inbound.port, inbound.proto, inbound.connectionId));
       }
       out.prepend('Record-Route', outRr);
     }
@@ -493,17 +526,23 @@ export class Proxy {
   }
 
   /** The interface a request came in on, as a host:port a peer can use (from its Via). */
-  private inboundInterface(tx: ServerTransaction): { host: string; port: number; proto: Peer['proto'] } | undefined {
+  private inboundInterface(tx: ServerTransaction): { host: string; port: number; proto: Peer['proto']; connectionId?: number } | undefined {
     const src = tx.source;
     if (!src) return undefined;
     const local = this.stack.localFor(src);
-    return { host: local.host, port: local.port, proto: src.proto };
+    return { host: local.host, port: local.port, proto: src.proto, connectionId: src.connectionId };
   }
 
-  private rrUri(host: string, port: number, proto: Peer['proto']): string {
+  /**
+   * Our Record-Route entry on one side of a call. A browser's side names its
+   * WebSocket with a flow token: its Contact (an .invalid host) reaches
+   * nothing, and it may not be registered at all.
+   */
+  private rrUri(host: string, port: number, proto: Peer['proto'], connectionId?: number): string {
     const scheme = 'sip';
     const transport = proto === 'udp' ? '' : `;transport=${proto}`;
-    return `<${scheme}:${host}:${port}${transport};lr>`;
+    const flow = isWebSocket(proto) && connectionId !== undefined ? `;flow=${this.flowToken(connectionId)}` : '';
+    return `<${scheme}:${host}:${port}${transport}${flow};lr>`;
   }
 
   private onCancel(req: SipMessage, tx: ServerTransaction): void {
@@ -515,14 +554,16 @@ export class Proxy {
   }
 
   /** ACK for a 2xx: routed end to end like any in-dialog request, without a transaction. */
-  private async onStatelessAck(ack: SipMessage): Promise<void> {
+  private async onStatelessAck(ack: SipMessage, source: Peer): Promise<void> {
     const mf = ack.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0) return;
     // An ACK that did not come through our Record-Route is not ours to relay.
-    if (this.popOwnRoutes(ack) === 0) return;
+    const own = this.popOwnRoutes(ack);
+    if (own.count === 0) return;
     this.calls.acknowledged(ack.callId);
-    const dest = await this.nextHop(ack);
-    if (!dest) return;
+    const flow = flowTarget(own.flows, source);
+    const dest = flow === undefined ? await this.nextHop(ack) : (this.stack.connectionPeer(flow) ?? BROWSER_GONE);
+    if (!dest || dest === BROWSER_GONE) return;
     const out = ack.clone();
     out.set('Max-Forwards', String(mf === undefined ? 70 : Number(mf) - 1));
     // Stateless forwarding: the branch must be the same for a retransmitted ACK (§16.11).
@@ -545,6 +586,18 @@ export class Proxy {
   }
 }
 
+
+/**
+ * The browser flow an in-dialog request goes to: the one its Route named
+ * that it did not come in on (from a browser, the other side's flow, if any).
+ */
+function flowTarget(flows: number[], source: Peer): number | undefined {
+  return flows.find((f) => f !== source.connectionId);
+}
+
+/** nextHop's answer for a browser whose WebSocket is closed: nothing else reaches it. */
+const BROWSER_GONE = 'browser-gone';
+const BROWSER_GONE_REASON = 'Temporarily Unavailable - the browser\'s WebSocket connection is closed';
 
 /** Where a registered phone is reached: the address (and connection, RFC 5626) it registered from. */
 function bindingPeer(b: Binding): Peer {

@@ -9,7 +9,7 @@ import type { SipMessage } from '../sip/message.js';
 import { defaultPort, protoOf } from '../sip/resolve.js';
 import { bareHost, parseUri, type SipUri } from '../sip/uri.js';
 import { isIP } from 'node:net';
-import type { Peer, LocalEndpoint } from '../sip/transport/types.js';
+import { isWebSocket, type Peer, type LocalEndpoint } from '../sip/transport/types.js';
 import type { BindingChange, BindingStore, StoredBinding } from '../store/bindings.js';
 import type { Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -69,6 +69,8 @@ export class Registrar {
     this.log = log ?? silentLogger;
     if (store) {
       for (const b of store.loadValid(clock.wallNow())) {
+        // A browser was reachable only on its WebSocket, which did not survive the restart.
+        if (isWebSocket(b.source.proto as Peer['proto'])) continue;
         let uri: SipUri;
         try {
           uri = parseUri(b.contact);
@@ -138,10 +140,20 @@ export class Registrar {
     return n;
   }
 
-  /** Forgets a closed connection so the next request to that phone opens a new one. */
+  /**
+   * Forgets a closed connection so the next request to that phone opens a new
+   * one. A browser's binding goes with its WebSocket (RFC 5626 §5.3: the flow
+   * failed and nothing can reach it otherwise) until it registers again; its
+   * database row, useless after a restart anyway, expires as usual.
+   */
   connectionClosed(connectionId: number): void {
-    for (const list of this.table.values()) {
+    const gone = (b: Binding): boolean => b.connectionId === connectionId && isWebSocket(b.source.proto as Peer['proto']);
+    for (const [aor, list] of [...this.table]) {
+      if (list.some(gone)) this.setList(aor, list.filter((b) => !gone(b)));
       for (const b of list) if (b.connectionId === connectionId) b.connectionId = undefined;
+    }
+    for (const [aor, list] of this.staged) {
+      if (list.some(gone)) this.staged.set(aor, list.filter((b) => !gone(b)));
     }
   }
 
@@ -350,6 +362,8 @@ export class Registrar {
  */
 function reachAt(req: SipMessage, contact: SipUri, source: Peer): Pick<Binding, 'source' | 'connectionId'> {
   const fromSource = { source: { proto: source.proto, address: source.address, port: source.port }, connectionId: source.connectionId };
+  // A browser's Contact names a made-up .invalid host (RFC 7118 §5): only its WebSocket reaches it.
+  if (isWebSocket(source.proto)) return fromSource;
   const via = req.via;
   const natted = bareHost(via.host) !== source.address || (via.port ?? defaultPort(source.proto)) !== source.port;
   const host = bareHost(contact.host);

@@ -17,7 +17,7 @@ import { parseMessage, SipMessage, validateMessage } from './message.js';
 import { OverloadGuard, type HeapProbe, type Limit } from './overload.js';
 import { MessageTally } from './tally.js';
 import { TransactionLayer, type ClientTransaction, type ServerTransaction, type TimerValues } from './transaction/index.js';
-import { TransportLayer, type ClientCertMode, type TransportStats } from './transport/index.js';
+import { TransportLayer, type ClientCertMode, type TransportOptions, type TransportStats } from './transport/index.js';
 import type { Inbound, LocalEndpoint, Peer, Proto } from './transport/types.js';
 import { defaultPort } from './resolve.js';
 import { bareHost, uriHost } from './uri.js';
@@ -66,6 +66,10 @@ export interface StackOptions {
   admit?: (source: Peer) => boolean;
   /** Refuse new requests with 503 + Retry-After before memory runs out (see overload.ts); none when absent. */
   limits?: StackLimits;
+  /** Plain HTTP requests on a ws/wss listener's port (the browser phone); 404 without it. */
+  http?: TransportOptions['http'];
+  /** WebSocket message size limit and ping interval (TransportOptions.webSocket). */
+  webSocket?: TransportOptions['webSocket'];
 }
 
 export interface StackLimits {
@@ -132,6 +136,8 @@ export class SipStack extends Emitter<StackEvents> {
       tls: { certFile: opts.tls?.cert, keyFile: opts.tls?.key, dataDir: opts.dataDir, caFiles: opts.tls?.ca, verify: opts.tls?.verify, clientCerts: opts.tls?.clientCerts, hosts: opts.tls?.hosts },
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
+      http: opts.http,
+      webSocket: opts.webSocket,
       handlers: {
         message: (inb) => this.receive(inb),
         framingError: (source, _local, status, reason, head) => {
@@ -191,6 +197,11 @@ export class SipStack extends Emitter<StackEvents> {
   /** Live transactions by side, and the transport's counters (for status and metrics). */
   stats(): { transactions: { client: number; server: number }; transport: TransportStats } {
     return { transactions: this.transactions.stats(), transport: this.transport.stats() };
+  }
+
+  /** Where an open connection (a flow, RFC 5626) leads; undefined once it closed. */
+  connectionPeer(connectionId: number): Peer | undefined {
+    return this.transport.connectionPeer(connectionId);
   }
 
   /** §9.2: the INVITE server transaction a CANCEL refers to, if it is still alive. */
@@ -336,7 +347,8 @@ export class SipStack extends Emitter<StackEvents> {
     }
     let msg: SipMessage;
     try {
-      msg = parseMessage(inb.data, { datagram: inb.source.proto === 'udp' });
+      // A WebSocket message holds exactly one SIP message, as a datagram does (RFC 7118 §5.1).
+      msg = parseMessage(inb.data, { datagram: isMessageFramed(inb.source.proto) });
       validateMessage(msg);
     } catch (err) {
       if (err instanceof SipParseError) {
@@ -468,11 +480,20 @@ function isInitial(req: SipMessage): boolean {
   }
 }
 
-/** RFC 3261 §18.2.1 and RFC 3581: note where a request really came from in its top Via. */
+/** Transports whose every read is one whole message: no Content-Length needed to find its end. */
+function isMessageFramed(proto: Proto): boolean {
+  return proto === 'udp' || proto === 'ws' || proto === 'wss';
+}
+
+/**
+ * RFC 3261 §18.2.1 and RFC 3581: note where a request really came from in its top Via.
+ * A browser's Via names a made-up `.invalid` host (RFC 7118 §5.2): its real port is
+ * always noted too, so a response routed by Via alone still finds its connection.
+ */
 function stampReceived(req: SipMessage, source: Peer): void {
   const via = req.via;
   const hostMatches = bareHost(via.host) === source.address;
-  const wantsRport = via.params.has('rport');
+  const wantsRport = via.params.has('rport') || source.proto === 'ws' || source.proto === 'wss';
   if (hostMatches && !wantsRport) return;
   if (!hostMatches || wantsRport) via.params.set('received', source.address);
   if (wantsRport) via.params.set('rport', String(source.port));

@@ -12,10 +12,10 @@ export interface ListenAddress {
   port: number;
 }
 
-/** Protocols this layer listens on itself; WebSocket listeners belong to the HTTP server. */
-const LISTEN_PROTOS: readonly ListenProto[] = ['udp', 'tcp', 'tls'];
+/** Every protocol the SIP transport layer listens on; ws and wss (RFC 7118) also serve plain HTTP on their port. */
+const LISTEN_PROTOS: readonly ListenProto[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
 
-const EXAMPLES = 'e.g. "udp:127.0.0.1:5060", "tcp:0.0.0.0:5060", "tls:[::1]:5061" or "udp:5060"';
+const EXAMPLES = 'e.g. "udp:127.0.0.1:5060", "tcp:0.0.0.0:5060", "tls:[::1]:5061", "ws:127.0.0.1:8080" or "udp:5060"';
 
 /**
  * Parses `proto:address:port`, `proto:[ipv6]:port` or `proto:port`. The last

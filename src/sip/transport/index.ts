@@ -11,5 +11,6 @@ export { StreamFramer, MAX_BODY_BYTES, type FramerSink } from './framer.js';
 export { ensureSelfSignedCertificate, CERT_FILE_NAME, KEY_FILE_NAME, type CertificateFiles } from './cert.js';
 export type { Inbound, LocalEndpoint, Peer, Proto } from './types.js';
 export { TlsVerifyError, systemRoots, type ClientCertMode } from './tls.js';
-export { isReliable } from './types.js';
+export { isReliable, isWebSocket } from './types.js';
 export { ListenError } from './errors.js';
+export { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_PING_INTERVAL_MS, SIP_SUBPROTOCOL, type HttpHandler } from './ws.js';

@@ -1,13 +1,16 @@
 /**
- * The SIP transport layer (RFC 3261 §18): listens on UDP, TCP and TLS, hands
- * every datagram or framed stream message up as an Inbound, and sends bytes
- * to a Peer — reusing the connection a request came in on, so a phone behind
- * NAT is reachable on the flow it registered over (RFC 5626).
+ * The SIP transport layer (RFC 3261 §18): listens on UDP, TCP, TLS and
+ * WebSocket (RFC 7118), hands every datagram, framed stream message or
+ * WebSocket message up as an Inbound, and sends bytes to a Peer — reusing
+ * the connection a request came in on, so a phone behind NAT (or a browser,
+ * which is reachable no other way) gets requests on the flow it registered
+ * over (RFC 5626).
  *
  * It knows nothing of SIP beyond framing: parsing, Via `received`/`rport`
  * (RFC 3581) and answering framing errors are the caller's business; the
  * source address and port it needs for them arrive with every message.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
@@ -17,11 +20,13 @@ import { silentLogger, type Logger } from '../../util/log.js';
 import { LogThrottle } from '../../util/log-throttle.js';
 import { ensureSelfSignedCertificate, loadCertificateFiles, type CertificateFiles } from './cert.js';
 import { canonicalAddress, formatEndpoint, isWildcard } from '../../util/listen.js';
-import { createTcpServer, dialTcp, StreamConnection, type ConnectionHandlers, type StreamProto } from './tcp.js';
+import type { Connection, ConnectionHandlers } from './connection.js';
+import { createTcpServer, dialTcp, StreamConnection, type StreamProto } from './tcp.js';
 import { createTlsServer, TlsPolicy, type ClientCertMode } from './tls.js';
 import { ListenError } from './errors.js';
 import type { Inbound, LocalEndpoint, Peer } from './types.js';
 import { isUdpKeepalive, UdpListener } from './udp.js';
+import { DEFAULT_WS_MAX_MESSAGE_BYTES, DEFAULT_WS_PING_INTERVAL_MS, WsConnection, WsListener, type WsProto } from './ws.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -58,6 +63,17 @@ export interface TransportOptions {
    * (a banned or flooding source, as Kamailio's pike drops it).
    */
   admit?: (source: Peer) => boolean;
+  /**
+   * Plain HTTP requests (not WebSocket upgrades) on a ws/wss listener's port:
+   * the composition root serves the browser phone with it. Without it they get 404.
+   */
+  http?: (req: IncomingMessage, res: ServerResponse) => void;
+  webSocket?: {
+    /** Largest SIP message in one WebSocket message (default 64 KiB); a bigger one closes the connection with 1009. */
+    maxMessageBytes?: number;
+    /** WebSocket ping interval (default 30 s); a connection that misses one pong is closed. */
+    pingIntervalMs?: number;
+  };
 }
 
 export interface TransportStats {
@@ -72,7 +88,7 @@ export interface TransportStats {
   /** Stream connections ever accepted / dialled. */
   connectionsAccepted: number;
   connectionsDialled: number;
-  /** Keep-alives received: CRLF pings on streams (each answered) and CRLF datagrams. */
+  /** Keep-alives received: CRLF pings on streams and WebSockets (each answered) and CRLF datagrams. */
   keepalives: number;
   /** Datagrams, stream messages and connections dropped unread because `admit` said no. */
   refused: number;
@@ -96,6 +112,7 @@ export interface TransportHandlers {
 interface StreamListener {
   endpoint: LocalEndpoint;
   server: Server;
+  close(): Promise<void>;
 }
 
 export class TransportLayer {
@@ -112,9 +129,9 @@ export class TransportLayer {
 
   private readonly udp: UdpListener[] = [];
   private readonly streams: StreamListener[] = [];
-  private readonly connections = new Map<number, StreamConnection>();
+  private readonly connections = new Map<number, Connection>();
   /** proto|address|port → open connections to that peer, newest last. */
-  private readonly byPeer = new Map<string, StreamConnection[]>();
+  private readonly byPeer = new Map<string, Connection[]>();
   private nextConnectionId = 1;
   private closed = false;
 
@@ -131,6 +148,9 @@ export class TransportLayer {
   };
   private readonly admit: ((source: Peer) => boolean) | undefined;
   private readonly connHandlers: ConnectionHandlers;
+  private readonly http: TransportOptions['http'];
+  private readonly wsMaxMessageBytes: number;
+  private readonly wsPingIntervalMs: number;
 
   constructor(opts: TransportOptions) {
     this.handlers = opts.handlers;
@@ -142,6 +162,9 @@ export class TransportLayer {
     this.tlsOptions = opts.tls;
     this.tls = new TlsPolicy({ caFiles: opts.tls?.caFiles, verify: opts.tls?.verify, clientCerts: opts.tls?.clientCerts });
     this.admit = opts.admit;
+    this.http = opts.http;
+    this.wsMaxMessageBytes = opts.webSocket?.maxMessageBytes ?? DEFAULT_WS_MAX_MESSAGE_BYTES;
+    this.wsPingIntervalMs = opts.webSocket?.pingIntervalMs ?? DEFAULT_WS_PING_INTERVAL_MS;
     this.connHandlers = {
       message: (conn, data) => {
         if (this.admit && !this.admit(conn.remote)) {
@@ -173,7 +196,7 @@ export class TransportLayer {
     if (this.closed) throw new Error('SIP transport layer is closed');
     const udp: UdpListener[] = [];
     const streams: StreamListener[] = [];
-    const tlsHosts = endpoints.filter((e) => e.proto === 'tls').map((e) => e.address);
+    const tlsHosts = endpoints.filter((e) => e.proto === 'tls' || e.proto === 'wss').map((e) => e.address);
     await this.tls.load();
     try {
       for (const ep of endpoints) {
@@ -185,11 +208,11 @@ export class TransportLayer {
         } else if (ep.proto === 'tcp' || ep.proto === 'tls') {
           streams.push(await this.listenStream(ep, tlsHosts));
         } else {
-          throw new Error(`SIP listen address ${formatEndpoint(ep)}: ${ep.proto} is served by the web server, not the SIP transport layer`);
+          streams.push(await this.listenWs(ep, tlsHosts));
         }
       }
     } catch (err) {
-      await Promise.all([...udp.map((u) => u.close()), ...streams.map((s) => closeServer(s.server))]);
+      await Promise.all([...udp.map((u) => u.close()), ...streams.map((s) => s.close())]);
       throw err;
     }
     this.udp.push(...udp);
@@ -208,6 +231,12 @@ export class TransportLayer {
   /** Whether a stream connection (a flow, RFC 5626) is still open. */
   isConnectionOpen(connectionId: number): boolean {
     return this.connections.get(connectionId)?.isOpen ?? false;
+  }
+
+  /** The far end of an open connection (with its id), e.g. a browser's WebSocket named by a flow token. */
+  connectionPeer(connectionId: number): Peer | undefined {
+    const conn = this.connections.get(connectionId);
+    return conn?.isOpen ? conn.remote : undefined;
   }
 
   /** Drops one stream connection now (e.g. a flow whose registration expired). */
@@ -233,8 +262,12 @@ export class TransportLayer {
         case 'tls':
           if (this.connectionFor(dest).send(data)) this.counters.sent++;
           return;
+        case 'ws':
+        case 'wss':
+          if (this.webSocketFor(dest).send(data)) this.counters.sent++;
+          return;
         default:
-          throw new Error(`${dest.proto} is not carried by the SIP transport layer`);
+          throw new Error(`${String(dest.proto)} is not carried by the SIP transport layer`);
       }
     } catch (err) {
       this.reportSendError(dest, err instanceof Error ? err : new Error(String(err)));
@@ -249,7 +282,7 @@ export class TransportLayer {
     // call that ended just before its phone quits is lost.
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (const conn of [...this.connections.values()]) conn.destroy();
-    await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => closeServer(s.server))]);
+    await Promise.all([...this.udp.map((u) => u.close()), ...this.streams.map((s) => s.close())]);
     this.udp.length = 0;
     this.streams.length = 0;
   }
@@ -301,6 +334,55 @@ export class TransportLayer {
       server = createTcpServer((s) => this.accept(s, proto, endpoint));
     }
     server.maxConnections = this.maxConnections;
+    endpoint = await this.bind(server, ep);
+    return { endpoint, server, close: () => closeServer(server) };
+  }
+
+  /** A ws/wss listener: an HTTP(S) server whose upgrades become WebSocket connections. */
+  private async listenWs(ep: LocalEndpoint, tlsHosts: string[]): Promise<StreamListener> {
+    const proto = ep.proto as WsProto;
+    const creds = proto === 'wss' ? await this.credentials(ep, tlsHosts) : undefined;
+    const listener: WsListener = new WsListener({
+      endpoint: { ...ep, proto },
+      tls: creds ? { cert: creds.cert, key: creds.key } : undefined,
+      maxMessageBytes: this.wsMaxMessageBytes,
+      http: this.http,
+      admit: (source) => {
+        if (this.closed) return false;
+        if (!this.admit || this.admit(source)) return true;
+        this.counters.refused++;
+        return false;
+      },
+      accept: (ws, socket, local) => {
+        if (this.closed) {
+          ws.terminate();
+          return;
+        }
+        this.counters.connectionsAccepted++;
+        this.register(
+          new WsConnection({
+            id: this.nextConnectionId++,
+            proto,
+            ws,
+            socket,
+            listener: local,
+            clock: this.clock,
+            idleTimeoutMs: this.idleTimeoutMs,
+            pingIntervalMs: this.wsPingIntervalMs,
+            maxMessageBytes: this.wsMaxMessageBytes,
+            handlers: this.connHandlers,
+          }),
+        );
+      },
+      log: this.log,
+    });
+    listener.server.maxConnections = this.maxConnections;
+    listener.endpoint = await this.bind(listener.server, ep);
+    return { endpoint: listener.endpoint, server: listener.server, close: () => listener.close() };
+  }
+
+  /** Listens on `ep`; resolves with the endpoint as bound (the real port for port 0). */
+  private async bind(server: Server, ep: LocalEndpoint): Promise<LocalEndpoint> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(listenError(err, ep));
       server.once('error', onError);
@@ -309,10 +391,10 @@ export class TransportLayer {
         resolve();
       });
     });
-    server.on('error', (err) => this.log.warn({ err, listener: formatEndpoint(endpoint) }, 'listener error'));
     const addr = server.address();
-    endpoint = { proto, address: ep.address, port: typeof addr === 'object' && addr ? addr.port : ep.port };
-    return { endpoint, server };
+    const endpoint: LocalEndpoint = { proto: ep.proto, address: ep.address, port: typeof addr === 'object' && addr ? addr.port : ep.port };
+    server.on('error', (err) => this.log.warn({ err, listener: formatEndpoint(endpoint) }, 'listener error'));
+    return endpoint;
   }
 
   private async credentials(ep: LocalEndpoint, listenHosts: string[]): Promise<CertificateFiles> {
@@ -407,7 +489,7 @@ export class TransportLayer {
     return fallback;
   }
 
-  private connectionFor(dest: Peer): StreamConnection {
+  private connectionFor(dest: Peer): Connection {
     if (dest.connectionId !== undefined) {
       const conn = this.connections.get(dest.connectionId);
       if (conn?.isOpen && conn.proto === dest.proto) return conn;
@@ -425,6 +507,26 @@ export class TransportLayer {
       }
     }
     return this.dial(dest);
+  }
+
+  /**
+   * The browser's own connection: `dest.connectionId`, else an open one from
+   * that address and port. JsSIP and SIP.js write `WSS` in Via even over ws,
+   * so a destination taken from a Via matches either kind. Never dialled.
+   */
+  private webSocketFor(dest: Peer): Connection {
+    if (dest.connectionId !== undefined) {
+      const conn = this.connections.get(dest.connectionId);
+      if (conn?.isOpen && (conn.proto === 'ws' || conn.proto === 'wss')) return conn;
+    }
+    for (const proto of dest.proto === 'ws' ? ['ws', 'wss'] : ['wss', 'ws']) {
+      const list = this.byPeer.get(peerKey(proto, dest.address, dest.port));
+      const open = list?.filter((c) => c.isOpen);
+      if (open?.length) return open[open.length - 1];
+    }
+    throw new Error(
+      `no open WebSocket connection from ${formatEndpoint(dest)}: a browser is reachable only on the connection it opened, and that one is closed`,
+    );
   }
 
   private dial(dest: Peer): StreamConnection {
@@ -450,7 +552,7 @@ export class TransportLayer {
 
   // ---- bookkeeping ----------------------------------------------------------
 
-  private register(conn: StreamConnection): void {
+  private register(conn: Connection): void {
     this.connections.set(conn.id, conn);
     const key = peerKey(conn.proto, conn.remote.address, conn.remote.port);
     const list = this.byPeer.get(key);
@@ -458,7 +560,7 @@ export class TransportLayer {
     else this.byPeer.set(key, [conn]);
   }
 
-  private forget(conn: StreamConnection): void {
+  private forget(conn: Connection): void {
     this.connections.delete(conn.id);
     const key = peerKey(conn.proto, conn.remote.address, conn.remote.port);
     const list = this.byPeer.get(key);

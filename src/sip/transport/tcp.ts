@@ -6,6 +6,7 @@
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { canonicalAddress } from '../../util/listen.js';
+import type { Connection, ConnectionHandlers } from './connection.js';
 import { StreamFramer } from './framer.js';
 import type { LocalEndpoint, Peer } from './types.js';
 
@@ -19,14 +20,6 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 export const CLOSE_GRACE_MS = 2000;
 
 const PONG = Buffer.from('\r\n');
-
-export interface ConnectionHandlers {
-  message(conn: StreamConnection, data: Buffer): void;
-  keepalive(conn: StreamConnection): void;
-  framingError(conn: StreamConnection, status: number, reason: string, head: Buffer): void;
-  sendError(dest: Peer, err: Error): void;
-  closed(conn: StreamConnection): void;
-}
 
 export interface ConnectionOptions {
   id: number;
@@ -43,7 +36,9 @@ export interface ConnectionOptions {
   handlers: ConnectionHandlers;
 }
 
-export class StreamConnection {
+export type { ConnectionHandlers } from './connection.js';
+
+export class StreamConnection implements Connection {
   readonly id: number;
   readonly proto: StreamProto;
   readonly outbound: boolean;

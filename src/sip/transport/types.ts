@@ -35,3 +35,8 @@ export interface Inbound {
 export function isReliable(proto: Proto): boolean {
   return proto !== 'udp';
 }
+
+/** SIP over WebSocket (RFC 7118): the peer is a browser, reachable only on the connection it opened. */
+export function isWebSocket(proto: Proto): boolean {
+  return proto === 'ws' || proto === 'wss';
+}
