@@ -21,14 +21,14 @@ export function unlock(): AudioContext | undefined {
   return ctx;
 }
 
-function tone(ac: AudioContext, freqs: number[], at: number, seconds: number, gain: number): void {
+function tone(ac: AudioContext, out: AudioNode, freqs: number[], at: number, seconds: number, gain: number): void {
   const g = ac.createGain();
   // Short ramps so the tone starts and stops without clicks.
   g.gain.setValueAtTime(0, at);
   g.gain.linearRampToValueAtTime(gain, at + 0.01);
   g.gain.setValueAtTime(gain, at + seconds - 0.01);
   g.gain.linearRampToValueAtTime(0, at + seconds);
-  g.connect(ac.destination);
+  g.connect(out);
   for (const f of freqs) {
     const o = ac.createOscillator();
     o.frequency.value = f;
@@ -42,10 +42,18 @@ function tone(ac: AudioContext, freqs: number[], at: number, seconds: number, ga
 export function startRingtone(): { stop(): void } {
   const ac = unlock();
   if (!ac) return { stop: () => undefined };
-  const ring = (): void => tone(ac, [440, 480], ac.currentTime + 0.05, 2, 0.15);
+  // One output for all rings, so stop() silences a ring already playing (answering mid-ring).
+  const out = ac.createGain();
+  out.connect(ac.destination);
+  const ring = (): void => tone(ac, out, [440, 480], ac.currentTime + 0.05, 2, 0.15);
   ring();
   const timer = setInterval(ring, 6000);
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      out.disconnect();
+    },
+  };
 }
 
 /** The DTMF pair for a key, played quietly to the user as they press it. */
@@ -59,7 +67,7 @@ const DTMF_FREQS: Readonly<Record<string, [number, number]>> = {
 export function keyFeedback(key: string): void {
   const ac = unlock();
   const f = DTMF_FREQS[key];
-  if (ac && f) tone(ac, f, ac.currentTime, 0.1, 0.05);
+  if (ac && f) tone(ac, ac.destination, f, ac.currentTime, 0.1, 0.05);
 }
 
 /** Level of a stream, 0..1 on a -60..0 dBFS scale, read on demand. */
