@@ -327,10 +327,10 @@ describe('SIP over WebSocket through the proxy', { timeout: 90_000 }, () => {
     assert.equal((await good.next((m) => !m.isRequest && m.callId === 'probe-1')).status, 200);
   });
 
-  test('plain HTTP on the WebSocket port without a page handler is a 404, and the handshake needs the sip subprotocol', async () => {
-    const res = await fetch(`http://127.0.0.1:${wsPort}/phone/`);
+  test('plain HTTP on the WebSocket port is answered (404 for a path nothing serves), and the handshake needs the sip subprotocol', async () => {
+    const res = await fetch(`http://127.0.0.1:${wsPort}/no-such-page`);
     assert.equal(res.status, 404);
-    assert.match(await res.text(), /SIP over WebSocket/);
+    assert.ok((await res.text()).length > 0, 'the 404 says why');
     const ws = new WebSocket(wsUrl);
     ws.on('error', () => {});
     const [, refused] = (await once(ws, 'unexpected-response', { signal: AbortSignal.timeout(WAIT_MS) })) as [unknown, { statusCode: number }];
