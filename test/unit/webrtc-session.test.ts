@@ -75,12 +75,14 @@ function connected(s: MediaSession): boolean {
 async function assertToneBothWays(rig: Rig): Promise<void> {
   assert.ok(await waitFor(() => connected(rig.session), 4000), `not connected: ${JSON.stringify(rig.session.webrtc)}`);
   // A second of audio each way after the jitter buffer filled.
-  assert.ok(await waitFor(() => rig.peer.heard.length >= 60 && rig.heard.pcm.length >= 60, 5000), `audio did not flow: peer ${rig.peer.heard.length}, ours ${rig.heard.pcm.length}`);
+  assert.ok(await waitFor(() => rig.peer.heard.length >= 60 && rig.session.stats().received.packets >= 60, 5000), `audio did not flow: peer ${rig.peer.heard.length}, ours ${rig.heard.pcm.length}`);
   const atPeer = concatFrames(rig.peer.heard.slice(10));
   assert.ok(tonePresence(atPeer, rig.peer.sampleRate, 1000) > 0.9, 'our 1 kHz tone did not reach the browser side');
   assert.ok(tonePresence(atPeer, rig.peer.sampleRate, 440) < 0.1);
   const atUs = concatFrames(rig.heard.pcm.slice(-40));
-  assert.ok(tonePresence(atUs, rig.heard.rate, 440) > 0.9, 'the browser side tone did not reach our frames');
+  const p = tonePresence(atUs, rig.heard.rate, 440);
+  const st = rig.session.stats();
+  assert.ok(p > 0.9, `the browser side tone did not reach our frames: ${p} (${rig.heard.pcm.length} frames, concealed ${st.concealed}, late ${st.late}, lost ${st.lost})`);
   assert.ok(tonePresence(atUs, rig.heard.rate, 1000) < 0.1);
 }
 
