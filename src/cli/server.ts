@@ -36,6 +36,10 @@ import { TtsCache } from '../voice/tts.js';
 import { EspeakTts } from '../voice/tts-espeak.js';
 import path from 'node:path';
 import { TollFraud } from '../pbx/fraud.js';
+import { MediaBridge } from '../pbx/bridge.js';
+import { hasWebSocketListener } from '../voice/dialplan/dialplan.js';
+import { gatewayWants, isBrowserTransport, pageIceServers, WebRtcFailures } from './webrtc-gateway.js';
+import { defaultPhoneRoot, servePhone } from '../web/static.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -71,6 +75,24 @@ export interface StatusReport {
   counters: Record<string, number>;
   /** The PBX's live counts; null when the config has no dialplan. */
   pbx: PbxCounts | null;
+  /** The WebRTC gateway's browser legs while calls run; null without a ws:/wss: listener. */
+  webrtc: WebRtcStatus | null;
+}
+
+export interface WebRtcStatus {
+  legs: {
+    channel: string;
+    user: string;
+    callId: string;
+    ice: string;
+    dtls: string;
+    selectedPair?: { local: string; remote: string };
+    codec?: string;
+    /** How its audio reaches the other leg: packets relayed untouched, or decoded and re-encoded. */
+    bridge?: 'relay' | 'transcode';
+  }[];
+  /** Browser legs whose media failed, by reason. */
+  failures: Record<string, number>;
 }
 
 export interface StartOptions {
@@ -118,15 +140,24 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     return { password: u.password, ha1: u.ha1 };
   };
   // One guard for the proxy (users' allow-lists, with or without a dialplan) and the PBX (caps, limits).
+  const webrtcFailures = new WebRtcFailures();
   const fraud = new TollFraud({ fraud: config.pbx.fraud, users: config.pbx.users, trunks: config.pbx.trunks, clock, log: log.child({ layer: 'fraud' }) });
   // The PBX starts after the proxy's sockets (its agent talks to them); the proxy asks it through this.
   let pbx: PbxRuntime | undefined;
   const hasDialplan = config.pbx.dialplan.size > 0;
-  const application: ApplicationRoute | undefined = hasDialplan
+  // Browsers register over WebSocket; their calls to and from SIP phones cross the PBX's B2BUA (the gateway).
+  const gateway = hasWebSocketListener(config);
+  const browserOnly = (user: string): boolean => {
+    const bindings = registrar.lookup(user);
+    return bindings.length > 0 && bindings.every((b) => isBrowserTransport(b.source.proto));
+  };
+  const application: ApplicationRoute | undefined = hasDialplan || gateway
     ? {
         isApplication: (src) => pbx?.route().isApplication(src) ?? false,
         peer: () => (pbx as PbxRuntime).route().peer(),
-        wants: (req, user) => pbx?.route().wants(req, user) ?? false,
+        wants: (req, user, source) =>
+          (pbx?.route().wants(req, user, source) ?? false) ||
+          (gateway && req.method === 'INVITE' && config.users.has(user) && gatewayWants(isBrowserTransport(source.proto), browserOnly(user), config.webrtc.browserToBrowser)),
         trunkFor: (src) => pbx?.route().trunkFor(src),
       }
     : undefined;
@@ -147,6 +178,18 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
       admit: (source) => security.admit(source),
       limits: { maxTransactions: config.limits.maxTransactions, heapWatermarkMb: config.limits.heapWatermarkMb },
+      // The ws:/wss: listeners' plain HTTP side serves the browser phone, so it finds its SIP server at its own origin.
+      http: gateway
+        ? servePhone({
+            root: defaultPhoneRoot(),
+            config: () => ({
+              domain: config.domain,
+              iceServers: pageIceServers(config.webrtc.iceServers, clock.wallNow()),
+              iceTransportPolicy: config.webrtc.iceTransportPolicy,
+            }),
+            log: log.child({ layer: 'web' }),
+          })
+        : undefined,
     },
     registrar,
     auth,
@@ -181,7 +224,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     db.close();
     throw err;
   }
-  if (hasDialplan) {
+  if (hasDialplan || gateway) {
     const udp = endpoints.find((e) => e.proto === 'udp') ?? endpoints[0];
     const wildcard = udp.address === '0.0.0.0' || udp.address === '::';
     const host = wildcard ? (udp.address === '::' ? '::1' : '127.0.0.1') : udp.address;
@@ -198,6 +241,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         registered: (user) => registrar.lookup(user).length > 0,
         tts: new TtsCache({ provider: new EspeakTts({ clock, log: log.child({ layer: 'tts' }) }), dir: path.join(config.data, 'tts-cache') }),
         fraud,
+        webrtc: gateway
+          ? {
+              config: {
+                addresses: config.webrtc.rtpAddresses.length > 0 ? config.webrtc.rtpAddresses : [wildcard ? config.sip.advertise ?? hostAddress(4) : host],
+                portRange: config.webrtc.rtpPorts,
+                iceServers: [],
+                counters: webrtcFailures,
+              },
+              isBrowser: browserOnly,
+            }
+          : undefined,
       });
       await pbx.start();
     } catch (err) {
@@ -239,7 +293,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         overloadRefused: Object.values(stack.counters.overload).reduce((a, b) => a + b, 0),
       },
       pbx: pbx?.counts() ?? null,
+      webrtc: gateway ? webrtcStatus() : null,
     };
+  };
+  const webrtcStatus = (): WebRtcStatus => {
+    const legs: WebRtcStatus['legs'] = [];
+    for (const ch of pbx?.pbx.channels ?? []) {
+      const state = ch.media?.webrtc;
+      if (state) legs.push({ channel: ch.name, user: ch.user ?? ch.endpoint, callId: ch.call.callId, ...state, bridge: ch.bridge instanceof MediaBridge ? ch.bridge.mode : undefined });
+    }
+    return { legs, failures: { ...webrtcFailures.byReason } };
   };
 
   const crashes: CrashCounter = { uncaught: 0 };

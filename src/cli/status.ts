@@ -40,5 +40,13 @@ export function formatStatus(s: StatusReport): string {
         `${p.conferenceParticipants} in conferences, ${p.parked} parked, ${n(p.timers, 'timer')} pending, ${n(p.sipTransactions, 'SIP transaction')}`,
     );
   }
+  if (s.webrtc) {
+    const w = s.webrtc;
+    const failed = Object.entries(w.failures).map(([reason, k]) => `${k} ${reason}`).join(', ');
+    lines.push('');
+    lines.push(`WebRTC legs (${w.legs.length})${failed ? `; media failures: ${failed}` : ''}:`);
+    const legRows = w.legs.map((l) => [l.channel, l.user, l.ice, l.dtls, l.selectedPair ? `${l.selectedPair.local} <-> ${l.selectedPair.remote}` : '-', l.codec ?? '-']);
+    lines.push(...table(['CHANNEL', 'USER', 'ICE', 'DTLS', 'SELECTED PAIR', 'CODEC'], legRows));
+  }
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { isAddressOrCidr } from './address.js';
 import { passwordWeakness } from './passwords.js';
 import { PBX_TOP_KEYS, readPbx, USER_PBX_KEYS } from './pbx-load.js';
 import { ConfigError, Reader } from './reader.js';
+import { readWebRtc } from './webrtc-load.js';
 import {
   DEFAULT_ADMIN_PORT, DEFAULT_BAN, DEFAULT_LIMITS, DEFAULT_TIMERS, LOG_LEVELS,
   type BanPolicy, type ClientCertMode, type Config, type LogLevel, type PikePolicy, type UserConfig,
@@ -19,7 +20,7 @@ import {
 export { ConfigError } from './reader.js';
 export { isAddressOrCidr } from './address.js';
 
-const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace', 'log', 'security', 'limits', ...PBX_TOP_KEYS]);
+const TOP_KEYS = new Set(['domain', 'aliases', 'sip', 'admin', 'data', 'users', 'trace', 'log', 'security', 'limits', 'webrtc', ...PBX_TOP_KEYS]);
 const SIP_KEYS = new Set([
   'listen', 'advertise', 'timers', 'tls', 'min_expires', 'max_expires', 'default_expires', 'max_contacts',
   'timer_c', 'auth_algorithms',
@@ -152,6 +153,7 @@ export function parseConfig(text: string, file: string): Config {
       maxTraceCalls: r.int(['limits', 'max_trace_calls'], traceCalls, 1, 100_000),
       heapWatermarkMb: r.int(['limits', 'heap_watermark_mb'], DEFAULT_LIMITS.heapWatermarkMb, 0, 1_000_000),
     },
+    webrtc: readWebRtc(r, listen),
     pbx,
   };
 }

@@ -92,8 +92,31 @@ export interface Config {
   log: { level: LogLevel };
   security: SecurityConfig;
   limits: LimitsConfig;
+  /** The WebRTC gateway (browsers over ws:/wss: listeners). */
+  webrtc: WebRtcSettings;
   /** Users' PBX settings, queues, conferences, trunks, routes, calendars, the raw dialplan (pbx-schema.ts). */
   pbx: PbxConfig;
+}
+
+/** A STUN or TURN server handed to the browser phone. */
+export interface IceServerConfig {
+  urls: string[];
+  username?: string;
+  credential?: string;
+  /** coturn's static-auth-secret: the page gets TURN REST credentials valid for `ttl` seconds. */
+  secret?: string;
+  ttl: number;
+}
+
+export interface WebRtcSettings {
+  /** Addresses our ICE host candidates name (never every interface). */
+  rtpAddresses: string[];
+  iceServers: IceServerConfig[];
+  /** Calls between two browsers: media straight between them, or through us. */
+  browserToBrowser: 'direct' | 'anchored';
+  /** `relay` makes browsers use only TURN relays (the page's RTCPeerConnection iceTransportPolicy). */
+  iceTransportPolicy: 'all' | 'relay';
+  rtpPorts?: { min: number; max: number };
 }
 
 export const DEFAULT_TIMERS: SipTimers = { T1: 500, T2: 4000, T4: 5000 };
@@ -115,8 +138,14 @@ export const DEFAULT_LIMITS: LimitsConfig = {
 };
 
 /** The sections every config has, as they are when the file does not mention them. */
-export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits' | 'pbx'> {
-  return { log: { level: 'info' }, security: { ban: { ...DEFAULT_BAN }, allow: [] }, limits: { ...DEFAULT_LIMITS }, pbx: defaultPbx() };
+export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits' | 'pbx' | 'webrtc'> {
+  return {
+    log: { level: 'info' },
+    security: { ban: { ...DEFAULT_BAN }, allow: [] },
+    limits: { ...DEFAULT_LIMITS },
+    pbx: defaultPbx(),
+    webrtc: { rtpAddresses: [], iceServers: [], browserToBrowser: 'direct', iceTransportPolicy: 'all' },
+  };
 }
 
 export function defaultTls(): TlsConfig {

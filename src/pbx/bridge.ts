@@ -38,6 +38,8 @@ export class MediaBridge {
     this.mode = ma.canRelayTo(mb) ? 'relay' : 'transcode';
     this.connect(a, b);
     this.connect(b, a);
+    this.undo.push(a.on('digit', (d, via) => this.passKey(d, via, a, b)));
+    this.undo.push(b.on('digit', (d, via) => this.passKey(d, via, b, a)));
     for (const [x, y] of [[a, b], [b, a]] as const) {
       if (x.call.heldByRemote) this.hold(x, y);
       this.undo.push(x.call.on('held', () => this.hold(x, y)));
@@ -56,6 +58,21 @@ export class MediaBridge {
     if (this.b.peer === this.a) this.b.peer = undefined;
     if (this.a.bridge === this) this.a.bridge = undefined;
     if (this.b.bridge === this) this.b.bridge = undefined;
+  }
+
+  /**
+   * A key one party pressed reaches the other: relayed RFC 4733 packets
+   * already carry it, so only keys that were decoded (transcoding) or came as
+   * SIP INFO are sent again, as RFC 4733 when the other side takes it, else
+   * as INFO.
+   */
+  private passKey(digit: string, via: 'rtp' | 'info', from: Channel, to: Channel): void {
+    if (this.closed || (this.mode === 'relay' && via === 'rtp') || !this.flows.has(from)) return;
+    try {
+      to.media?.sendDigits(digit);
+    } catch {
+      to.call.sendDtmfInfo(digit).catch(() => undefined);
+    }
   }
 
   /** `holder` put the call on hold: `other` hears music instead of them. */

@@ -22,8 +22,8 @@ export interface Party {
 export type ChannelEvents = {
   /** The leg's far end answered (outgoing legs), or we answered it (incoming). */
   answered: [];
-  /** A key, from RFC 4733, SIP INFO or a tone in the audio. */
-  digit: [digit: string];
+  /** A key, from RFC 4733 or a tone in the audio (`rtp`), or from SIP INFO (`info`). */
+  digit: [digit: string, via: 'rtp' | 'info'];
   ended: [info: CallEnd];
 };
 
@@ -33,9 +33,19 @@ export interface ChannelHost {
   readonly log: Logger;
   /** Music on hold (a held party's peer hears it). */
   moh?(): AudioSourceSpec;
-  /** A media session for a new leg (the PBX's codecs, ports and addresses). */
-  openMedia(codecs?: readonly string[]): Promise<MediaSession>;
+  /**
+   * A media session for a new leg (the PBX's codecs, ports and addresses):
+   * WebRTC (ICE, DTLS-SRTP) when the far end's offer is a browser's, or when
+   * we offer to a browser (`webrtc`).
+   */
+  openMedia(codecs?: readonly string[], leg?: LegMedia): Promise<MediaSession>;
   ended(ch: Channel): void;
+}
+
+/** What a leg's media must speak: the offer it answers, or whether we offer to a browser. */
+export interface LegMedia {
+  offer?: string;
+  webrtc?: boolean;
 }
 
 /** Why a play stopped: it ran to its end, a key cut it off, or the caller is gone. */
@@ -92,6 +102,8 @@ export class Channel extends Emitter<ChannelEvents> {
     /** The authenticated user behind this leg, when it is one of ours. */
     readonly user: string | undefined,
     private readonly codecs?: readonly string[],
+    /** The far end is a browser we offer to (ICE, DTLS-SRTP). */
+    readonly webrtc = false,
   ) {
     super(owner.log);
     const wall = owner.clock.wallNow();
@@ -100,7 +112,7 @@ export class Channel extends Emitter<ChannelEvents> {
     this.name = `SIP/${endpoint}-${sequence.toString(16).padStart(8, '0')}`;
     this.linkedId = this.id;
     this.created = wall;
-    call.on('dtmf', (digit) => this.key(digit));
+    call.on('dtmf', (digit) => this.key(digit, 'info'));
     call.on('answered', () => {
       this.answeredAt ??= this.owner.clock.wallNow();
       this.emit('answered');
@@ -110,10 +122,15 @@ export class Channel extends Emitter<ChannelEvents> {
   }
 
   /** Media for the leg, opened when the call's offer/answer needs it; given to the ua call. */
-  readonly mediaFactory: MediaFactory = async () => {
-    const m = await this.owner.openMedia(this.codecs);
+  readonly mediaFactory: MediaFactory = async (offer?: string) => {
+    const m = await this.owner.openMedia(this.codecs, { offer, webrtc: this.webrtc });
     this.mediaValue = m;
-    m.on('digit', (ev: DtmfDigitEvent) => this.key(ev.digit));
+    m.on('digit', (ev: DtmfDigitEvent) => this.key(ev.digit, 'rtp'));
+    // A browser that never completes ICE/DTLS, fails its fingerprint or vanishes: the leg is over.
+    m.on('failed', (reason: string) => {
+      this.owner.log.info({ channel: this.name, callId: this.call.callId, reason }, 'WebRTC media failed: hanging up');
+      this.hangup(this.up ? undefined : 488, 'WebRTC media failed');
+    });
     return m;
   };
 
@@ -280,10 +297,11 @@ export class Channel extends Emitter<ChannelEvents> {
     state.done(result);
   }
 
-  private key(digit: string): void {
+  private key(digit: string, via: 'rtp' | 'info'): void {
     if (this.ended) return;
+    this.owner.log.debug({ channel: this.name, callId: this.call.callId, digit, via }, 'key pressed');
     if (this.keyFilter?.(digit)) return;
-    this.emit('digit', digit);
+    this.emit('digit', digit, via);
     this.keys.push(digit);
     if (this.keys.length > 64) this.keys.shift();
     if (this.playing?.interrupt) this.finishPlay(this.playing, 'key');

@@ -20,7 +20,8 @@ import { uriHost } from '../sip/uri.js';
 import type { Logger } from '../util/log.js';
 import type { PortRange } from '../media/endpoint/types.js';
 import type { AudioSourceSpec } from '../media/players/index.js';
-import { Channel, type ChannelHost, type Party } from './channel.js';
+import { Channel, type ChannelHost, type LegMedia, type Party } from './channel.js';
+import { isWebRtcSdp, type WebRtcConfig } from '../webrtc/index.js';
 
 /** Headers the proxy adds for us (and strips from everyone else): see proxy.ts. */
 const ASSERTED = 'p-asserted-identity';
@@ -52,6 +53,14 @@ export interface PbxOptions {
   moh?(): AudioSourceSpec;
   /** A REFER on one of our legs: true when it was carried out (see UserAgentOptions.onTransfer). */
   onTransfer?(ch: Channel, target: ReferTarget): boolean;
+  /** The WebRTC gateway: browsers' legs get ICE + DTLS-SRTP media. Absent: no browser can call. */
+  webrtc?: PbxWebRtc;
+}
+
+export interface PbxWebRtc {
+  config: WebRtcConfig;
+  /** Whether `user` is reached only in a browser (every binding over ws/wss): legs to it offer WebRTC. */
+  isBrowser(user: string): boolean;
 }
 
 /** What we know about a call the proxy handed over. */
@@ -80,6 +89,8 @@ export interface LegOptions {
   fromHost?: string;
   /** The trunk this leg goes out on (CDR, caps). */
   trunk?: string;
+  /** Offer WebRTC media (default: when `user` is registered only from browsers). */
+  webrtc?: boolean;
 }
 
 /** Asterisk's rtptimeout: an answered leg that sends no RTP this long (and is not on hold) has vanished. */
@@ -177,16 +188,22 @@ export class Pbx implements ChannelHost {
     return this.mediaOpen;
   }
 
-  /** A media session for a new leg. */
-  async openMedia(codecs?: readonly string[]): Promise<MediaSession> {
-    const session = await MediaSession.open({
+  /** A media session for a new leg: WebRTC when it answers a browser's offer or offers to one. */
+  async openMedia(codecs?: readonly string[], leg: LegMedia = {}): Promise<MediaSession> {
+    const options = {
       codecs: (codecs as readonly CodecName[] | undefined) ?? this.opts.codecs,
       bindAddress: this.opts.mediaAddress,
       advertiseAddress: this.opts.advertiseAddress,
       port: this.opts.rtpPorts ?? 0,
       clock: this.clock,
       log: this.log,
-    });
+    };
+    const wr = this.opts.webrtc;
+    const browser = wr !== undefined && (leg.offer !== undefined ? isWebRtcSdp(leg.offer) : leg.webrtc === true);
+    // Browsers prefer Opus, and so do we toward them: relayed untouched when the other leg has it too.
+    const session = browser
+      ? await MediaSession.openWebRtc({ ...options, codecs: webRtcCodecs(options.codecs), webrtc: wr.config }, leg.offer)
+      : await MediaSession.open(options);
     // A session tells nobody when it closes: its close() is wrapped so the count follows it.
     this.mediaOpen++;
     const close = session.close.bind(session);
@@ -226,7 +243,8 @@ export class Pbx implements ChannelHost {
       // Called as the call starts, before `call()` returns and the channel exists: wait one turn.
       media: () => Promise.resolve().then(() => (holder.ch as Channel).mediaFactory()),
     });
-    const ch = new Channel(this, call, leg.from, leg.endpoint, leg.user, leg.codecs);
+    const webrtc = leg.webrtc ?? (leg.user !== undefined && leg.via === undefined && (this.opts.webrtc?.isBrowser(leg.user) ?? false));
+    const ch = new Channel(this, call, leg.from, leg.endpoint, leg.user, leg.codecs, webrtc);
     ch.trunk = leg.trunk;
     holder.ch = ch;
     if (!ch.ended) this.track(ch);
@@ -301,6 +319,11 @@ export class Pbx implements ChannelHost {
     for (const ch of this.channelSet) ch.hangup(503, 'Service Unavailable');
     await this.ua.close();
   }
+}
+
+/** Opus first: what a browser prefers and what crosses to an Opus phone untranscoded. */
+function webRtcCodecs(codecs: readonly CodecName[]): CodecName[] {
+  return codecs.includes('opus') ? ['opus', ...codecs.filter((c) => c !== 'opus')] : [...codecs];
 }
 
 export type { CallEnd };

@@ -57,8 +57,12 @@ export interface ApplicationRoute {
   isApplication(source: Peer): boolean;
   /** Where handed-over requests go. */
   peer(): Peer;
-  /** Whether a new request from a local user (or a trunk) for `user` at our domain is the application's. */
-  wants(req: SipMessage, user: string): boolean;
+  /**
+   * Whether a new request from a local user for `user` at our domain is the
+   * application's; `source` is where it came from (a browser's WebSocket
+   * says its media needs the gateway).
+   */
+  wants(req: SipMessage, user: string, source: Peer): boolean;
   /** The name of the IP-authenticated trunk `source` belongs to, if any. */
   trunkFor(source: Peer): string | undefined;
 }
@@ -230,7 +234,7 @@ export class Proxy {
     }
     if (this.fromLocalDomain(req)) {
       if (!this.authenticated(req, tx)) return;
-      if (toLocal && app && ruri.user !== undefined && app.wants(req, ruri.user)) {
+      if (toLocal && app && ruri.user !== undefined && app.wants(req, ruri.user, source)) {
         req.set(ASSERTED_IDENTITY, `<${req.from.uri}>`);
         return this.toApplication(req, tx, hash, app);
       }

@@ -414,7 +414,13 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
     const codec = this.codec.codec;
     this.ptimeMs = sendPtime(codec, n.ptime);
     const rtc = this.rtc;
-    if (rtc) rtc.transport.codec = `${n.codec.name}/${n.codec.clockRate}`;
+    if (rtc) {
+      rtc.transport.codec = `${n.codec.name}/${n.codec.clockRate}`;
+      // Browsers send their keys as telephone-event/8000 even beside Opus (Chromium 156), whatever
+      // else both sides listed: that is the one we must listen to (and send, which they also take).
+      const at8000 = codecsOf(rm).find((c) => c.name.toLowerCase() === 'telephone-event' && c.clockRate === 8000);
+      if (n.telephoneEvent !== undefined && at8000) n = { ...n, telephoneEvent: at8000.pt };
+    }
     this.endpoint.configure({
       // A WebRTC leg's packets have no address of their own: ICE chose the path.
       remote: rtc ? WEBRTC_PEER : { address: n.remoteAddress, port: n.remotePort },

@@ -25,7 +25,7 @@ import { cdrRow } from '../pbx/cdr.js';
 import type { Channel } from '../pbx/channel.js';
 import { ConferenceRoom } from '../pbx/conference.js';
 import { ParkingLot } from '../pbx/park.js';
-import { Pbx, type NewCall } from '../pbx/pbx.js';
+import { Pbx, type NewCall, type PbxWebRtc } from '../pbx/pbx.js';
 import { CallQueue } from '../pbx/queue.js';
 import { directoryApp } from './apps/directory.js';
 import { recordApp } from './apps/record.js';
@@ -33,7 +33,7 @@ import { conferenceApp } from './apps/conference.js';
 import { enqueueApp } from './apps/queue.js';
 import { featureApp } from './apps/feature.js';
 import { parkApp, parkedCallApp, spell } from './apps/park.js';
-import { compileDialplan, type Dialplan } from './dialplan/dialplan.js';
+import { compileDialplan, GATEWAY_CONTEXT, type Dialplan } from './dialplan/dialplan.js';
 import { AllowList } from '../proxy/security/allow-list.js';
 import { isOpen } from './dialplan/calendar.js';
 import { CallScript } from './engine.js';
@@ -64,6 +64,8 @@ export interface PbxRuntimeOptions {
   tts: { speak(text: string, voice?: string): Promise<AudioSourceSpec> };
   /** The toll-fraud guard, shared with the proxy (its source allow-lists); one of our own when not given. */
   fraud?: TollFraud;
+  /** The WebRTC gateway, when browsers can register (a ws:/wss: listener). */
+  webrtc?: PbxWebRtc;
 }
 
 /** Everything the console shows. */
@@ -135,6 +137,7 @@ export class PbxRuntime {
       onChannelEnded: (ch) => this.writeCdr(ch),
       onTransfer: (ch, target) => this.transfer(ch, target),
       moh: () => this.mohFor(undefined),
+      webrtc: opts.webrtc,
     });
     this.voice = new PbxVoice({
       config,
@@ -259,7 +262,8 @@ export class PbxRuntime {
       peer: () => this.pbx.peer,
       wants: (req, user) => {
         if (req.method === 'INVITE') return this.dialplan.knows(user);
-        if (req.method === 'SUBSCRIBE') return (req.get('event') ?? '').split(';', 1)[0].trim().toLowerCase() === 'message-summary';
+        // Without a dialplan there are no mailboxes: the PBX is only the WebRTC gateway then.
+        if (req.method === 'SUBSCRIBE') return this.opts.config.pbx.dialplan.size > 0 && (req.get('event') ?? '').split(';', 1)[0].trim().toLowerCase() === 'message-summary';
         return false;
       },
       trunkFor: (source) => this.ipTrunks.find((t) => t.allow.has(source.address))?.name,
@@ -349,7 +353,8 @@ export class PbxRuntime {
     if (t !== undefined) {
       context = this.trunks.contextFor(t, info.exten);
     } else if (info.user !== undefined) {
-      context = config.pbx.users.get(info.user)?.context ?? config.pbx.defaultContext;
+      // A number the dialplan does not know came through the WebRTC gateway: ring it as dialled.
+      context = this.opts.webrtc && !this.dialplan.knows(info.exten) ? GATEWAY_CONTEXT : config.pbx.users.get(info.user)?.context ?? config.pbx.defaultContext;
     } else {
       ch.hangup(403, 'Forbidden');
       return;

@@ -1,14 +1,14 @@
 /**
  * What we offer and accept in a WebRTC m-line, as werift codec parameters:
- * our codecs in our order, and telephone-event beside each clock rate they
- * use (48000 beside Opus, 8000 beside the 8 kHz ones: browsers pair events
- * with the codec's clock, RFC 4733 §2.1).
+ * our codecs in our order, and telephone-event/8000. Only that one: Chromium
+ * offers telephone-event at 48000 and 8000 but sends its keys at 8000 even
+ * beside Opus (seen with Chromium 156), so an answer naming both made us wait
+ * for events on the wrong payload type.
  */
 import { RTCRtpCodecParameters } from 'werift';
 import type { CodecName } from '../media/codecs/registry.js';
 
 const OPUS_PT = 111;
-const TE_48000_PT = 110;
 const TE_8000_PT = 101;
 
 function codecParams(name: CodecName): RTCRtpCodecParameters {
@@ -27,9 +27,6 @@ function codecParams(name: CodecName): RTCRtpCodecParameters {
 
 export function webrtcCodecs(codecs: readonly CodecName[], telephoneEvent: boolean): RTCRtpCodecParameters[] {
   const out = codecs.map(codecParams);
-  if (telephoneEvent) {
-    if (codecs.includes('opus')) out.push(new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 48000, payloadType: TE_48000_PT, parameters: '0-16' }));
-    if (codecs.some((c) => c !== 'opus')) out.push(new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: TE_8000_PT, parameters: '0-16' }));
-  }
+  if (telephoneEvent) out.push(new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: TE_8000_PT, parameters: '0-16' }));
   return out;
 }

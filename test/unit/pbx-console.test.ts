@@ -62,7 +62,7 @@ test('a conference action prints one line saying what happened, or that nothing 
 test('switchboard status shows the PBX counts only when a PBX runs', () => {
   const base: StatusReport = {
     version: '0.1.0', domain: '127.0.0.1', uptimeSeconds: 5, listen: ['udp:127.0.0.1:5060'], registrations: [], dialogs: [],
-    transactions: { client: 0, server: 0 }, calls: { started: 0, answered: 0 }, counters: { received: 0, sent: 0, malformed: 0, authFailures: 0 }, pbx: null,
+    transactions: { client: 0, server: 0 }, calls: { started: 0, answered: 0 }, counters: { received: 0, sent: 0, malformed: 0, authFailures: 0 }, pbx: null, webrtc: null,
   };
   assert.doesNotMatch(formatStatus(base), /PBX/);
   const text = formatStatus({

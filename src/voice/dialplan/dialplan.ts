@@ -87,6 +87,8 @@ export class Dialplan implements DialplanShape {
   knows(exten: string): boolean {
     if (SPECIAL.has(exten)) return false;
     for (const c of this.contextsByName.values()) {
+      // The gateway's context matches every number; it runs only the calls the gateway takes.
+      if (c.name === GATEWAY_CONTEXT) continue;
       if (c.exact.has(exten) || c.patterns.some((e) => matches(e.pattern, exten))) return true;
     }
     return false;
@@ -156,6 +158,17 @@ export class Dialplan implements DialplanShape {
   }
 }
 
+/**
+ * The WebRTC gateway's calls (a browser to a phone, a phone to a browser):
+ * the number is rung as dialled, the two legs bridged.
+ */
+export const GATEWAY_CONTEXT = 'webrtc-gateway';
+
+function gatewayContext(): RawContext {
+  const dial: RawStep = { name: 'dial', args: { to: '${EXTEN}', timeout: 60 }, line: 0 };
+  return { name: GATEWAY_CONTEXT, include: [], extensions: [{ pattern: '_.', steps: [dial], line: 0 }], line: 0 };
+}
+
 /** `parkedcalls` as Asterisk has it: the park code and one extension per slot. */
 function parkContext(config: Config): RawContext {
   const { exten, first, last } = config.pbx.park;
@@ -173,11 +186,17 @@ function parkContext(config: Config): RawContext {
  * patterns, every step, each queue's `after` steps, the outbound routes'
  * patterns). Throws ConfigError naming the file and line of the first problem.
  */
+/** Browsers register over ws:/wss: listeners; their calls need the gateway. */
+export function hasWebSocketListener(config: Config): boolean {
+  return config.sip.listen.some((l) => l.proto === 'ws' || l.proto === 'wss');
+}
+
 export function compileDialplan(config: Config): Dialplan {
   const file = config.file ?? 'switchboard.yaml';
   const raw = [...config.pbx.dialplan.values()];
   // Only a config with a dialplan gets the park extensions: without one every call stays phone to phone.
   if (raw.length > 0 && !config.pbx.dialplan.has(PARK_CONTEXT)) raw.push(parkContext(config));
+  if (hasWebSocketListener(config)) raw.push(gatewayContext());
   const dialplan = new Dialplan();
   const pending: { ext: Extension; raw: RawStep[]; where: string }[] = [];
 
