@@ -40,6 +40,10 @@ const DEFAULT_CONSENT_TIMEOUT_MS = 30000;
 const WATCH_INTERVAL_MS = 1000;
 
 /** werift's configuration: our addresses only, our ICE servers only (its default list names a public STUN host). */
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
+}
+
 function peerConfig(opts: WebRtcTransportOptions): ConstructorParameters<typeof RTCPeerConnection>[0] {
   const v4 = opts.addresses.filter((a) => !a.includes(':'));
   const v6 = opts.addresses.filter((a) => a.includes(':'));
@@ -56,6 +60,9 @@ function peerConfig(opts: WebRtcTransportOptions): ConstructorParameters<typeof 
     iceAdditionalHostAddresses: [...opts.addresses],
     iceInterfaceAddresses: iface,
     icePortRange: opts.portRange ? [opts.portRange.min, opts.portRange.max] : undefined,
+    // Browsers offer every interface they have; from loopback addresses only loopback peers are
+    // reachable, and checks sent elsewhere would leave the machine (tests send only to 127/8).
+    iceFilterCandidatePair: v4.concat(v6).every(isLoopback) ? (pair) => isLoopback(pair.remoteCandidate.host) : undefined,
     codecs: { audio: webrtcCodecs(opts.codecs, opts.telephoneEvent) },
     headerExtensions: { audio: [] },
     bundlePolicy: 'max-bundle',
