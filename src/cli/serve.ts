@@ -67,6 +67,11 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   out.push(`  SIP domain  ${config.domain}`);
   out.push(`  listening   ${server.endpoints.map((e) => `${e.proto} ${hostPort(e)}`).join(', ')}`);
   out.push(`  admin       http://${hostPort(server.admin)}  (switchboard status)`);
+  for (const e of server.endpoints.filter((x) => x.proto === 'ws' || x.proto === 'wss')) {
+    // A browser grants the microphone only to https: pages or to this machine's own address.
+    const host = e.address === '0.0.0.0' || e.address === '::' ? '127.0.0.1' : e.address;
+    out.push(`  phone       ${e.proto === 'wss' ? 'https' : 'http'}://${hostPort({ address: host, port: e.port })}/phone/  (the browser phone)`);
+  }
   out.push(`  data        ${config.data}`);
   if (!opts.config) {
     out.push('');

@@ -110,9 +110,10 @@ export function demoYaml(opts: { data: string; passwords: Record<string, string>
 # auto: this machine's address, looked up at each start. Phones use it as
 # their SIP domain. Write a name or an address instead to fix it.
 domain: auto
-# SIP listens on UDP and TCP 5060 and TLS 5061 of every interface (the default):
-# sip:
-#   listen: [udp:0.0.0.0:5060, tcp:0.0.0.0:5060, tls:0.0.0.0:5061]
+# SIP listens on UDP and TCP 5060 and TLS 5061 of every interface, and on
+# WebSocket 8080 for browsers: http://127.0.0.1:8080/phone/ is the browser phone.
+sip:
+  listen: [udp:0.0.0.0:5060, tcp:0.0.0.0:5060, tls:0.0.0.0:5061, ws:0.0.0.0:8080]
 data: ${q(opts.data)}
 
 # The staff. The passwords were generated for this office; the PIN opens the
