@@ -304,7 +304,7 @@ test('the demo office: written once as a commented config, never overwritten, lo
     assert.ok((c.users.get(u)?.password?.length ?? 0) >= 16);
   }
   for (const u of DEMO_USERS) assert.match(c.pbx.users.get(u)?.voicemail?.pin ?? '', /^\d{6}$/);
-  assert.deepEqual(c.sip.listen.map((l) => `${l.proto}:${l.address}:${l.port}`), ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'tls:0.0.0.0:5061']);
+  assert.deepEqual(c.sip.listen.map((l) => `${l.proto}:${l.address}:${l.port}`), ['udp:0.0.0.0:5060', 'tcp:0.0.0.0:5060', 'tls:0.0.0.0:5061', 'ws:0.0.0.0:8080']);
   assert.deepEqual(c.admin.listen, { address: '127.0.0.1', port: 8089 });
 
   const d = compileDialplan(c);
