@@ -37,7 +37,7 @@ import { EspeakTts } from '../voice/tts-espeak.js';
 import path from 'node:path';
 import { TollFraud } from '../pbx/fraud.js';
 import { MediaBridge } from '../pbx/bridge.js';
-import { hasWebSocketListener } from '../voice/dialplan/dialplan.js';
+import { gatewayEnabled } from '../voice/dialplan/dialplan.js';
 import { gatewayWants, isBrowserTransport, pageIceServers, WebRtcFailures } from './webrtc-gateway.js';
 import { defaultPhoneRoot, servePhone } from '../web/static.js';
 
@@ -146,7 +146,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let pbx: PbxRuntime | undefined;
   const hasDialplan = config.pbx.dialplan.size > 0;
   // Browsers register over WebSocket; their calls to and from SIP phones cross the PBX's B2BUA (the gateway).
-  const gateway = hasWebSocketListener(config);
+  const gateway = gatewayEnabled(config);
+  const webSocket = config.sip.listen.some((l) => l.proto === 'ws' || l.proto === 'wss');
   const browserOnly = (user: string): boolean => {
     const bindings = registrar.lookup(user);
     return bindings.length > 0 && bindings.every((b) => isBrowserTransport(b.source.proto));
@@ -179,7 +180,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       admit: (source) => security.admit(source),
       limits: { maxTransactions: config.limits.maxTransactions, heapWatermarkMb: config.limits.heapWatermarkMb },
       // The ws:/wss: listeners' plain HTTP side serves the browser phone, so it finds its SIP server at its own origin.
-      http: gateway
+      http: webSocket
         ? servePhone({
             root: defaultPhoneRoot(),
             config: () => ({

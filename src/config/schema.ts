@@ -109,6 +109,12 @@ export interface IceServerConfig {
 }
 
 export interface WebRtcSettings {
+  /**
+   * Anchor browsers' calls in the B2BUA (ICE, DTLS-SRTP, transcoding). false:
+   * SIP over WebSocket is only proxied, as Kamailio without rtpengine does,
+   * for browsers that call WebRTC-capable endpoints.
+   */
+  gateway: boolean;
   /** Addresses our ICE host candidates name (never every interface). */
   rtpAddresses: string[];
   iceServers: IceServerConfig[];
@@ -144,7 +150,7 @@ export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits' | 
     security: { ban: { ...DEFAULT_BAN }, allow: [] },
     limits: { ...DEFAULT_LIMITS },
     pbx: defaultPbx(),
-    webrtc: { rtpAddresses: [], iceServers: [], browserToBrowser: 'direct', iceTransportPolicy: 'all' },
+    webrtc: { gateway: true, rtpAddresses: [], iceServers: [], browserToBrowser: 'direct', iceTransportPolicy: 'all' },
   };
 }
 

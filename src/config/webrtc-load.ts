@@ -8,7 +8,7 @@ import type { ListenAddress } from '../util/listen.js';
 import { describe, type Reader } from './reader.js';
 import type { IceServerConfig, WebRtcSettings } from './schema.js';
 
-const KEYS = new Set(['rtp_addresses', 'ice_servers', 'ice_transport_policy', 'browser_to_browser', 'rtp_ports']);
+const KEYS = new Set(['gateway', 'rtp_addresses', 'ice_servers', 'ice_transport_policy', 'browser_to_browser', 'rtp_ports']);
 const SERVER_KEYS = new Set(['urls', 'username', 'credential', 'secret', 'ttl']);
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s]+$/;
 
@@ -52,6 +52,7 @@ export function readWebRtc(r: Reader, listen: readonly ListenAddress[]): WebRtcS
     rtpPorts = { min, max };
   }
   return {
+    gateway: r.bool(['webrtc', 'gateway'], true),
     rtpAddresses,
     iceServers,
     browserToBrowser: r.choice(['webrtc', 'browser_to_browser'], ['direct', 'anchored'] as const, 'direct'),

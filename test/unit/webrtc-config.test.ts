@@ -25,6 +25,9 @@ test('the contract config listens on ws and takes its ICE candidates from the li
   assert.deepEqual(c.webrtc.rtpAddresses, ['127.0.0.1']);
   assert.deepEqual(c.webrtc.iceServers, []);
   assert.equal(c.webrtc.browserToBrowser, 'direct');
+  assert.equal(c.webrtc.gateway, true);
+  const proxied = parseConfig(`${CONTRACT}webrtc:\n  gateway: false\n`, 'sb.yaml');
+  assert.equal(compileDialplan(proxied).hasContext(GATEWAY_CONTEXT), false, 'no gateway context when the gateway is off');
 });
 
 test('webrtc settings are read and bad ones are named with their line', () => {

@@ -186,9 +186,9 @@ function parkContext(config: Config): RawContext {
  * patterns, every step, each queue's `after` steps, the outbound routes'
  * patterns). Throws ConfigError naming the file and line of the first problem.
  */
-/** Browsers register over ws:/wss: listeners; their calls need the gateway. */
-export function hasWebSocketListener(config: Config): boolean {
-  return config.sip.listen.some((l) => l.proto === 'ws' || l.proto === 'wss');
+/** Browsers register over ws:/wss: listeners; their calls cross the gateway unless `webrtc.gateway: false`. */
+export function gatewayEnabled(config: Config): boolean {
+  return config.webrtc.gateway && config.sip.listen.some((l) => l.proto === 'ws' || l.proto === 'wss');
 }
 
 export function compileDialplan(config: Config): Dialplan {
@@ -196,7 +196,7 @@ export function compileDialplan(config: Config): Dialplan {
   const raw = [...config.pbx.dialplan.values()];
   // Only a config with a dialplan gets the park extensions: without one every call stays phone to phone.
   if (raw.length > 0 && !config.pbx.dialplan.has(PARK_CONTEXT)) raw.push(parkContext(config));
-  if (hasWebSocketListener(config)) raw.push(gatewayContext());
+  if (gatewayEnabled(config)) raw.push(gatewayContext());
   const dialplan = new Dialplan();
   const pending: { ext: Extension; raw: RawStep[]; where: string }[] = [];
 
