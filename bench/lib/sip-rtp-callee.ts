@@ -6,6 +6,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { buildAuthorization, selectChallenge } from '../../src/sip/auth/client.js';
 import { parseMessage, type SipMessage } from '../../src/sip/message.js';
 import { realClock } from '../../src/util/clock.js';
 import { sleep } from '../../test/helpers/process.js';
@@ -40,15 +41,20 @@ export interface CalleeCall {
   frame: number;
 }
 
-/** What the SDP offer asks for: media address and the first of Opus/PCMU it lists. */
-function readOffer(sdp: string): { address: string; port: number; pt: number } {
+/**
+ * What the SDP offer asks for: media address and the codec to answer. A
+ * relayed call's phone takes Opus; a transcoded call's phone only speaks PCMU
+ * (as rtpengine's offer with Opus masked leaves it no choice).
+ */
+function readOffer(sdp: string, mode: CallMode): { address: string; port: number; pt: number } {
   const c = /^c=IN IP4 (\S+)/m.exec(sdp)?.[1];
   const m = /^m=audio (\d+) \S+ ([\d ]+)/m.exec(sdp);
   if (!c || !m) throw new Error(`offer without c= or m=audio:\n${sdp}`);
   const pts = m[2].trim().split(' ').map(Number);
   const opusPt = Number(/^a=rtpmap:(\d+) opus\/48000/im.exec(sdp)?.[1] ?? -1);
-  const pt = pts.find((p) => p === PT_PCMU || p === opusPt);
-  if (pt === undefined) throw new Error(`offer has neither Opus nor PCMU: ${m[0]}`);
+  // Relayed: Opus wherever the offer lists it (Switchboard's puts PCMU first); transcoded: PCMU only.
+  const pt = mode === 'relay' && pts.includes(opusPt) ? opusPt : pts.find((p) => p === PT_PCMU);
+  if (pt === undefined) throw new Error(`offer has ${mode === 'relay' ? 'neither Opus nor PCMU' : 'no PCMU'}: ${m[0]}`);
   return { address: c, port: Number(m[1]), pt: pt === PT_PCMU ? PT_PCMU : PT_OPUS };
 }
 
@@ -63,6 +69,8 @@ export class SipRtpCallee {
     private readonly registrar: { address: string; port: number },
     private readonly pairs: CallPairs,
     private readonly mode: () => CallMode,
+    /** Answers the registrar's digest challenge with it, when it sends one. */
+    private readonly password?: string,
   ) {}
 
   get port(): number {
@@ -77,31 +85,48 @@ export class SipRtpCallee {
     this.ticker = setInterval(() => this.tick(), 20);
   }
 
-  private register(): Promise<void> {
+  private async register(): Promise<void> {
     const callId = randomBytes(8).toString('hex');
+    const fromTag = randomBytes(4).toString('hex');
+    const uri = `sip:${this.registrar.address}:${this.registrar.port}`;
+    let r = await this.registerOnce(callId, fromTag, uri, 1, []);
+    if ((r.status === 401 || r.status === 407) && this.password !== undefined) {
+      const challenge = selectChallenge(r.getAll(r.status === 401 ? 'www-authenticate' : 'proxy-authenticate'));
+      if (challenge) {
+        const value = buildAuthorization(challenge, { user: this.user, password: this.password }, 'REGISTER', uri, 1);
+        r = await this.registerOnce(callId, fromTag, uri, 2, [`${r.status === 401 ? 'Authorization' : 'Proxy-Authorization'}: ${value}`]);
+      }
+    }
+    if (r.status !== 200) throw new Error(`REGISTER of ${this.user}: ${r.status} ${r.reason}`);
+  }
+
+  private registerOnce(callId: string, fromTag: string, uri: string, cseq: number, extra: string[]): Promise<SipMessage> {
     const msg = [
-      `REGISTER sip:${this.registrar.address}:${this.registrar.port} SIP/2.0`,
+      `REGISTER ${uri} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
       'Max-Forwards: 70',
-      `From: <sip:${this.user}@127.0.0.1>;tag=${randomBytes(4).toString('hex')}`,
+      `From: <sip:${this.user}@127.0.0.1>;tag=${fromTag}`,
       `To: <sip:${this.user}@127.0.0.1>`,
       `Call-ID: ${callId}`,
-      'CSeq: 1 REGISTER',
+      `CSeq: ${cseq} REGISTER`,
       `Contact: <sip:${this.user}@127.0.0.1:${this.port}>`,
       'Expires: 3600',
+      ...extra,
       'Content-Length: 0',
       '',
       '',
     ].join('\r\n');
-    return new Promise<void>((resolve, reject) => {
-      const timer = realClock.setTimer(5000, () => reject(new Error(`REGISTER of ${this.user} not answered`)));
+    return new Promise<SipMessage>((resolve, reject) => {
+      const timer = realClock.setTimer(5000, () => {
+        this.sip.off('message', onMsg);
+        reject(new Error(`REGISTER of ${this.user} not answered`));
+      });
       const onMsg = (buf: Buffer): void => {
         const m = parseMessage(buf);
-        if (!m.isRequest && m.get('call-id') === callId && m.status! >= 200) {
+        if (!m.isRequest && m.get('call-id') === callId && m.get('cseq') === `${cseq} REGISTER` && m.status! >= 200) {
           this.sip.off('message', onMsg);
           timer.cancel();
-          if (m.status === 200) resolve();
-          else reject(new Error(`REGISTER of ${this.user}: ${m.status}`));
+          resolve(m);
         }
       };
       this.sip.on('message', onMsg);
@@ -148,7 +173,7 @@ export class SipRtpCallee {
 
   private async answer(m: SipMessage, rinfo: RemoteInfo): Promise<void> {
     const callId = m.get('call-id')!;
-    const offer = readOffer(m.body.toString('utf8'));
+    const offer = readOffer(m.body.toString('utf8'), this.mode());
     const rtp = await bind();
     const caller = /sip:([^@;>]+)@/.exec(m.get('from') ?? '')?.[1] ?? callId;
     const media = this.pairs.find(caller) ?? this.pairs.open(caller, this.mode());
@@ -171,7 +196,7 @@ export class SipRtpCallee {
       const cc = pkt[0] & 0x0f;
       let off = 12 + cc * 4;
       if (pkt[0] & 0x10) off += 4 + pkt.readUInt16BE(off + 2) * 4;
-      call.in.onPacket(pkt.subarray(off), pkt.readUInt16BE(2));
+      call.in.onPacket(pkt.subarray(off));
     });
     const rtpmap = offer.pt === PT_PCMU ? 'a=rtpmap:0 PCMU/8000' : `a=rtpmap:${PT_OPUS} opus/48000/2`;
     const sdp = [
@@ -201,7 +226,6 @@ export class SipRtpCallee {
       const head = Buffer.alloc(12);
       head[0] = 0x80;
       head[1] = call.pt;
-      call.out.commit(call.seq);
       head.writeUInt16BE(call.seq++ & 0xffff, 2);
       head.writeUInt32BE(call.ts >>> 0, 4);
       head.writeUInt32BE(call.ssrc, 8);

@@ -80,6 +80,8 @@ export interface SwitchboardOptions {
   nodeArgs?: string[];
   /** More top-level config (the PBX half: trunks, conferences, dialplan ...), appended as written. */
   extraYaml?: string;
+  /** More sip.listen entries beside the UDP one (e.g. `ws:127.0.0.1:PORT`). */
+  listen?: string[];
 }
 
 export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
@@ -91,6 +93,7 @@ export async function startSwitchboard(o: SwitchboardOptions): Promise<Target> {
     'sip:',
     '  listen:',
     `    - udp:127.0.0.1:${port}`,
+    ...(o.listen ?? []).map((l) => `    - ${l}`),
     // One challenge, as Kamailio sends: SIPp answers MD5 either way.
     '  auth_algorithms: [MD5]',
     'admin:',

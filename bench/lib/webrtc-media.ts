@@ -3,13 +3,16 @@
  *
  * Relayed Opus: every payload carries a marker and its send time, so the
  * receiver reads each packet's transit (both ends live in this process,
- * one clock). Transcoded: the payloads must be real audio (a 440 Hz tone,
- * Opus one way, PCMU the other) and the relay re-encodes them, so the
- * receiver matches packets to send times in order: with 20 ms frames in and
- * out, and rtpengine keeps the RTP sequence numbers while it transcodes, so
- * the receiver matches packets to send times by sequence number.
+ * one clock). Transcoded: the payloads must be real audio (Opus one way,
+ * PCMU the other) and the relay re-encodes them; a relay that decodes into a
+ * jitter buffer and re-encodes on its own 20 ms clock (Switchboard's B2BUA)
+ * keeps neither sequence numbers nor a packet-for-packet correspondence, so
+ * the audio itself is the marker: silence with an 80 ms 440 Hz burst every
+ * 500 ms, and the receiver times each burst's onset (a PCMU frame's energy,
+ * an Opus packet's size: silence encodes to about half the bytes of the
+ * tone). Transit there is audio in -> audio out, loss is bursts never heard.
  */
-import { encodeUlaw } from '../../src/media/codecs/g711.js';
+import { encodeUlaw, ulawToLinear } from '../../src/media/codecs/g711.js';
 import { OpusCodec } from '../../src/media/codecs/opus.js';
 import { ToneGenerator } from '../../src/media/dsp/tone.js';
 import { Histogram } from './media-load.js';
@@ -20,8 +23,23 @@ export const FRAME_MS = 20;
 export const PT_OPUS = 111;
 export const PT_PCMU = 0;
 const MAGIC = 0x5b0be5c1;
-/** Frames of tone pre-encoded once (one second, looped). */
-const LOOP_FRAMES = 50;
+/** Frames of audio pre-encoded once (500 ms, looped): a burst of tone, then silence. */
+const LOOP_FRAMES = 25;
+const BURST_FRAMES = 4;
+/** A burst not heard within this long is lost. */
+const BURST_DEADLINE_MS = 1000;
+
+/** Whether a received transcoded payload carries the burst (the receiver's codec decides how to tell). */
+export type Loudness = (payload: Uint8Array) => boolean;
+
+/** PCMU: any sample above about -30 dBFS (the tone is -16, silence decodes to near 0). */
+export const pcmuLoud: Loudness = (p) => {
+  for (let i = 0; i < p.length; i += 4) if (Math.abs(ulawToLinear(p[i])) > 1000) return true;
+  return false;
+};
+
+/** Opus: silence encodes to about 35 bytes at 32 kbit/s, the tone to about 80. */
+export const opusLoud: Loudness = (p) => p.length >= 60;
 
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
@@ -31,44 +49,41 @@ export function nowMs(): number {
 export class Direction {
   sent = 0;
   received = 0;
-  /** Transcoded: send time by RTP sequence number on the wire (0 = not measured, or already received). */
-  private readonly sentAt = new Float64Array(65536);
-  private pending = 0;
+  /** Transcoded: the send times of bursts not heard yet (0 = sent outside the window). */
+  private readonly bursts: number[] = [];
+  private frames = 0;
+  private loud = false;
   constructor(
     private readonly hist: Histogram,
     private readonly stamped: boolean,
+    private readonly isLoud: Loudness = opusLoud,
   ) {}
 
   /**
-   * The payload of the next packet: stamped, or `base` (a codec frame) when
-   * the relay transcodes; then commit() says which sequence number it went
-   * out with.
+   * The payload of the next packet: stamped, or `base` (the next codec frame
+   * of the burst loop) when the relay transcodes.
    */
   payload(base: Uint8Array | undefined, measuring: boolean): Buffer {
     const t = nowMs();
-    if (measuring) this.sent++;
     if (this.stamped || !base) {
+      if (measuring) this.sent++;
       const b = Buffer.alloc(160);
       b.writeUInt32BE(MAGIC, 0);
       b.writeDoubleBE(t, 4);
       b.writeUInt8(measuring ? 1 : 0, 12);
       return b;
     }
-    this.pending = measuring ? t : 0;
+    if (this.frames++ % LOOP_FRAMES === 0) {
+      if (measuring) this.sent++;
+      this.bursts.push(measuring ? t : 0);
+      // Bounded: a relay that never passes audio leaves at most a few seconds of bursts here.
+      if (this.bursts.length > 16) this.bursts.shift();
+    }
     return Buffer.from(base);
   }
 
-  /** The wire sequence number of the packet payload() just made. */
-  commit(seq: number): void {
-    if (!this.stamped) this.sentAt[seq & 0xffff] = this.pending;
-  }
-
-  /**
-   * Every packet that arrives, in or out of the window: only those sent
-   * while measuring count. A transcoding relay re-encodes the payload but
-   * (rtpengine does) keeps the sequence numbers: that is the match.
-   */
-  onPacket(payload: Uint8Array, seq: number): void {
+  /** Every packet that arrives, in or out of the window: only those sent while measuring count. */
+  onPacket(payload: Uint8Array): void {
     const at = nowMs();
     if (this.stamped) {
       if (payload.length < 13) return;
@@ -78,9 +93,13 @@ export class Direction {
       this.hist.record((at - b.readDoubleBE(4)) * 1e6);
       return;
     }
-    const t = this.sentAt[seq & 0xffff];
-    if (t === 0) return;
-    this.sentAt[seq & 0xffff] = 0;
+    const loud = this.isLoud(payload);
+    const onset = loud && !this.loud;
+    this.loud = loud;
+    if (!onset) return;
+    while (this.bursts.length > 0 && this.bursts[0] < at - BURST_DEADLINE_MS) this.bursts.shift();
+    const t = this.bursts.shift();
+    if (t === undefined || t === 0) return;
     this.received++;
     this.hist.record((at - t) * 1e6);
   }
@@ -102,7 +121,8 @@ export class CallPairs {
   constructor(private readonly hist: { toPhone: Histogram; toBrowser: Histogram }) {}
 
   open(user: string, mode: CallMode): CallMedia {
-    const m = { toPhone: new Direction(this.hist.toPhone, mode === 'relay'), toBrowser: new Direction(this.hist.toBrowser, mode === 'relay') };
+    // Transcoded, the phone hears PCMU and the browser Opus.
+    const m = { toPhone: new Direction(this.hist.toPhone, mode === 'relay', pcmuLoud), toBrowser: new Direction(this.hist.toBrowser, mode === 'relay', opusLoud) };
     this.byUser.set(user, m);
     this.all.push(m);
     return m;
@@ -138,13 +158,13 @@ function tone(sampleRate: number): Int16Array[] {
   const frames: Int16Array[] = [];
   for (let i = 0; i < LOOP_FRAMES; i++) {
     const f = new Int16Array((sampleRate * FRAME_MS) / 1000);
-    gen.fill(f);
+    if (i < BURST_FRAMES) gen.fill(f);
     frames.push(f);
   }
   return frames;
 }
 
-/** 20 ms Opus frames of a 440 Hz tone (48 kHz mono), encoded once. */
+/** 20 ms Opus frames of the burst loop (48 kHz mono), encoded once. */
 export function opusFrames(): Uint8Array[] {
   if (!opusLoop) {
     const codec = new OpusCodec({ sampleRate: 48000, fec: false });
@@ -156,7 +176,7 @@ export function opusFrames(): Uint8Array[] {
   return opusLoop;
 }
 
-/** 20 ms PCMU frames of a 440 Hz tone. */
+/** 20 ms PCMU frames of the burst loop. */
 export function pcmuFrames(): Uint8Array[] {
   if (!pcmuLoop) {
     pcmuLoop = tone(8000).map((pcm) => {

@@ -11,7 +11,7 @@ import { freePort } from '../../test/helpers/ports.js';
 import { Histogram } from './media-load.js';
 import { startRtpengine, type Rtpengine } from './rtpengine.js';
 import { SipRtpCallee } from './sip-rtp-callee.js';
-import { startKamailio, type Target } from './targets.js';
+import { startKamailio, startSwitchboard, type BenchUser, type Target } from './targets.js';
 import { CallPairs, type CallMode } from './webrtc-media.js';
 import { WsWebRtcCaller, type CallTimes } from './ws-webrtc-caller.js';
 
@@ -52,12 +52,19 @@ export interface SystemUnderTest {
   /** Packets sent and received in the window, both directions. */
   packets(): { toPhone: { sent: number; received: number }; toBrowser: { sent: number; received: number } };
   cpuSeconds(): CpuReading;
+  /** Switchboard with a profile directory: starts its V8 CPU profiler (written when it stops). */
+  startProfile?(): void;
+  /** ... and where that profile is once it stopped. */
+  readonly profileFile?: string;
   /** Forgets the calls of the last run (their counts and their pairing). */
   resetCounts(): void;
   stop(): Promise<void>;
 }
 
 const PHONE = '2000';
+/** The callers are 1001, 1002, ... one per call of the run. */
+const callerName = (n: number): string => String(1000 + n);
+const passwordOf = (user: string): string => `Wr7-bench-${Number(user).toString(36)}-ws-Pass`;
 
 /**
  * The pieces every SIP-over-WebSocket system shares: the phone that
@@ -84,17 +91,20 @@ abstract class WsSipSystem implements SystemUnderTest {
   abstract cpuSeconds(): CpuReading;
   /** Headers that ask the system to transcode this call (Opus <-> PCMU). */
   protected abstract transcodeHeaders(): string[];
+  /** Whether the callers and the phone answer digest challenges (with passwordOf(user)). */
+  protected abstract readonly authenticates: boolean;
 
   async start(): Promise<void> {
     this.server = await this.startServer();
-    this.callee = new SipRtpCallee(PHONE, this.server.sip, this.pairs, () => this.mode);
+    this.callee = new SipRtpCallee(PHONE, this.server.sip, this.pairs, () => this.mode, this.authenticates ? passwordOf(PHONE) : undefined);
     await this.callee.start();
   }
 
   async placeCall(mode: CallMode): Promise<PlacedCall> {
     const s = this.server!;
     this.mode = mode;
-    const caller = new WsWebRtcCaller(`1${String(++this.n).padStart(3, '0')}`, s.ws, s.domain, mode, this.pairs);
+    const user = callerName(++this.n);
+    const caller = new WsWebRtcCaller(user, s.ws, s.domain, mode, this.pairs, this.authenticates ? passwordOf(user) : undefined);
     caller.measuring = this.measuring;
     this.callers.add(caller);
     try {
@@ -151,6 +161,7 @@ export function kamailioHasWebsocket(): boolean {
 /** Kamailio (websocket, rtpengine modules) + rtpengine-daemon in userspace with one forwarding thread. */
 export class KamailioRtpengine extends WsSipSystem {
   readonly name = 'Kamailio+rtpengine';
+  protected readonly authenticates = false;
   private rtpengine: Rtpengine | undefined;
   private kam: Target | undefined;
 
@@ -199,26 +210,43 @@ export class KamailioRtpengine extends WsSipSystem {
 }
 
 /**
- * Switchboard doing the same job: `ws:` and `udp:` in sip.listen, users for
- * the callers and the phone, the PBX bridging WebRTC and RTP legs.
+ * Switchboard doing the same job, in a child process (`startServer` of the
+ * CLI with the YAML a user would write) so its CPU is read from /proc like
+ * rtpengine's: `ws:` and `udp:` in sip.listen, the callers and the phone as
+ * users, the fraud caps off (one phone takes every call). The proxy hands
+ * each browser's call to the PBX's B2BUA (the webrtc-gateway context):
+ * Opus relayed when the phone answers Opus, Opus <-> PCMU transcoded when
+ * the phone takes PCMU only (the phone's choice, per mode: see
+ * sip-rtp-callee.ts), so no header is needed.
  */
 export class SwitchboardGateway extends WsSipSystem {
   readonly name = 'Switchboard';
+  protected readonly authenticates = true;
   private target: Target | undefined;
 
   constructor(
     hist: Histograms,
     private readonly workDir: string,
+    /** How many calls the run places at most (one caller user each). */
+    private readonly maxCallers: number,
+    private readonly opts: { profileDir?: string; nodeArgs?: string[] } = {},
   ) {
     super(hist);
   }
 
-  protected startServer(): Promise<{ ws: string; sip: { address: string; port: number }; domain: string }> {
-    // TODO(issue 9, lead): start Switchboard with `ws:` + `udp:` listeners (startSwitchboard in
-    // ./targets.ts, extraYaml for webrtc:), open registration or users 1001.. and 2000, and a way
-    // to force Opus <-> PCMU (the phone offering PCMU only, or a header/dialplan rule) for
-    // transcodeHeaders(); then drop this throw and list it in bench/webrtc.ts's systems.
-    return Promise.reject(new Error(`the Switchboard WebRTC gateway is not wired into bench:webrtc yet (would run in ${this.workDir})`));
+  protected async startServer(): Promise<{ ws: string; sip: { address: string; port: number }; domain: string }> {
+    const wsPort = await freePort('tcp');
+    const users: BenchUser[] = [PHONE, ...Array.from({ length: this.maxCallers }, (_, i) => callerName(i + 1))].map((user) => ({ user, password: passwordOf(user) }));
+    this.target = await startSwitchboard({
+      workDir: this.workDir,
+      users,
+      listen: [`ws:127.0.0.1:${wsPort}`],
+      profileDir: this.opts.profileDir,
+      nodeArgs: this.opts.nodeArgs,
+      extraYaml: ['webrtc:', '  rtp_addresses: [127.0.0.1]', 'fraud: { max_calls: 0, user_max_calls: 0, user_calls_per_minute: 0 }'].join('\n'),
+    });
+    const [address, port] = this.target.sip.split(':');
+    return { ws: `ws://127.0.0.1:${wsPort}`, sip: { address, port: Number(port) }, domain: '127.0.0.1' };
   }
 
   protected transcodeHeaders(): string[] {
@@ -226,7 +254,17 @@ export class SwitchboardGateway extends WsSipSystem {
   }
 
   cpuSeconds(): CpuReading {
-    return { total: this.target?.cpuSeconds() ?? 0 };
+    const total = this.target?.cpuSeconds() ?? 0;
+    // One process does both jobs: all of it is counted as the media side, as rtpengine alone is for the reference.
+    return { total, media: total };
+  }
+
+  startProfile(): void {
+    this.target?.startProfile?.();
+  }
+
+  get profileFile(): string | undefined {
+    return this.opts.profileDir && path.join(this.opts.profileDir, 'switchboard.cpuprofile');
   }
 
   protected async stopServer(): Promise<void> {

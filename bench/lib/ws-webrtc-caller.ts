@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { RTCPeerConnection, RtpHeader, RtpPacket } from 'werift';
 import WebSocket from 'ws';
+import { buildAuthorization, selectChallenge } from '../../src/sip/auth/client.js';
 import { parseMessage, type SipMessage } from '../../src/sip/message.js';
 import { realClock } from '../../src/util/clock.js';
 import { gathered, loopbackPeerConfig } from '../../test/helpers/werift-peer.js';
@@ -48,6 +49,8 @@ export class WsWebRtcCaller {
     private readonly domain: string,
     private readonly mode: CallMode,
     pairs: CallPairs,
+    /** Answers a digest challenge with it (Switchboard asks; the Kamailio reference does not). */
+    private readonly password?: string,
   ) {
     const m = pairs.open(user, mode);
     this.out = m.toPhone;
@@ -108,19 +111,37 @@ export class WsWebRtcCaller {
     this.send(lines);
   }
 
+  /**
+   * The request again with the credentials a 401/407 asked for (same Call-ID,
+   * next CSeq), or undefined when `r` is no challenge we can answer.
+   */
+  private authorized(r: SipMessage, method: string, uri: string): string | undefined {
+    if ((r.status !== 401 && r.status !== 407) || this.password === undefined) return undefined;
+    const challenge = selectChallenge(r.getAll(r.status === 401 ? 'www-authenticate' : 'proxy-authenticate'));
+    if (!challenge) return undefined;
+    const value = buildAuthorization(challenge, { user: this.user, password: this.password }, method, uri, 1);
+    return `${r.status === 401 ? 'Authorization' : 'Proxy-Authorization'}: ${value}`;
+  }
+
   async register(): Promise<void> {
     const callId = randomBytes(8).toString('hex');
-    const r = await this.transaction(callId, '1 REGISTER', [
-      `REGISTER sip:${this.domain} SIP/2.0`,
+    const fromTag = tag();
+    const uri = `sip:${this.domain}`;
+    const lines = (cseq: number, extra: string[]): string[] => [
+      `REGISTER ${uri} SIP/2.0`,
       `Via: SIP/2.0/WS ${this.host};branch=${branch()}`,
       'Max-Forwards: 70',
-      `From: <sip:${this.user}@${this.domain}>;tag=${tag()}`,
+      `From: <sip:${this.user}@${this.domain}>;tag=${fromTag}`,
       `To: <sip:${this.user}@${this.domain}>`,
       `Call-ID: ${callId}`,
-      'CSeq: 1 REGISTER',
+      `CSeq: ${cseq} REGISTER`,
       `Contact: <sip:${this.user}@${this.host};transport=ws>;expires=600`,
       'Expires: 600',
-    ]);
+      ...extra,
+    ];
+    let r = await this.transaction(callId, '1 REGISTER', lines(1, []));
+    const auth = this.authorized(r, 'REGISTER', uri);
+    if (auth) r = await this.transaction(callId, '2 REGISTER', lines(2, [auth]));
     if (r.status !== 200) throw new Error(`REGISTER over WebSocket: ${r.status} ${r.reason}`);
   }
 
@@ -142,7 +163,7 @@ export class WsWebRtcCaller {
         onFirst?.();
       }
 
-      this.in.onPacket(rtp.payload, rtp.header.sequenceNumber);
+      this.in.onPacket(rtp.payload);
     };
 
     await pc.setLocalDescription(await pc.createOffer());
@@ -151,31 +172,36 @@ export class WsWebRtcCaller {
 
     const callId = randomBytes(8).toString('hex');
     const fromTag = tag();
+    const invite = (cseq: number, extra: string[]): string[] => [
+      `INVITE ${target} SIP/2.0`,
+      `Via: SIP/2.0/WS ${this.host};branch=${branch()}`,
+      'Max-Forwards: 70',
+      `From: <sip:${this.user}@${this.domain}>;tag=${fromTag}`,
+      `To: <${target}>`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} INVITE`,
+      `Contact: <sip:${this.user}@${this.host};transport=ws;ob>`,
+      'Content-Type: application/sdp',
+      ...extraHeaders,
+      ...extra,
+    ];
+    // The call action: the first INVITE leaves now; a digest round trip (Switchboard's) counts in the setup time.
     const t0 = nowMs();
-    const res = await this.transaction(
-      callId,
-      '1 INVITE',
-      [
-        `INVITE ${target} SIP/2.0`,
-        `Via: SIP/2.0/WS ${this.host};branch=${branch()}`,
-        'Max-Forwards: 70',
-        `From: <sip:${this.user}@${this.domain}>;tag=${fromTag}`,
-        `To: <${target}>`,
-        `Call-ID: ${callId}`,
-        'CSeq: 1 INVITE',
-        `Contact: <sip:${this.user}@${this.host};transport=ws;ob>`,
-        'Content-Type: application/sdp',
-        ...extraHeaders,
-      ],
-      offer,
-    );
+    let cseq = 1;
+    let res = await this.transaction(callId, '1 INVITE', invite(1, []), offer);
+    const auth = this.authorized(res, 'INVITE', target);
+    if (auth) {
+      this.ackFailure(res, target);
+      cseq = 2;
+      res = await this.transaction(callId, '2 INVITE', invite(2, [auth]), offer);
+    }
     const answered = nowMs();
     if (res.status !== 200) throw new Error(`INVITE: ${res.status} ${res.reason}`);
     // Route set: the Record-Route of the 2xx, reversed (RFC 3261 12.1.2).
     const routes = res.getAll('record-route').reverse();
     const contact = /<([^>]+)>/.exec(res.get('contact') ?? '')?.[1] ?? target;
-    this.dialog = { callId, fromTag, toHeader: res.get('to')!, routes, target: contact, cseq: 1 };
-    this.sendInDialog('ACK', 1);
+    this.dialog = { callId, fromTag, toHeader: res.get('to')!, routes, target: contact, cseq };
+    this.sendInDialog('ACK', cseq);
     const connected = pc.connectionStateChange.watch((s) => s === 'connected');
     // werift 0.24 throws on an `a=rtcp:PORT` without an address (RFC 3605 allows it; rtpengine writes it).
     const answer = res.body.toString('utf8').replace(/^a=rtcp:(\d+)\r?$/gm, 'a=rtcp:$1 IN IP4 127.0.0.1');
@@ -199,10 +225,21 @@ export class WsWebRtcCaller {
       const header = new RtpHeader({ payloadType: PT_OPUS, sequenceNumber: seq++ & 0xffff, timestamp: ts >>> 0, marker: false });
       ts += 960;
       const pkt = new RtpPacket(header, payload);
-      // werift adds its own sequence offset before its first await: the header then holds the wire number.
       transceiver.sender.sendRtp(pkt).catch(() => undefined);
-      this.out.commit(pkt.header.sequenceNumber);
     }, 20);
+  }
+
+  /** The ACK of a non-2xx final response (RFC 3261 17.1.1.3): same branch as the INVITE. */
+  private ackFailure(res: SipMessage, target: string): void {
+    this.send([
+      `ACK ${target} SIP/2.0`,
+      `Via: ${res.getAll('via')[0]}`,
+      'Max-Forwards: 70',
+      `From: ${res.get('from')}`,
+      `To: ${res.get('to')}`,
+      `Call-ID: ${res.get('call-id')}`,
+      `CSeq: ${(res.get('cseq') ?? '1').split(' ')[0]} ACK`,
+    ]);
   }
 
   private sendInDialog(method: 'ACK' | 'BYE', cseq: number): void {
