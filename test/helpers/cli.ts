@@ -51,8 +51,9 @@ export class CliSession {
     return { ...r, stdout: stripAnsi(r.stdout), stderr: stripAnsi(r.stderr) };
   }
 
-  serve(args: string[], ready: RegExp): Serving {
-    const proc = spawnBounded(process.execPath, [BIN, 'serve', ...args], { cwd: this.dir, deadlineMs: 180_000 });
+  /** `deadlineMs` bounds the server's life (default 180 s); suites that run longer pass their own. */
+  serve(args: string[], ready: RegExp, deadlineMs = 180_000): Serving {
+    const proc = spawnBounded(process.execPath, [BIN, 'serve', ...args], { cwd: this.dir, deadlineMs });
     this.spawned.add(proc);
     proc.onExit(() => this.spawned.delete(proc));
     const banner = new Promise<{ banner: string } | { exited: Exited }>((resolve) => {
