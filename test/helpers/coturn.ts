@@ -35,6 +35,8 @@ export interface Coturn {
   /** `turn:127.0.0.1:PORT?transport=udp` */
   url: string;
   realm: string;
+  /** The ports coturn relays from (--min-port/--max-port): a relayed peer address is 127.0.0.1 on one of them. */
+  relayPorts: { min: number; max: number };
   pid: number;
   logFile: string;
   /** The log so far ('' before coturn wrote one). */
@@ -108,6 +110,7 @@ export async function startCoturn(o: CoturnOptions): Promise<Coturn> {
       port,
       url: `turn:127.0.0.1:${port}?transport=udp`,
       realm,
+      relayPorts: { min: minPort, max: minPort + 199 },
       pid: proc.child.pid!,
       logFile,
       log: readLog,
