@@ -35,6 +35,8 @@ export interface MetricsSnapshot {
   pbx?: PbxMetrics;
   /** Toll-fraud refusals by reason (a closed set), and users blocked by the velocity limit now. */
   fraud?: { refused: Record<string, number>; blockedUsers: number };
+  /** Browser legs whose WebRTC media ended them, by reason (a closed set); absent without a ws:/wss: listener. */
+  webrtcFailures?: Record<string, number>;
 }
 
 export interface PbxMetrics {
@@ -100,6 +102,9 @@ export class Metrics {
       Object.entries(s.fraud?.refused ?? {}).map(([reason, n]): Sample => [{ reason }, n]),
     );
     gauge('switchboard_fraud_blocked_users', 'Users blocked now for calling out too fast', [], (s) => one(s.fraud?.blockedUsers ?? 0));
+    counter('switchboard_webrtc_failures_total', 'Browser (WebRTC) legs ended by their media or transport: connect-timeout, fingerprint-mismatch, consent-lost, flow-closed ...', ['reason'], (s) =>
+      by('reason', s.webrtcFailures ?? {}),
+    );
     gauge('switchboard_pbx_channels', 'PBX legs (channels) up or ringing', [], (s) => one(s.pbx?.channels ?? 0));
     gauge('switchboard_pbx_bridges', 'Pairs of PBX legs bridged to each other', [], (s) => one(s.pbx?.bridges ?? 0));
     gauge('switchboard_pbx_media_ports', 'RTP sessions the PBX has open', [], (s) => one(s.pbx?.mediaPorts ?? 0));

@@ -40,6 +40,7 @@ import { MediaBridge } from '../pbx/bridge.js';
 import { gatewayEnabled } from '../voice/dialplan/dialplan.js';
 import { gatewayWants, isBrowserTransport, pageIceServers, WebRtcFailures } from './webrtc-gateway.js';
 import { defaultPhoneRoot, servePhone } from '../web/static.js';
+import { WEBRTC_FAILURES } from '../webrtc/index.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -205,6 +206,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       maxDialogs: config.limits.maxDialogs,
       application,
       allowedSource: (user, source, method) => fraud.allowedSource(user, source, method),
+      // A browser's WebSocket is the only way to it: with it gone no BYE can reach the browser, so its calls end now.
+      onConnectionClosed: (id) => {
+        for (const ch of pbx?.pbx.channels ?? []) {
+          if (!ch.media?.webrtc || ch.ended) continue;
+          const routes = ch.call.dialog?.routeSet.map((r) => r.value) ?? [];
+          if (proxy.flowsIn(routes).includes(id)) ch.media.failWebRtc('flow-closed', `the browser's WebSocket (connection ${id}) closed`);
+        }
+      },
     },
   );
   const stack: SipStack = proxy.stack;
@@ -248,6 +257,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
                 addresses: config.webrtc.rtpAddresses.length > 0 ? config.webrtc.rtpAddresses : [wildcard ? config.sip.advertise ?? hostAddress(4) : host],
                 portRange: config.webrtc.rtpPorts,
                 iceServers: [],
+                connectTimeoutMs: config.webrtc.connectTimeoutMs,
+                consentTimeoutMs: config.webrtc.consentTimeoutMs,
                 counters: webrtcFailures,
               },
               isBrowser: browserOnly,
@@ -334,6 +345,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       uncaughtErrors: crashes.uncaught,
       pbx: pbx ? pbxMetrics(pbx, config) : undefined,
       fraud: fraud.snapshot(),
+      // Every reason from the start, so a rate() over a reason that never happened reads 0, not nothing.
+      webrtcFailures: gateway ? { ...Object.fromEntries(WEBRTC_FAILURES.map((r) => [r, 0])), ...webrtcFailures.byReason } : undefined,
     };
   });
   const admin = new AdminServer();

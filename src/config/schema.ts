@@ -123,6 +123,10 @@ export interface WebRtcSettings {
   /** `relay` makes browsers use only TURN relays (the page's RTCPeerConnection iceTransportPolicy). */
   iceTransportPolicy: 'all' | 'relay';
   rtpPorts?: { min: number; max: number };
+  /** ICE + DTLS must be up this long (ms) after offer and answer are known, or the leg fails (connect_timeout, s). */
+  connectTimeoutMs: number;
+  /** Nothing heard from a connected browser (media, consent responses) this long (ms) ends the leg (consent_timeout, s). */
+  consentTimeoutMs: number;
 }
 
 export const DEFAULT_TIMERS: SipTimers = { T1: 500, T2: 4000, T4: 5000 };
@@ -150,7 +154,7 @@ export function defaultSections(): Pick<Config, 'log' | 'security' | 'limits' | 
     security: { ban: { ...DEFAULT_BAN }, allow: [] },
     limits: { ...DEFAULT_LIMITS },
     pbx: defaultPbx(),
-    webrtc: { gateway: true, rtpAddresses: [], iceServers: [], browserToBrowser: 'direct', iceTransportPolicy: 'all' },
+    webrtc: { gateway: true, rtpAddresses: [], iceServers: [], browserToBrowser: 'direct', iceTransportPolicy: 'all', connectTimeoutMs: 15_000, consentTimeoutMs: 30_000 },
   };
 }
 

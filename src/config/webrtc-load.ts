@@ -8,7 +8,7 @@ import type { ListenAddress } from '../util/listen.js';
 import { describe, type Reader } from './reader.js';
 import type { IceServerConfig, WebRtcSettings } from './schema.js';
 
-const KEYS = new Set(['gateway', 'rtp_addresses', 'ice_servers', 'ice_transport_policy', 'browser_to_browser', 'rtp_ports']);
+const KEYS = new Set(['gateway', 'rtp_addresses', 'ice_servers', 'ice_transport_policy', 'browser_to_browser', 'rtp_ports', 'connect_timeout', 'consent_timeout']);
 const SERVER_KEYS = new Set(['urls', 'username', 'credential', 'secret', 'ttl']);
 const ICE_URL = /^(stun|stuns|turn|turns):[^\s]+$/;
 
@@ -58,5 +58,8 @@ export function readWebRtc(r: Reader, listen: readonly ListenAddress[]): WebRtcS
     browserToBrowser: r.choice(['webrtc', 'browser_to_browser'], ['direct', 'anchored'] as const, 'direct'),
     iceTransportPolicy: r.choice(['webrtc', 'ice_transport_policy'], ['all', 'relay'] as const, 'all'),
     rtpPorts,
+    // Seconds, as users write them; the leg's timers take ms.
+    connectTimeoutMs: r.int(['webrtc', 'connect_timeout'], 15, 1, 300) * 1000,
+    consentTimeoutMs: r.int(['webrtc', 'consent_timeout'], 30, 1, 300) * 1000,
   };
 }

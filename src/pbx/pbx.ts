@@ -21,7 +21,7 @@ import type { Logger } from '../util/log.js';
 import type { PortRange } from '../media/endpoint/types.js';
 import type { AudioSourceSpec } from '../media/players/index.js';
 import { Channel, type ChannelHost, type LegMedia, type Party } from './channel.js';
-import { isWebRtcSdp, type WebRtcConfig } from '../webrtc/index.js';
+import { isWebRtcSdp, webRtcSdpProblem, type WebRtcConfig } from '../webrtc/index.js';
 
 /** Headers the proxy adds for us (and strips from everyone else): see proxy.ts. */
 const ASSERTED = 'p-asserted-identity';
@@ -302,6 +302,14 @@ export class Pbx implements ChannelHost {
         callerNumber = '';
       }
       callerName = call.fromDisplayName;
+    }
+    // A browser's offer the gateway cannot use is refused before the dialplan runs, so no phone rings for it.
+    const offer = req.body.length > 0 ? req.body.toString('utf8') : undefined;
+    const problem = this.opts.webrtc && offer !== undefined && isWebRtcSdp(offer) ? webRtcSdpProblem(offer, webRtcCodecs(this.opts.codecs)) : undefined;
+    if (problem !== undefined) {
+      this.log.info({ callId: call.callId, problem }, 'WebRTC offer not usable: 488');
+      call.reject(488, `Not Acceptable Here (WebRTC offer: ${problem})`);
+      return;
     }
     const ch = new Channel(this, call, { number: callerNumber, name: callerName }, user ?? trunk ?? (callerNumber || 'anonymous'), user);
     if (ch.ended) return;

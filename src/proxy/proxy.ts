@@ -46,6 +46,12 @@ export interface ProxyOptions {
    * logs and counts the refusal.
    */
   allowedSource?: (user: string, source: Peer, method: string) => boolean;
+  /**
+   * A stream connection closed (after the registrar forgot its flows). Calls
+   * whose route set names it as a browser's flow (flowsIn) can no longer
+   * reach that browser: their owner ends them.
+   */
+  onConnectionClosed?: (connectionId: number) => void;
 }
 
 /**
@@ -118,7 +124,10 @@ export class Proxy {
         onRequest: (req, tx, source, local) => this.onRequest(req, tx, source, local),
         onStatelessAck: (ack, source) => detach(this.onStatelessAck(ack, source), this.log, 'relaying an ACK', { callId: ack.callId }),
         onStrayResponse: (res) => this.onStrayResponse(res),
-        onConnectionClosed: (id) => registrar.connectionClosed(id),
+        onConnectionClosed: (id) => {
+          registrar.connectionClosed(id);
+          opts.onConnectionClosed?.(id);
+        },
       },
     });
     const maxDialogs = opts.maxDialogs;
@@ -315,6 +324,25 @@ export class Proxy {
   private flowToken(connectionId: number): string {
     const mac = createHmac('sha256', this.flowKey).update(String(connectionId)).digest('hex').slice(0, 16);
     return `${connectionId}.${mac}`;
+  }
+
+  /**
+   * The browser connections (flows) our own entries in a dialog's route set
+   * (Record-Route / Route values) name: where that dialog's requests to a
+   * browser go, and nowhere else.
+   */
+  flowsIn(routes: readonly string[]): number[] {
+    const out: number[] = [];
+    for (const r of routes) {
+      try {
+        const uri = parseUri(parseNameAddr(r).uri);
+        const flow = this.isOurs(uri.host, uri.port) ? this.flowOf(uri) : undefined;
+        if (flow !== undefined) out.push(flow);
+      } catch {
+        /* not a URI of ours */
+      }
+    }
+    return out;
   }
 
   /** The connection a Route URI's flow token names, when the token is ours. */

@@ -40,6 +40,7 @@ import {
   WebRtcTransport,
   withDirection as sdpWithDirection,
   type WebRtcConfig,
+  type WebRtcFailure,
   type WebRtcState,
 } from '../webrtc/index.js';
 
@@ -195,6 +196,15 @@ export class MediaSession extends Emitter<MediaSessionEvents> implements MediaHa
     };
     owner.session = session;
     return session;
+  }
+
+  /**
+   * Ends a WebRTC leg for a reason found outside its media (the browser's
+   * WebSocket closed): counted and reported as `failed`, like the leg's own
+   * failures. Does nothing for plain RTP or once the leg ended.
+   */
+  failWebRtc(reason: WebRtcFailure, detail: string): void {
+    this.rtc?.transport.fail(reason, detail);
   }
 
   /** ICE, DTLS, the selected pair and codec of a WebRTC leg; undefined for plain RTP. */

@@ -5,7 +5,8 @@
  * own last description for re-offers (werift is not asked again: hold and
  * resume keep ICE and DTLS as they are).
  */
-import type { Direction } from '../sdp/index.js';
+import { codecNameForRtpmap, type CodecName } from '../media/codecs/registry.js';
+import { codecsOf, parseSdp, type Direction } from '../sdp/index.js';
 
 const DIRECTION_LINE = /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m;
 
@@ -13,6 +14,32 @@ const DIRECTION_LINE = /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m;
 export function isWebRtcSdp(sdp: string): boolean {
   if (/^m=\S+ \d+(?:\/\d+)? UDP\/TLS\/RTP\/SAVPF? /im.test(sdp)) return true;
   return /^a=fingerprint:/im.test(sdp) && /^a=ice-ufrag:/im.test(sdp);
+}
+
+/**
+ * Why a browser's description cannot carry a WebRTC leg that speaks
+ * `codecs` (when given), or undefined when it can. werift takes a
+ * description without ICE credentials or a fingerprint and then waits for
+ * checks and a handshake that can never succeed; the gateway answers 488
+ * instead, before anyone's phone rings.
+ */
+export function webRtcSdpProblem(sdp: string, codecs?: readonly CodecName[]): string | undefined {
+  const missing: string[] = [];
+  if (!/^a=ice-ufrag:\S/m.test(sdp)) missing.push('a=ice-ufrag');
+  if (!/^a=ice-pwd:\S/m.test(sdp)) missing.push('a=ice-pwd');
+  if (fingerprintsOf(sdp).length === 0) missing.push('a=fingerprint');
+  if (missing.length > 0) return `no ${missing.join(', ')}`;
+  if (!codecs) return undefined;
+  let audio;
+  try {
+    audio = parseSdp(sdp).media.filter((m) => m.type === 'audio' && m.port !== 0);
+  } catch (err) {
+    return `unreadable SDP: ${(err as Error).message}`;
+  }
+  if (audio.length === 0) return 'no audio stream';
+  const offered = audio.flatMap((m) => codecsOf(m)).map((c) => codecNameForRtpmap(c.name, c.clockRate, c.channels));
+  if (!offered.some((n) => n !== undefined && codecs.includes(n))) return `no codec in common (we speak ${codecs.join(', ')})`;
+  return undefined;
 }
 
 /** The first a=ice-ufrag (session or media level), which BUNDLE makes the only one that counts. */

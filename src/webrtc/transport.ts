@@ -23,7 +23,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { webrtcCodecs } from './codecs.js';
 import { WebRtcPacketSocket } from './packet-socket.js';
-import { fingerprintsOf } from './sdp.js';
+import { fingerprintsOf, webRtcSdpProblem } from './sdp.js';
 import type { WebRtcConfig, WebRtcFailure, WebRtcState } from './types.js';
 
 export interface WebRtcTransportOptions extends WebRtcConfig {
@@ -67,6 +67,12 @@ function peerConfig(opts: WebRtcTransportOptions): ConstructorParameters<typeof 
     headerExtensions: { audio: [] },
     bundlePolicy: 'max-bundle',
   };
+}
+
+/** A description werift would take and then never connect with is refused here (the caller answers 488). */
+function usable(sdp: string, what: string): void {
+  const problem = webRtcSdpProblem(sdp);
+  if (problem !== undefined) throw new Error(`the ${what} has ${problem}`);
 }
 
 export class WebRtcTransport {
@@ -114,6 +120,7 @@ export class WebRtcTransport {
 
   /** Answerer: applies the browser's offer and returns our complete answer. */
   async answer(offer: string): Promise<string> {
+    usable(offer, 'offer');
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
     this.remoteSdp = offer;
     // werift makes a transceiver for the offered m-line; ours was added before, so it is matched
@@ -138,6 +145,7 @@ export class WebRtcTransport {
 
   /** Offerer: the browser's answer. */
   async setAnswer(answer: string): Promise<void> {
+    usable(answer, 'answer');
     this.remoteSdp = answer;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
     this.bindSocket();

@@ -35,7 +35,9 @@ export type WebRtcFailure =
   | 'fingerprint-mismatch'
   | 'consent-lost'
   | 'peer-closed'
-  | 'bad-answer';
+  | 'bad-answer'
+  /** The browser's SIP WebSocket closed mid-call: nothing can reach it any more, not even a BYE. */
+  | 'flow-closed';
 
 export const WEBRTC_FAILURES: readonly WebRtcFailure[] = [
   'connect-timeout',
@@ -45,6 +47,7 @@ export const WEBRTC_FAILURES: readonly WebRtcFailure[] = [
   'consent-lost',
   'peer-closed',
   'bad-answer',
+  'flow-closed',
 ];
 
 export interface WebRtcState {

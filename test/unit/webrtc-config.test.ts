@@ -56,6 +56,17 @@ test('webrtc settings are read and bad ones are named with their line', () => {
   fails(`${CONTRACT}webrtc:\n  rtp_ports: 5-3\n`, /20000-30000/);
 });
 
+test('connect_timeout and consent_timeout are seconds, 15 and 30 by default, bounded', () => {
+  const d = parseConfig(CONTRACT, 'sb.yaml');
+  assert.equal(d.webrtc.connectTimeoutMs, 15_000);
+  assert.equal(d.webrtc.consentTimeoutMs, 30_000);
+  const c = parseConfig(`${CONTRACT}webrtc:\n  connect_timeout: 4\n  consent_timeout: 6\n`, 'sb.yaml');
+  assert.equal(c.webrtc.connectTimeoutMs, 4000);
+  assert.equal(c.webrtc.consentTimeoutMs, 6000);
+  fails(`${CONTRACT}webrtc:\n  consent_timeout: 0\n`, /sb\.yaml:\d+: webrtc\.consent_timeout/);
+  fails(`${CONTRACT}webrtc:\n  connect_timeout: soon\n`, /sb\.yaml:\d+: webrtc\.connect_timeout/);
+});
+
 test('calls with a browser on one side go through the gateway; two browsers go direct unless anchored', () => {
   assert.equal(gatewayWants(true, false, 'direct'), true);
   assert.equal(gatewayWants(false, true, 'direct'), true);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { effectiveDirection, negotiated, parseSdp } from '../../src/sdp/index.js';
-import { fingerprintsOf, iceUfragOf, isWebRtcSdp, originVersionOf, withDirection } from '../../src/webrtc/index.js';
+import { fingerprintsOf, iceUfragOf, isWebRtcSdp, originVersionOf, webRtcSdpProblem, withDirection } from '../../src/webrtc/index.js';
 
 const CHROME_OFFER = [
   'v=0',
@@ -41,6 +41,16 @@ const CHROME_OFFER = [
   'a=ssrc:3735928559 cname:x',
   '',
 ].join('\r\n');
+
+test('webRtcSdpProblem names what a browser description lacks for our leg, and passes a Chrome offer', () => {
+  assert.equal(webRtcSdpProblem(CHROME_OFFER, ['opus', 'pcmu']), undefined);
+  assert.equal(webRtcSdpProblem(CHROME_OFFER.replace(/^a=ice-pwd:.*\r\n/m, ''), ['opus']), 'no a=ice-pwd');
+  assert.equal(webRtcSdpProblem(CHROME_OFFER.replace(/^a=ice-(ufrag|pwd):.*\r\n/gm, '').replace(/^a=fingerprint:.*\r\n/m, '')), 'no a=ice-ufrag, a=ice-pwd, a=fingerprint');
+  const iLbcOnly = CHROME_OFFER.replace(/^m=audio (\d+) (\S+) .*$/m, 'm=audio $1 $2 97').replace(/^a=rtpmap:\d+ .*\r\n/gm, '').replace(/^(m=audio.*\r\n)/m, '$1a=rtpmap:97 iLBC/8000\r\n');
+  assert.match(webRtcSdpProblem(iLbcOnly, ['opus', 'pcmu']) ?? '', /^no codec in common/);
+  // Without codecs only the transport is checked.
+  assert.equal(webRtcSdpProblem(iLbcOnly), undefined);
+});
 
 test('isWebRtcSdp tells a browser offer from a SIP phone offer', () => {
   assert.equal(isWebRtcSdp(CHROME_OFFER), true);
