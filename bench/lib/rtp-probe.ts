@@ -70,7 +70,8 @@ interface Path {
   seq: number;
 }
 
-async function bindLoopback(): Promise<Socket> {
+/** A UDP socket on 127.0.0.1 with room for bursts (1 MiB buffers). */
+export async function bindLoopback(): Promise<Socket> {
   const s = createSocket({ type: 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);

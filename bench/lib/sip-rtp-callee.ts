@@ -4,27 +4,14 @@
  * with Opus or PCMU (whatever the offer puts first of the two), sends 20 ms
  * packets from the moment it answers and measures what arrives.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { buildAuthorization, selectChallenge } from '../../src/sip/auth/client.js';
 import { parseMessage, type SipMessage } from '../../src/sip/message.js';
 import { realClock } from '../../src/util/clock.js';
+import { bindLoopback } from './rtp-probe.js';
 import { sleep } from '../../test/helpers/process.js';
 import { opusFrames, pcmuFrames, PT_OPUS, PT_PCMU, type CallMode, type CallPairs, type Direction } from './webrtc-media.js';
-
-const SOCKET_BUFFER = 1 << 20;
-
-async function bind(): Promise<Socket> {
-  const s = createSocket({ type: 'udp4', recvBufferSize: SOCKET_BUFFER, sendBufferSize: SOCKET_BUFFER });
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      s.off('error', reject);
-      resolve();
-    });
-  });
-  return s;
-}
 
 export interface CalleeCall {
   callId: string;
@@ -78,7 +65,7 @@ export class SipRtpCallee {
   }
 
   async start(): Promise<void> {
-    this.sip = await bind();
+    this.sip = await bindLoopback();
     this.sip.on('message', (buf, rinfo) => this.onSip(buf, rinfo));
     await this.register();
     // One timer for every call: the packets of a frame go out together, as a busy phone farm's would.
@@ -174,7 +161,7 @@ export class SipRtpCallee {
   private async answer(m: SipMessage, rinfo: RemoteInfo): Promise<void> {
     const callId = m.get('call-id')!;
     const offer = readOffer(m.body.toString('utf8'), this.mode());
-    const rtp = await bind();
+    const rtp = await bindLoopback();
     const caller = /sip:([^@;>]+)@/.exec(m.get('from') ?? '')?.[1] ?? callId;
     const media = this.pairs.find(caller) ?? this.pairs.open(caller, this.mode());
     const call: CalleeCall = {

@@ -96,13 +96,13 @@ export async function eventually(pred: () => boolean, what: () => string, ms = 5
   }
 }
 
-/** The README's "switchboard.yaml" example, verbatim. */
-export function readmeYaml(): string {
+/** The first yaml block of a README section, verbatim (by default the "switchboard.yaml" example). */
+export function readmeYaml(heading = '## `switchboard.yaml`'): string {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.indexOf('## `switchboard.yaml`');
-  assert.ok(section >= 0, 'README has a "switchboard.yaml" section');
+  const section = readme.indexOf(heading);
+  assert.ok(section >= 0, `README has a section "${heading}"`);
   const m = /```yaml\n([\s\S]*?)```/.exec(readme.slice(section));
-  assert.ok(m, 'README\'s switchboard.yaml section has a ```yaml block');
+  assert.ok(m, `README's section "${heading}" has a \`\`\`yaml block`);
   return m[1];
 }
 
