@@ -36,11 +36,7 @@ import { TtsCache } from '../voice/tts.js';
 import { EspeakTts } from '../voice/tts-espeak.js';
 import path from 'node:path';
 import { TollFraud } from '../pbx/fraud.js';
-import { MediaBridge } from '../pbx/bridge.js';
-import { gatewayEnabled } from '../voice/dialplan/dialplan.js';
-import { gatewayWants, isBrowserTransport, pageIceServers, WebRtcFailures } from './webrtc-gateway.js';
-import { defaultPhoneRoot, servePhone } from '../web/static.js';
-import { WEBRTC_FAILURES } from '../webrtc/index.js';
+import { BrowserGateway, type WebRtcStatus } from './webrtc-gateway.js';
 
 export const VERSION = '0.1.0';
 export const USER_AGENT = `Switchboard/${VERSION}`;
@@ -78,22 +74,6 @@ export interface StatusReport {
   pbx: PbxCounts | null;
   /** The WebRTC gateway's browser legs while calls run; null without a ws:/wss: listener. */
   webrtc: WebRtcStatus | null;
-}
-
-export interface WebRtcStatus {
-  legs: {
-    channel: string;
-    user: string;
-    callId: string;
-    ice: string;
-    dtls: string;
-    selectedPair?: { local: string; remote: string };
-    codec?: string;
-    /** How its audio reaches the other leg: packets relayed untouched, or decoded and re-encoded. */
-    bridge?: 'relay' | 'transcode';
-  }[];
-  /** Browser legs whose media failed, by reason. */
-  failures: Record<string, number>;
 }
 
 export interface StartOptions {
@@ -141,25 +121,17 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     return { password: u.password, ha1: u.ha1 };
   };
   // One guard for the proxy (users' allow-lists, with or without a dialplan) and the PBX (caps, limits).
-  const webrtcFailures = new WebRtcFailures();
   const fraud = new TollFraud({ fraud: config.pbx.fraud, users: config.pbx.users, trunks: config.pbx.trunks, clock, log: log.child({ layer: 'fraud' }) });
   // The PBX starts after the proxy's sockets (its agent talks to them); the proxy asks it through this.
   let pbx: PbxRuntime | undefined;
   const hasDialplan = config.pbx.dialplan.size > 0;
   // Browsers register over WebSocket; their calls to and from SIP phones cross the PBX's B2BUA (the gateway).
-  const gateway = gatewayEnabled(config);
-  const webSocket = config.sip.listen.some((l) => l.proto === 'ws' || l.proto === 'wss');
-  const browserOnly = (user: string): boolean => {
-    const bindings = registrar.lookup(user);
-    return bindings.length > 0 && bindings.every((b) => isBrowserTransport(b.source.proto));
-  };
-  const application: ApplicationRoute | undefined = hasDialplan || gateway
+  const gateway = new BrowserGateway(config, registrar, clock, log.child({ layer: 'web' }));
+  const application: ApplicationRoute | undefined = hasDialplan || gateway.enabled
     ? {
         isApplication: (src) => pbx?.route().isApplication(src) ?? false,
         peer: () => (pbx as PbxRuntime).route().peer(),
-        wants: (req, user, source) =>
-          (pbx?.route().wants(req, user, source) ?? false) ||
-          (gateway && req.method === 'INVITE' && config.users.has(user) && gatewayWants(isBrowserTransport(source.proto), browserOnly(user), config.webrtc.browserToBrowser)),
+        wants: (req, user, source) => (pbx?.route().wants(req, user, source) ?? false) || gateway.wants(req, user, source),
         trunkFor: (src) => pbx?.route().trunkFor(src),
       }
     : undefined;
@@ -180,18 +152,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       // Banned and flooding sources are dropped here, before a byte of theirs is parsed.
       admit: (source) => security.admit(source),
       limits: { maxTransactions: config.limits.maxTransactions, heapWatermarkMb: config.limits.heapWatermarkMb },
-      // The ws:/wss: listeners' plain HTTP side serves the browser phone, so it finds its SIP server at its own origin.
-      http: webSocket
-        ? servePhone({
-            root: defaultPhoneRoot(),
-            config: () => ({
-              domain: config.domain,
-              iceServers: pageIceServers(config.webrtc.iceServers, clock.wallNow()),
-              iceTransportPolicy: config.webrtc.iceTransportPolicy,
-            }),
-            log: log.child({ layer: 'web' }),
-          })
-        : undefined,
+      http: gateway.httpHandler(),
     },
     registrar,
     auth,
@@ -206,14 +167,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       maxDialogs: config.limits.maxDialogs,
       application,
       allowedSource: (user, source, method) => fraud.allowedSource(user, source, method),
-      // A browser's WebSocket is the only way to it: with it gone no BYE can reach the browser, so its calls end now.
-      onConnectionClosed: (id) => {
-        for (const ch of pbx?.pbx.channels ?? []) {
-          if (!ch.media?.webrtc || ch.ended) continue;
-          const routes = ch.call.dialog?.routeSet.map((r) => r.value) ?? [];
-          if (proxy.flowsIn(routes).includes(id)) ch.media.failWebRtc('flow-closed', `the browser's WebSocket (connection ${id}) closed`);
-        }
-      },
+      onConnectionClosed: (id) => gateway.connectionClosed(id, pbx?.pbx, proxy),
     },
   );
   const stack: SipStack = proxy.stack;
@@ -234,7 +188,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     db.close();
     throw err;
   }
-  if (hasDialplan || gateway) {
+  if (hasDialplan || gateway.enabled) {
     const udp = endpoints.find((e) => e.proto === 'udp') ?? endpoints[0];
     const wildcard = udp.address === '0.0.0.0' || udp.address === '::';
     const host = wildcard ? (udp.address === '::' ? '::1' : '127.0.0.1') : udp.address;
@@ -251,19 +205,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         registered: (user) => registrar.lookup(user).length > 0,
         tts: new TtsCache({ provider: new EspeakTts({ clock, log: log.child({ layer: 'tts' }) }), dir: path.join(config.data, 'tts-cache') }),
         fraud,
-        webrtc: gateway
-          ? {
-              config: {
-                addresses: config.webrtc.rtpAddresses.length > 0 ? config.webrtc.rtpAddresses : [wildcard ? config.sip.advertise ?? hostAddress(4) : host],
-                portRange: config.webrtc.rtpPorts,
-                iceServers: [],
-                connectTimeoutMs: config.webrtc.connectTimeoutMs,
-                consentTimeoutMs: config.webrtc.consentTimeoutMs,
-                counters: webrtcFailures,
-              },
-              isBrowser: browserOnly,
-            }
-          : undefined,
+        webrtc: gateway.pbxOptions(host, wildcard),
       });
       await pbx.start();
     } catch (err) {
@@ -305,16 +247,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         overloadRefused: Object.values(stack.counters.overload).reduce((a, b) => a + b, 0),
       },
       pbx: pbx?.counts() ?? null,
-      webrtc: gateway ? webrtcStatus() : null,
+      webrtc: gateway.status(pbx?.pbx),
     };
-  };
-  const webrtcStatus = (): WebRtcStatus => {
-    const legs: WebRtcStatus['legs'] = [];
-    for (const ch of pbx?.pbx.channels ?? []) {
-      const state = ch.media?.webrtc;
-      if (state) legs.push({ channel: ch.name, user: ch.user ?? ch.endpoint, callId: ch.call.callId, ...state, bridge: ch.bridge instanceof MediaBridge ? ch.bridge.mode : undefined });
-    }
-    return { legs, failures: { ...webrtcFailures.byReason } };
   };
 
   const crashes: CrashCounter = { uncaught: 0 };
@@ -345,8 +279,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       uncaughtErrors: crashes.uncaught,
       pbx: pbx ? pbxMetrics(pbx, config) : undefined,
       fraud: fraud.snapshot(),
-      // Every reason from the start, so a rate() over a reason that never happened reads 0, not nothing.
-      webrtcFailures: gateway ? { ...Object.fromEntries(WEBRTC_FAILURES.map((r) => [r, 0])), ...webrtcFailures.byReason } : undefined,
+      webrtcFailures: gateway.metrics(),
     };
   });
   const admin = new AdminServer();
