@@ -208,11 +208,12 @@ export class WsWebRtcCaller {
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     transceiver.dtlsTransport.onRtp.subscribe(onRtp);
     const iceUp = pc.iceConnectionStateChange.watch((s) => s === 'connected' || s === 'completed').then(() => nowMs());
-    await connected;
-    this.iceMs = (await iceUp) - t0;
+    // Bounded: an overrun relay may never finish ICE/DTLS, and the ramp must go on (or stop) rather than hang.
+    await within(connected, 10_000, 'ICE + DTLS not up 10 s after the answer');
+    this.iceMs = (await within(iceUp, 1000, 'ICE state never said connected')) - t0;
     const connectedAt = nowMs();
     this.startSending(transceiver);
-    await Promise.race([firstAudioP, new Promise<void>((_, reject) => realClock.setTimer(10_000, () => reject(new Error('no audio 10 s after the answer'))))]);
+    await within(firstAudioP, 10_000, 'no audio 10 s after the answer');
     return { answerMs: answered - t0, iceMs: this.iceMs, connectedMs: connectedAt - t0, firstAudioMs: firstAudio! - t0 };
   }
 
@@ -285,4 +286,13 @@ export class WsWebRtcCaller {
   close(): void {
     this.ws?.close();
   }
+}
+
+/** `p`, or a rejection saying `what` once `ms` pass first. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: { cancel(): void } | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = realClock.setTimer(ms, () => reject(new Error(what)));
+  });
+  return Promise.race([p, expired]).finally(() => timer?.cancel());
 }
