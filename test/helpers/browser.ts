@@ -186,6 +186,17 @@ export interface SelectedPair {
   bytesReceived: number;
 }
 
+/**
+ * The page's selected pair runs on loopback: its local side is 127.0.0.1, and
+ * so is the remote, unless the remote is a peer-reflexive candidate (the far
+ * end's check arrived before its candidates were signalled), whose address
+ * Chromium's stats leave empty; a loopback socket reaches only loopback anyway.
+ */
+export function isLoopbackPair(sel: SelectedPair | undefined): boolean {
+  if (!sel || !sel.localAddress.startsWith('127.0.0.1:')) return false;
+  return sel.remoteType === 'prflx' || sel.remoteAddress.startsWith('127.0.0.1:');
+}
+
 export async function selectedPair(page: Page, pcExpr: string): Promise<SelectedPair | undefined> {
   return page.evaluate(async (expr) => {
     // The expression names a page global holding an RTCPeerConnection (e.g. "window.pc").
