@@ -187,14 +187,16 @@ export interface SelectedPair {
 }
 
 /**
- * The page's selected pair runs on loopback: its local side is 127.0.0.1, and
- * so is the remote, unless the remote is a peer-reflexive candidate (the far
- * end's check arrived before its candidates were signalled), whose address
- * Chromium's stats leave empty; a loopback socket reaches only loopback anyway.
+ * The page's selected pair sends to loopback: its remote is 127.0.0.1, or is a
+ * peer-reflexive candidate (the far end's check arrived before its candidates
+ * were signalled), whose address Chromium's stats leave empty; then a local
+ * side on 127.0.0.1 says the far end is loopback too (a loopback socket
+ * reaches nothing else). Chromium may send from another interface's socket
+ * (192.0.2.2 here) to 127.0.0.1: the traffic still stays on this host.
  */
 export function isLoopbackPair(sel: SelectedPair | undefined): boolean {
-  if (!sel || !sel.localAddress.startsWith('127.0.0.1:')) return false;
-  return sel.remoteType === 'prflx' || sel.remoteAddress.startsWith('127.0.0.1:');
+  if (!sel) return false;
+  return sel.remoteAddress.startsWith('127.0.0.1:') || (sel.remoteType === 'prflx' && sel.localAddress.startsWith('127.0.0.1:'));
 }
 
 export async function selectedPair(page: Page, pcExpr: string): Promise<SelectedPair | undefined> {
