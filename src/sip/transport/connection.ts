@@ -3,6 +3,7 @@
  * transport (TCP, TLS, WebSocket): one shape, so the connection table, the
  * lookup by peer and the flow-closed report cover every kind alike.
  */
+import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { LocalEndpoint, Peer, Proto } from './types.js';
 
 export interface Connection {
@@ -29,4 +30,42 @@ export interface ConnectionHandlers {
   framingError(conn: Connection, status: number, reason: string, head: Buffer): void;
   sendError(dest: Peer, err: Error): void;
   closed(conn: Connection): void;
+}
+
+/**
+ * Closes a connection with no traffic either way for `timeoutMs`: one timer
+ * per connection, re-armed lazily when it fires, instead of a reset on every
+ * message (`touch()` only notes the time).
+ */
+export class IdleWatch {
+  private lastActivity: number;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+    private readonly onIdle: () => void,
+  ) {
+    this.lastActivity = clock.now();
+    this.arm(timeoutMs);
+  }
+
+  touch(): void {
+    this.lastActivity = this.clock.now();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  private arm(ms: number): void {
+    this.timer = this.clock.setTimer(ms, () => {
+      if (this.stopped) return;
+      const idle = this.clock.now() - this.lastActivity;
+      if (idle >= this.timeoutMs) this.onIdle();
+      else this.arm(this.timeoutMs - idle);
+    });
+  }
 }

@@ -6,7 +6,7 @@
 import { connect as netConnect, createServer as netCreateServer, type Server, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { canonicalAddress } from '../../util/listen.js';
-import type { Connection, ConnectionHandlers } from './connection.js';
+import { IdleWatch, type Connection, type ConnectionHandlers } from './connection.js';
 import { StreamFramer } from './framer.js';
 import type { LocalEndpoint, Peer } from './types.js';
 
@@ -51,9 +51,7 @@ export class StreamConnection implements Connection {
   private readonly framer: StreamFramer;
   private readonly handlers: ConnectionHandlers;
   private readonly clock: Clock;
-  private readonly idleTimeoutMs: number;
-  private lastActivity: number;
-  private idleTimer: TimerHandle | undefined;
+  private readonly idle: IdleWatch;
   private graceTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
   private queuedBytes = 0;
@@ -70,8 +68,6 @@ export class StreamConnection implements Connection {
     this.socket = opts.socket;
     this.handlers = opts.handlers;
     this.clock = opts.clock;
-    this.idleTimeoutMs = opts.idleTimeoutMs;
-    this.lastActivity = opts.clock.now();
     const s = opts.socket;
     this.remote = {
       proto: opts.proto,
@@ -103,12 +99,12 @@ export class StreamConnection implements Connection {
     s.setNoDelay(true);
     s.on('data', (chunk: Buffer) => {
       if (this.framer.failed) return;
-      this.lastActivity = this.clock.now();
+      this.idle.touch();
       this.framer.push(chunk);
     });
     s.on('error', (err) => this.fail(err));
     s.on('close', () => this.finish());
-    this.armIdle(this.idleTimeoutMs);
+    this.idle = new IdleWatch(opts.clock, opts.idleTimeoutMs, () => this.destroy());
   }
 
   get isOpen(): boolean {
@@ -132,7 +128,7 @@ export class StreamConnection implements Connection {
       this.handlers.sendError(this.remote, new Error(`${this.proto} connection ${this.id} to ${this.remote.address}:${this.remote.port} is closed`));
       return false;
     }
-    this.lastActivity = this.clock.now();
+    this.idle.touch();
     const backlog = this.queue ? this.queuedBytes : this.socket.writableLength;
     if (backlog + data.length > MAX_QUEUED_WRITE_BYTES) {
       const err = new Error(`peer ${this.remote.address}:${this.remote.port} is not reading; over ${MAX_QUEUED_WRITE_BYTES} bytes queued`);
@@ -187,21 +183,12 @@ export class StreamConnection implements Connection {
       // A message cut off by the close: nothing can be answered, but it is counted (status 0 = no reply).
       this.handlers.framingError(this, 0, 'connection closed in the middle of a message', Buffer.alloc(0));
     }
-    this.idleTimer?.cancel();
+    this.idle.stop();
     this.graceTimer?.cancel();
     this.connectTimer?.cancel();
     this.handlers.closed(this);
   }
 
-  private armIdle(ms: number): void {
-    this.idleTimer = this.clock.setTimer(ms, () => {
-      if (this.closedFlag) return;
-      // One timer per connection, re-armed lazily, instead of a reset on every message.
-      const idle = this.clock.now() - this.lastActivity;
-      if (idle >= this.idleTimeoutMs) this.destroy();
-      else this.armIdle(this.idleTimeoutMs - idle);
-    });
-  }
 
   private localOf(listener: LocalEndpoint | undefined): LocalEndpoint {
     // A wildcard listener's connections know the real local address; that is what Via should name.

@@ -16,7 +16,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { canonicalAddress, formatEndpoint } from '../../util/listen.js';
 import type { Logger } from '../../util/log.js';
-import type { Connection, ConnectionHandlers } from './connection.js';
+import { IdleWatch, type Connection, type ConnectionHandlers } from './connection.js';
 import { MAX_QUEUED_WRITE_BYTES } from './tcp.js';
 import type { LocalEndpoint, Peer } from './types.js';
 
@@ -147,11 +147,9 @@ export class WsConnection implements Connection {
   private readonly ws: WebSocket;
   private readonly handlers: ConnectionHandlers;
   private readonly clock: Clock;
-  private readonly idleTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private readonly maxMessageBytes: number;
-  private lastActivity: number;
-  private idleTimer: TimerHandle | undefined;
+  private readonly idle: IdleWatch;
   private pingTimer: TimerHandle | undefined;
   private awaitingPong = false;
   private closing = false;
@@ -163,10 +161,8 @@ export class WsConnection implements Connection {
     this.ws = opts.ws;
     this.handlers = opts.handlers;
     this.clock = opts.clock;
-    this.idleTimeoutMs = opts.idleTimeoutMs;
     this.pingIntervalMs = opts.pingIntervalMs;
     this.maxMessageBytes = opts.maxMessageBytes;
-    this.lastActivity = opts.clock.now();
     const s = opts.socket;
     this.remote = { proto: opts.proto, address: canonicalAddress(s.remoteAddress ?? ''), port: s.remotePort ?? 0, connectionId: opts.id };
     // A wildcard listener's connections know the real local address; that is what Via and Record-Route name.
@@ -178,7 +174,7 @@ export class WsConnection implements Connection {
     });
     this.ws.on('error', (err: Error & { code?: string }) => this.onError(err));
     this.ws.on('close', () => this.finish());
-    this.armIdle(this.idleTimeoutMs);
+    this.idle = new IdleWatch(opts.clock, opts.idleTimeoutMs, () => this.destroy());
     this.armPing();
   }
 
@@ -197,7 +193,7 @@ export class WsConnection implements Connection {
       this.destroy();
       return false;
     }
-    this.lastActivity = this.clock.now();
+    this.idle.touch();
     // RFC 7118 §5.1: text frames carry UTF-8; a message with a binary body goes as a binary frame.
     this.ws.send(data, { binary: !isUtf8(data) }, (err) => {
       if (err) this.handlers.sendError(this.remote, err);
@@ -214,7 +210,7 @@ export class WsConnection implements Connection {
 
   private onMessage(raw: RawData): void {
     if (!this.isOpen) return;
-    this.lastActivity = this.clock.now();
+    this.idle.touch();
     const data = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
     if (isCrlfOnly(data)) {
       // RFC 5626 §3.5.1 keep-alive as JsSIP sends it, one ping per message: answer CRLF.
@@ -236,7 +232,7 @@ export class WsConnection implements Connection {
   private finish(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    this.idleTimer?.cancel();
+    this.idle.stop();
     this.pingTimer?.cancel();
     this.handlers.closed(this);
   }
@@ -255,14 +251,6 @@ export class WsConnection implements Connection {
     });
   }
 
-  private armIdle(ms: number): void {
-    this.idleTimer = this.clock.setTimer(ms, () => {
-      if (this.closedFlag) return;
-      const idle = this.clock.now() - this.lastActivity;
-      if (idle >= this.idleTimeoutMs) this.destroy();
-      else this.armIdle(this.idleTimeoutMs - idle);
-    });
-  }
 }
 
 /** A message of CR and LF only, in pairs: a keep-alive (CRLFCRLF ping or CRLF pong), never SIP. */
